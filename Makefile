@@ -1,0 +1,51 @@
+# The course's verbs. Each one works from a fresh clone: it creates .venv and installs what it needs first.
+#   make lab        open the course in JupyterLab at course/START_HERE.ipynb
+#   make test       run every test (lib, notebooks, release sync, grading, browser)
+#   make release    rebuild release/ from source/ (UNITS="01_derivatives ..." for some units only)
+#   make grade      autograde a class: make grade A=01_derivatives
+#   make feedback   generate feedback for a graded assignment: make feedback A=01_derivatives
+#   make export     write the grades to autograder/grades.csv
+#   make bench      measure grading speed (prints figures; not a test)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PYTHONPATH := $(CURDIR)/autograder
+# Course notebooks must never block on a missing front end when run headless.
+export MPLBACKEND ?= Agg
+
+.PHONY: setup lab test release grade feedback export bench clean
+
+setup: $(STAMP)
+
+$(STAMP): lib/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e "./lib[course,dev]"
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab course/START_HERE.ipynb $(LAB_ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+release: setup
+	$(BIN)/python -m grading.release $(UNITS)
+
+grade: setup
+	cd autograder && ../$(BIN)/nbgrader autograde "$(A)" $(GRADE_ARGS)
+
+feedback: setup
+	cd autograder && ../$(BIN)/nbgrader generate_feedback "$(A)"
+
+export: setup
+	cd autograder && ../$(BIN)/nbgrader export --to grades.csv
+
+bench: setup
+	$(BIN)/python -m grading.bench
+
+clean:
+	rm -rf autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db artifacts

@@ -1,0 +1,1 @@
+"""The course's tooling around nbgrader: the units manifest, the source -> release build, and grading."""

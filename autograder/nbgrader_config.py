@@ -1,0 +1,60 @@
+"""nbgrader configuration for the course. Every path is absolute, so nbgrader can run from any folder.
+
+Instructors run nbgrader through `make` (or with `--config autograder/nbgrader_config.py`); the course
+root is the repository, `source/` and `release/` are the top-level folders, and every runtime folder
+(submitted, autograded, feedback, the gradebook and the exchange) sits under `autograder/`, ignored by git.
+"""
+
+import sys
+from pathlib import Path
+
+AUTOGRADER = Path(__file__).resolve().parent
+ROOT = AUTOGRADER.parent
+sys.path.insert(0, str(AUTOGRADER))
+
+from grading import manifest  # noqa: E402
+from grading.preprocessors import StderrIsNotFailure  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    Execute,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+
+c = get_config()  # noqa: F821 -- provided by traitlets when it loads this file
+
+c.CourseDirectory.course_id = manifest.load()["course_id"]
+c.CourseDirectory.root = str(ROOT)
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = "autograder/submitted"
+c.CourseDirectory.autograded_directory = "autograder/autograded"
+c.CourseDirectory.feedback_directory = "autograder/feedback"
+c.CourseDirectory.solution_directory = "autograder/solution"
+c.CourseDirectory.source_with_tests_directory = "autograder/source_with_tests"
+c.CourseDirectory.db_url = f"sqlite:///{AUTOGRADER / 'gradebook.db'}"
+c.Exchange.root = str(AUTOGRADER / "exchange")
+# The jupytext sources (*.py) stay in source/; only the generated notebooks are released.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py"]
+
+
+
+# A cell that runs longer than this is stopped and counts as failed; the whole notebook has its own
+# limit in the sandboxed grader.
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+
+# nbgrader fails a test cell that writes to stderr; a correct answer that warns must keep its points.
+c.Autograde.autograde_preprocessors = [
+    Execute,
+    StderrIsNotFailure,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
