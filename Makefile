@@ -2,6 +2,8 @@
 #   make lab        open the course in JupyterLab at course/START_HERE.ipynb
 #   make test       run every test (lib, notebooks, release sync, grading, browser)
 #   make release    rebuild release/ from source/ (UNITS="01_derivatives ..." for some units only)
+#   make pages      rebuild course/syllabus.md and course/START_HERE.ipynb from course/units.yml
+#   make samples    rebuild the sample submissions in autograder/samples/
 #   make grade      autograde a class: make grade A=01_derivatives
 #   make feedback   generate feedback for a graded assignment: make feedback A=01_derivatives
 #   make export     write the grades to autograder/grades.csv
@@ -16,7 +18,7 @@ export PYTHONPATH := $(CURDIR)/autograder
 # Course notebooks must never block on a missing front end when run headless.
 export MPLBACKEND ?= Agg
 
-.PHONY: setup lab test release grade feedback export bench clean
+.PHONY: setup lab test release pages samples grade feedback export bench clean
 
 setup: $(STAMP)
 
@@ -34,6 +36,12 @@ test: setup
 
 release: setup
 	$(BIN)/python -m grading.release $(UNITS)
+
+pages: setup
+	$(BIN)/python -m grading.course_pages
+
+samples: setup
+	$(BIN)/python -m grading.samples $(UNITS)
 
 grade: setup
 	cd autograder && ../$(BIN)/nbgrader autograde "$(A)" $(GRADE_ARGS)

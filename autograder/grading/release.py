@@ -25,9 +25,8 @@ CONFIG = Path(__file__).resolve().parents[1] / "nbgrader_config.py"
 JUPYTEXT_CELL_KEYS = ("lines_to_next_cell", "lines_to_end_of_cell_marker", "cell_marker")
 
 
-def build_source_notebook(entry: dict) -> Path:
+def build_source_notebook(script: Path) -> Path:
     """Convert a unit's jupytext source to its `.ipynb` twin beside it, and return the twin's path."""
-    script = manifest.source_script(entry)
     notebook = jupytext.read(script)
     notebook.metadata.pop("jupytext", None)
     for index, cell in enumerate(notebook.cells):
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown unit(s): {', '.join(sorted(unknown))}; see course/units.yml")
     for entry in chosen:
-        build_source_notebook(entry)
+        build_source_notebook(manifest.source_script(entry))
         generate_release(entry["id"])
         print(f"released {manifest.release_notebook(entry).relative_to(manifest.ROOT)}")
 

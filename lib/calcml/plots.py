@@ -12,7 +12,8 @@ $\varepsilon |f(x)| / h$. The total is V-shaped in $h$, with its minimum near $h
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -43,19 +44,17 @@ METHOD_COLORS: dict[str, str] = {
     "backward": COLORS["bluish_green"],
 }
 
+#: Size in inches of every new course figure.
+FIGSIZE: tuple[float, float] = (6.4, 4.0)
+
 _EPS = float(np.finfo(np.float64).eps)
 _ORDER = {"forward": 1, "backward": 1, "central": 2}
-_OPTIMAL_LABEL = {"forward": r"$\sqrt{\varepsilon}$", "backward": r"$\sqrt{\varepsilon}$",
-                  "central": r"$\varepsilon^{1/3}$"}
+_OPTIMAL_LABEL = {1: r"$\sqrt{\varepsilon}$", 2: r"$\varepsilon^{1/3}$"}  # by order
 
 
 def new_axes(
-    xlabel: str,
-    ylabel: str,
-    title: str | None = None,
-    ax: Axes | None = None,
-    *,
-    figsize: tuple[float, float] = (6.4, 4.0),
+    xlabel: str, ylabel: str, title: str | None = None, ax: Axes | None = None, *,
+    figsize: tuple[float, float] = FIGSIZE,
 ) -> Axes:
     """Axes with both labels set, the course palette and a light grid: the start of every course plot.
 
@@ -220,7 +219,7 @@ def step_size_error(
             ax.loglog(h, 3.0 * err[top] * (h / h[top]) ** order, color=color, lw=1, ls=":", alpha=0.5,
                       label=f"reference slope $h^{order}$")
         ax.axvline(optimal_step(method), color=color, ls="--", lw=1,
-                   label=f"$h^\\star \\approx$ {_OPTIMAL_LABEL[method]} ({method})")
+                   label=f"$h^\\star \\approx$ {_OPTIMAL_LABEL[order]} ({method})")
     if np.isfinite(smallest):
         ax.set_ylim(max(smallest / 100.0, 1e-20), None)
     ax.set_xlim(float(h.min()), float(h.max()))

@@ -23,7 +23,8 @@ from __future__ import annotations
 import base64
 import io
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets
 import numpy as np
@@ -82,7 +83,7 @@ class TangentExplorer:
         if not lo < hi:
             raise ValueError(f"x_range must be (low, high) with low < high, not {x_range!r}")
         self.f, self.df, self.label, self.x_range = f, df, label, (lo, hi)
-        self.figure = Figure(figsize=(6.4, 4.0), layout="constrained")
+        self.figure = Figure(figsize=plots.FIGSIZE, layout="constrained")
         self._ax = self.figure.add_subplot()
         self.x0, self.slope, self._y0 = float("nan"), float("nan"), float("nan")
         self.slider: ipywidgets.FloatSlider | None = None

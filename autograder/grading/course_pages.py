@@ -1,0 +1,95 @@
+"""Write the course's front pages from the manifest: `course/syllabus.md` and `course/START_HERE.ipynb`.
+
+Usage: `python -m grading.course_pages`. The pages are committed (Binder shows them as they are) and a test
+fails when they differ from what this module renders, so they can never drift from `course/units.yml`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from grading import manifest
+
+COURSE = manifest.ROOT / "course"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def unit_link(entry: dict, prefix: str) -> str:
+    number, _, _ = entry["id"].partition("_")
+    return f"[{number} · {entry['title']}]({prefix}release/{entry['id']}/{entry['notebook']}.ipynb)"
+
+
+def syllabus(data: dict) -> str:
+    lines = ["# Syllabus", "",
+             "Generated from `course/units.yml` by `python -m grading.course_pages`; edit the manifest, not this file.",
+             "", "## Learning objectives, and where they are taught and graded", ""]
+    for number, text in data["objectives"].items():
+        lines.append(f"{number}. **{text}**")
+        for entry in (e for e in data["units"] if number in e["objectives"]):
+            exercises = ", ".join(f"`{x['grade_id']}` ({x['points']} pt)" for x in entry["exercises"])
+            lines.append(f"   - {unit_link(entry, '../')}: {exercises}")
+        lines.append("")
+    lines += ["## Units", ""]
+    for entry in data["units"]:
+        total = sum(x["points"] for x in entry["exercises"])
+        lines += [f"### {unit_link(entry, '../')}", "",
+                  f"Objectives {', '.join(map(str, entry['objectives']))} · {len(entry['exercises'])} graded "
+                  f"exercises · {total} points", ""]
+        lines += [f"- {topic}" for topic in entry.get("teaches", [])]
+        if entry.get("widget"):
+            lines.append(f"- *Interactive:* {entry['widget']}")
+        lines += ["", "| exercise | grade_id | points |", "|---|---|---|"]
+        lines += [f"| {x['title']} | `{x['grade_id']}` | {x['points']} |" for x in entry["exercises"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def start_here(data: dict) -> str:
+    units = "\n".join(f"{i}. {unit_link(e, '../')}: {'; '.join(e.get('teaches', [])[:3])}"
+                      for i, e in enumerate(data["units"], start=1))
+    cells = [
+        new_markdown_cell(
+            "# Calculus for Machine Learning\n\n"
+            "Every neural network learns by following a gradient. This course builds that idea from the ground "
+            "up: from the slope of a curve, through gradients and Jacobians, to a reverse-mode autograd engine you "
+            "write yourself, the optimiser that uses it, the gradients of the losses it minimises, and the ways it "
+            "goes wrong.\n\n"
+            "You need high-school calculus, a little linear algebra (vectors, matrix products) and Python with NumPy."),
+        new_markdown_cell(
+            "## How to work through it\n\n"
+            "1. Open the units in order; each builds on the one before.\n"
+            "2. Run each notebook from the top (**Run → Run All Cells** works too). Read, then play with the "
+            "interactive figure: it is there to be moved.\n"
+            "3. Each exercise is a function with a contract. Replace `raise NotImplementedError()` with your code, "
+            "then run the test cell below it. A failing test tells you what is wrong and why.\n"
+            "4. When a unit is done, press **Validate** in the toolbar (or run the progress cell below). "
+            "Graders run further hidden tests with other inputs, so make your code general, not tuned to the "
+            "visible tests."),
+        new_markdown_cell(f"## The units\n\n{units}\n\nThe [syllabus](syllabus.md) maps each learning objective to "
+                          "its units and exercises."),
+        new_markdown_cell("## Your progress\n\nRun the next cell to check which exercises pass their visible tests in "
+                          "your copies of the notebooks. It runs them in the background and changes nothing."),
+        new_code_cell("from calcml import progress\n\nprogress.show()"),
+    ]
+    notebook = new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC})
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"start-{index:02d}"
+    return nbformat.writes(notebook) + "\n"
+
+
+def render() -> dict[Path, str]:
+    data = manifest.load()
+    return {COURSE / "syllabus.md": syllabus(data), COURSE / "START_HERE.ipynb": start_here(data)}
+
+
+def main() -> None:
+    for path, text in render().items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(manifest.ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

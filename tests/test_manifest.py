@@ -1,0 +1,60 @@
+"""The units manifest agrees with the notebooks, covers every objective, and the course pages are in sync."""
+
+from __future__ import annotations
+
+import re
+
+import jupytext
+
+from grading import course_pages, manifest
+
+GRADE_ID = re.compile(r"^(?P<unit>\d\d_[a-z_]+)-(?P<name>[a-z0-9_]+)$")
+
+
+def graded_cells(entry: dict) -> dict[str, dict]:
+    notebook = jupytext.read(manifest.source_script(entry))
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"] for c in notebook.cells
+            if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def test_exercises_match_the_locked_test_cells(unit) -> None:
+    cells = graded_cells(unit)
+    listed = {exercise["grade_id"]: exercise["points"] for exercise in unit["exercises"]}
+    assert {gid: meta["points"] for gid, meta in cells.items()} == listed
+    assert all(meta["locked"] and not meta["solution"] for meta in cells.values()), "test cells must be locked"
+
+
+def test_grade_ids_follow_the_convention(unit) -> None:
+    for exercise in unit["exercises"]:
+        match = GRADE_ID.match(exercise["grade_id"])
+        assert match and match["unit"] == unit["id"], f"{exercise['grade_id']} should be {unit['id']}-<name>"
+
+
+def test_every_exercise_has_a_solution_cell(unit) -> None:
+    notebook = jupytext.read(manifest.source_script(unit))
+    solutions = {c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+    for exercise in unit["exercises"]:
+        assert f"{exercise['grade_id']}-solution" in solutions
+
+
+def test_each_unit_has_at_least_four_exercises(unit) -> None:
+    assert len(unit["exercises"]) >= 4
+
+
+def test_units_are_numbered_in_order_and_objectives_exist() -> None:
+    data = manifest.load()
+    ids = [entry["id"] for entry in data["units"]]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    for entry in data["units"]:
+        assert set(entry["objectives"]) <= set(data["objectives"]), entry["id"]
+
+
+def test_every_unit_has_its_source() -> None:
+    for entry in manifest.load()["units"]:
+        assert manifest.source_script(entry).is_file(), entry["id"]
+
+
+def test_syllabus_and_start_page_are_generated_from_the_manifest() -> None:
+    for path, text in course_pages.render().items():
+        assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run `make pages`"

@@ -1,0 +1,46 @@
+"""release/ is exactly what the build makes from source/, and it leaks no solution and no hidden test."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from grading import manifest, submissions, workspace
+
+pytestmark = pytest.mark.slow
+
+LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory):
+    """The course copied aside and released twice there, from a clean release folder."""
+    root = workspace.create(tmp_path_factory.mktemp("course"))
+    builds = []
+    for _ in range(2):
+        for entry in manifest.load()["units"]:
+            workspace.run_nbgrader(root, "generate_assignment", entry["id"], "--force")
+        builds.append({e["id"]: (root / "release" / e["id"] / f"{e['notebook']}.ipynb").read_bytes()
+                       for e in manifest.load()["units"]})
+    return builds
+
+
+def test_release_is_in_sync_with_source(unit, rebuilt) -> None:
+    committed = manifest.release_notebook(unit).read_bytes()
+    assert rebuilt[0][unit["id"]] == committed, f"release/{unit['id']} is stale: run `make release`"
+
+
+def test_release_build_is_deterministic(unit, rebuilt) -> None:
+    assert rebuilt[0][unit["id"]] == rebuilt[1][unit["id"]]
+
+
+def test_release_has_no_solution_and_no_hidden_test(unit) -> None:
+    text = manifest.release_notebook(unit).read_text(encoding="utf-8")
+    for marker in LEAK_MARKERS:
+        assert marker not in text
+    released = "\n".join(cell.source for cell in nbformat.read(manifest.release_notebook(unit), as_version=4).cells)
+    for grade_id, source in submissions.solution_cells(unit).items():
+        body = source.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
+        for line in (line.strip() for line in body.splitlines()):
+            if len(line) > 25:  # a distinctive line of the solution, not `return x`
+                assert line not in released, f"{grade_id}: solution line leaked into release: {line!r}"
