@@ -15,8 +15,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/autograder
-# Course notebooks must never block on a missing front end when run headless.
-export MPLBACKEND ?= Agg
 
 .PHONY: setup lab test release pages samples grade feedback export bench clean
 

@@ -11,11 +11,12 @@ from grading import manifest, release
 pytestmark = pytest.mark.slow
 
 
-def test_source_notebook_runs_clean(unit, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+def test_source_notebook_runs_clean(unit, tmp_path) -> None:
     path = release.build_source_notebook(manifest.source_script(unit))
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    noisy = [(i, o.get("text", "")[:300]) for i, cell in enumerate(notebook.cells) for o in cell.get("outputs", [])
-             if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    noisy = [(i, o.get("text", "")[:300]) for i, cell in enumerate(notebook.cells)
+             for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr"]
     assert not noisy, f"cells wrote to stderr (a warning?): {noisy}"

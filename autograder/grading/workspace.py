@@ -52,7 +52,8 @@ def autograde(root: Path, unit_id: str, students: dict[str, NotebookNode]) -> di
     entry = manifest.unit(unit_id)
     run_nbgrader(root, "generate_assignment", unit_id, "--force")
     for student, notebook in students.items():
-        submissions.write(notebook, root / "autograder" / "submitted" / student / unit_id / f"{entry['notebook']}.ipynb")
+        target = root / "autograder" / "submitted" / student / unit_id / f"{entry['notebook']}.ipynb"
+        submissions.write(notebook, target)
     run_nbgrader(root, "autograde", unit_id, "--force", "--create")
     scores: dict[str, dict[str, float]] = {}
     with Gradebook(f"sqlite:///{root / 'autograder' / 'gradebook.db'}") as gradebook:

@@ -19,7 +19,7 @@ Every function takes a step `h` (a scalar, or None for $h^\star$) and an `order`
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 from calcml import checks
+
 from .strategies import dims, seeds
 
 

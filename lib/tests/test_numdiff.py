@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from calcml import checks, numdiff
+
 from .strategies import Smooth, dims, points, seeds, smooth_functions
 
 ACCURACY = 1e-8  # the accuracy promised for smooth, well-scaled float64 functions

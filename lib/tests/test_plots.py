@@ -9,11 +9,12 @@ import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from calcml import plots
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
+
+from calcml import plots
 
 pytestmark = pytest.mark.filterwarnings("error")
 

@@ -12,6 +12,7 @@ import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+
 from calcml import widgets
 
 pytestmark = pytest.mark.filterwarnings("error")
