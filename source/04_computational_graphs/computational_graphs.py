@@ -1,0 +1,833 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Computational graphs: the forward and the backward pass
+#
+# Every number a neural network computes is built from a handful of primitive operations: additions,
+# multiplications, a $\tanh$ here and there. Write down which operation made which number from which, and you
+# have a **computational graph**. On that graph, the chain rule becomes an algorithm: one sweep forward computes
+# the values, one sweep backward computes the derivative of the output with respect to *every* input at once.
+# That backward sweep is **backpropagation**, and it is all that `loss.backward()` does.
+#
+# By the end of this unit you can (learning objective 4, first half):
+#
+# - draw an expression as a directed acyclic graph and run its **forward pass**;
+# - run its **backward pass** by hand, one node at a time: *local gradient × upstream gradient*;
+# - put the nodes of a graph in **topological order** without recursion (depth-first post-order, Kahn's algorithm);
+# - explain why gradients **accumulate** where a value is used twice, and write `backward` for a graph of
+#   primitive nodes, checked against numerical derivatives.
+#
+# Unit 05 wraps all of this into a tiny autograd engine with operator overloading; here we build the graphs by hand.
+
+# %%
+import math
+import sys
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from calcml import checks, graph, graph_explorer, numdiff
+
+# %% [markdown]
+# ## 1. An expression is a graph
+#
+# Take $L = (a\cdot b + c)\cdot f$. To evaluate it, a computer names every intermediate result:
+#
+# $$ e = a \cdot b, \qquad d = e + c, \qquad L = d \cdot f. $$
+#
+# Draw one box per value and an arrow from each input to the operation that uses it, and you get a **directed
+# acyclic graph** (DAG): *directed* because information flows from inputs to results, *acyclic* because no value
+# can depend on itself. It is not always a tree: one value may feed several operations (*fan-out*), as we will
+# see in section 5.
+#
+# To work with such graphs we need one small class. A `Node` holds its value (`data`), the slot for its gradient
+# (`grad`), the nodes it was computed from (`_prev`), the symbol of the operation (`_op`) and a `label`. It also
+# stores the **local gradients** $\partial(\text{this node})/\partial(\text{input})$, one per input: the
+# operation knows them at the moment it runs, so it writes them down for later. The functions `add`, `mul` and
+# `tanh` make new nodes and record exactly that.
+
+# %%
+class Node:
+    """One value in a computational graph, with what the backward pass needs to know about it.
+
+    Attributes:
+        data: The value, computed in the forward pass.
+        grad: dL/d(this node) for the output L of the graph; 0.0 until a backward pass fills it in.
+        _prev: The input nodes of the operation that made this node (a tuple, empty for a leaf).
+            The same node may appear twice, as in mul(x, x).
+        _local_grads: d(this node)/d(input) for each input, in the order of `_prev`.
+        _op: The operation's symbol ('' for a leaf).
+        label: A name, for printing and drawing.
+
+    Nodes compare by identity, so they can be used in sets and as dictionary keys.
+    """
+
+    def __init__(self, data, label="", _prev=(), _local_grads=(), _op=""):
+        self.data = float(data)
+        self.grad = 0.0
+        self._prev = tuple(_prev)
+        self._local_grads = tuple(float(g) for g in _local_grads)
+        self._op = _op
+        self.label = label
+
+    def __repr__(self):
+        return f"Node({self.label or self._op or 'leaf'}: data={self.data:.4g}, grad={self.grad:.4g})"
+
+
+def add(a, b, label=""):
+    """The node a + b. Local gradients: d(a+b)/da = 1 and d(a+b)/db = 1."""
+    return Node(a.data + b.data, label, (a, b), (1.0, 1.0), "+")
+
+
+def mul(a, b, label=""):
+    """The node a * b. Local gradients: d(ab)/da = b and d(ab)/db = a -- each input gets the OTHER one."""
+    return Node(a.data * b.data, label, (a, b), (b.data, a.data), "*")
+
+
+def tanh(a, label=""):
+    """The node tanh(a). Local gradient: d tanh(a)/da = 1 - tanh(a)**2."""
+    t = math.tanh(a.data)
+    return Node(t, label, (a,), (1.0 - t * t,), "tanh")
+
+
+# %% [markdown]
+# ## 2. The forward pass
+#
+# Building the graph *is* the forward pass: each call computes its value as soon as its inputs exist, from left to
+# right in the picture. The output sits at the right; the **leaves** (inputs and parameters, shaded blue) sit at
+# the left.
+
+# %%
+a, b, c, f = Node(2.0, "a"), Node(-3.0, "b"), Node(10.0, "c"), Node(-2.0, "f")
+e = mul(a, b, "e")
+d = add(e, c, "d")
+L = mul(d, f, "L")
+graph.draw(L, show_grad=False, title="L = (a·b + c)·f: the forward pass")
+plt.show()
+
+# %% [markdown]
+# ## 3. The backward pass: local gradient × upstream gradient
+#
+# Now we want $\partial L/\partial x$ for every node $x$. Suppose $x$ is used by a single node $y$. The chain rule
+# splits the derivative into two factors:
+#
+# $$ \frac{\partial L}{\partial x} \;=\; \underbrace{\frac{\partial L}{\partial y}}_{\text{upstream}} \;\cdot\;
+#    \underbrace{\frac{\partial y}{\partial x}}_{\text{local}}. $$
+#
+# The **local** gradient only involves the one operation that made $y$; it was recorded in `y._local_grads`. The
+# **upstream** gradient is `y.grad`, which is already known *if we work from the output backwards*. The walk starts
+# with the **seed** $\partial L/\partial L = 1$. For $L = (a\cdot b + c)\cdot f$ at $a=2$, $b=-3$, $c=10$, $f=-2$:
+#
+# | node | used by | local gradient | × upstream | = grad |
+# |---|---|---|---|---|
+# | $L$ | (the output) | | | $1$ |
+# | $d$ | $L = d\cdot f$ | $\partial L/\partial d = f = -2$ | $1$ | $-2$ |
+# | $f$ | $L = d\cdot f$ | $\partial L/\partial f = d = 4$ | $1$ | $4$ |
+# | $e$ | $d = e + c$ | $1$ | $-2$ | $-2$ |
+# | $c$ | $d = e + c$ | $1$ | $-2$ | $-2$ |
+# | $a$ | $e = a\cdot b$ | $\partial e/\partial a = b = -3$ | $-2$ | $6$ |
+# | $b$ | $e = a\cdot b$ | $\partial e/\partial b = a = 2$ | $-2$ | $-4$ |
+#
+# Two patterns to remember: **a sum routes** its gradient unchanged to each input (local gradient 1), and **a
+# product swaps**: each factor receives the upstream gradient times the *other* factor. Read the table as a
+# sensitivity report: nudging $a$ by $0.01$ moves $L$ by about $6 \times 0.01 = 0.06$.
+
+# %% [markdown]
+# ## 4. Worked example: backpropagation through a neuron, one cell per node
+#
+# A single artificial neuron with two inputs computes $o = \tanh(x_1 w_1 + x_2 w_2 + b)$. We take the inputs
+# $x_1 = 2$, $x_2 = 0$, the weights $w_1 = -3$, $w_2 = 1$ and a bias $b \approx 6.8814$, chosen so that the
+# pre-activation is $n \approx 0.8814$ and $o = \tanh(n) = 1/\sqrt2 \approx 0.7071$.
+
+# %%
+x1, x2 = Node(2.0, "x1"), Node(0.0, "x2")
+w1, w2 = Node(-3.0, "w1"), Node(1.0, "w2")
+bias = Node(6.8813735870195432, "b")
+x1w1 = mul(x1, w1, "x1·w1")
+x2w2 = mul(x2, w2, "x2·w2")
+s = add(x1w1, x2w2, "x1·w1 + x2·w2")
+n = add(s, bias, "n")
+o = tanh(n, "o")
+o
+
+# %% [markdown]
+# Each backward step does one thing: `node.grad += local × child.grad`, where *child* is the node that used
+# `node`. (Why `+=` rather than `=`? In this neuron every node is used once, so both give the same result;
+# section 5 shows a graph where only `+=` is right.) The helper `contribute` does that step and notes it down, so
+# the explorer below can replay the pass.
+
+# %%
+steps = []  # every contribution, in order, for the explorer
+
+
+def contribute(node, child, local):
+    """node.grad += local * child.grad; note the step for the explorer and return the new node.grad."""
+    node.grad += local * child.grad
+    steps.append(graph_explorer.BackwardStep(node, child, local, child.grad, node.grad))
+    return node.grad
+
+
+# %% [markdown]
+# **The seed.** The output's gradient with respect to itself is 1.
+
+# %%
+o.grad = 1.0
+
+# %% [markdown]
+# **$n$**, the input of $\tanh$: the local gradient is $\tanh'(n) = 1 - \tanh(n)^2 = 1 - o^2$.
+
+# %%
+contribute(n, o, 1 - o.data**2)
+
+# %% [markdown]
+# **$b$**, an input of the sum $n = s + b$: a sum routes the gradient unchanged.
+
+# %%
+contribute(bias, n, 1.0)
+
+# %% [markdown]
+# **$s = x_1 w_1 + x_2 w_2$**, the other input of that sum: also local gradient 1.
+
+# %%
+contribute(s, n, 1.0)
+
+# %% [markdown]
+# **$x_1 w_1$**, an input of the sum $s$:
+
+# %%
+contribute(x1w1, s, 1.0)
+
+# %% [markdown]
+# **$x_2 w_2$**, the other input of $s$:
+
+# %%
+contribute(x2w2, s, 1.0)
+
+# %% [markdown]
+# **$x_1$**, a factor of $x_1 w_1$: a product swaps, so the local gradient is the other factor, $w_1 = -3$.
+
+# %%
+contribute(x1, x1w1, w1.data)
+
+# %% [markdown]
+# **$w_1$**, the other factor: its local gradient is $x_1 = 2$.
+
+# %%
+contribute(w1, x1w1, x1.data)
+
+# %% [markdown]
+# **$x_2$**, a factor of $x_2 w_2$: local gradient $w_2 = 1$.
+
+# %%
+contribute(x2, x2w2, w2.data)
+
+# %% [markdown]
+# **$w_2$**: local gradient $x_2 = 0$. Its gradient is 0: changing a weight whose input is 0 changes nothing.
+
+# %%
+contribute(w2, x2w2, x2.data)
+
+# %% [markdown]
+# **Check against numerical derivatives.** Written as a plain function of its five leaves, the neuron can be
+# differentiated numerically by `numdiff.gradient` (central differences, no graph involved). The two must agree.
+
+# %%
+def neuron(v):
+    x1_, x2_, w1_, w2_, b_ = v
+    return np.tanh(x1_ * w1_ + x2_ * w2_ + b_)
+
+
+leaves = [x1, x2, w1, w2, bias]
+by_hand = np.array([leaf.grad for leaf in leaves])
+numerical = numdiff.gradient(neuron, np.array([leaf.data for leaf in leaves]))
+checks.assert_close(by_hand, numerical, what="hand backpropagation of the neuron")
+print("by hand  :", np.round(by_hand, 6))
+print("numdiff  :", np.round(numerical, 6))
+
+# %%
+graph.draw(o, title="The neuron after the backward pass")
+plt.show()
+
+# %% [markdown]
+# ### Explorer: replay the backward pass
+#
+# Move the slider through the nine contributions made above. The node whose gradient is being filled in is
+# outlined in vermillion, the node passing its gradient back (and its operation) in green, and gradients not
+# reached yet show as `grad ?`. The readout spells each step out: *local gradient × upstream = contribution*.
+# Notice that a node is only ever visited after the node that uses it: that ordering is the subject of the next
+# section. (Without a live kernel you see the figure for step 2.)
+
+# %%
+graph_explorer.backward_explorer(o, steps, start=2)
+
+# %% [markdown]
+# ## 5. Why gradients accumulate: fan-out
+#
+# In a real network a value is often used more than once: an input feeds every neuron of the first layer, a
+# weight is shared across time steps. Take
+#
+# $$ L = (a + b)\cdot a, \qquad a = 3,\; b = -1, $$
+#
+# where $a$ feeds both the sum $s = a + b$ and the final product. Nudging $a$ moves $L$ along **two paths**, and
+# the multivariable chain rule adds their effects:
+#
+# $$ \frac{\partial L}{\partial a} \;=\; \underbrace{\frac{\partial L}{\partial s}\,\frac{\partial s}{\partial a}}
+#    _{\text{path } a \to s \to L}
+#    \;+\; \underbrace{\frac{\partial L}{\partial a}\Big|_{s \text{ fixed}}}_{\text{path } a \to L}
+#    \;=\; a\cdot 1 + s \;=\; 3 + 2 \;=\; 5. $$
+#
+# In general, **the gradient of $L$ with respect to a node is the sum, over every path from that node to $L$, of
+# the product of the local gradients along the path.** The backward pass computes that sum without listing the
+# paths: each use of a node adds its contribution with `+=`. Writing `=` instead keeps only the contribution that
+# happens to come last, and the answer is wrong by the others.
+
+# %%
+fan_steps = []
+a, b = Node(3.0, "a"), Node(-1.0, "b")
+s = add(a, b, "s")
+L = mul(s, a, "L")
+L.grad = 1.0
+for node, child, local in [(s, L, a.data), (a, L, s.data), (a, s, 1.0), (b, s, 1.0)]:
+    upstream = child.grad
+    node.grad += local * upstream
+    fan_steps.append(graph_explorer.BackwardStep(node, child, local, upstream, node.grad))
+
+only_last = fan_steps[2].local * fan_steps[2].upstream  # what `a.grad = ...` would have left behind
+print(f"accumulated with += : dL/da = {a.grad:g}")
+print(f"overwritten with =  : dL/da = {only_last:g}")
+print(f"numerical           : dL/da = {numdiff.derivative(lambda t: (t + b.data) * t, a.data):.6f}")
+
+# %% [markdown]
+# The explorer below starts at step 3, where $a$ receives its second contribution (the readout says
+# *contribution 2 of 2: fan-out*). Step back to see the partial sum after the first one.
+
+# %%
+graph_explorer.backward_explorer(L, fan_steps, start=3, title="L = (a + b)·a: a is used twice")
+
+# %% [markdown]
+# The same holds when one operation uses a node twice: in `mul(x, x)`, both local gradients are $x$, and
+# accumulating them gives $\frac{d}{dx}x^2 = 2x$, as it must. Overwriting would give $x$.
+#
+# A useful special case: if every local gradient were 1, the sum over paths would simply **count the paths**. For
+# $L = (a+b)\cdot a$ there are two paths from $a$ to $L$, one from $b$. You will compute such counts in exercise 4.
+
+# %% [markdown]
+# ## 6. Topological order
+#
+# When the backward pass reaches a node, its gradient must be **complete**: every node that uses it must already
+# have added its contribution. So the nodes must be processed so that each comes *after* every node that uses
+# it. Turned around, that is a **topological order**: a list of all nodes in which *every node comes after all of
+# its inputs*. The backward pass walks a topological order **in reverse**.
+#
+# The forward pass happens to create nodes in such an order, but that order is gone: `backward(root)` only gets
+# the output and must rediscover the graph by following `_prev`. (A graph usually has many valid orders; any of
+# them works.) Two classic algorithms find one.
+#
+# **Depth-first search, post-order.** Visit a node's inputs first, then append the node itself. The
+# recursive version is five lines:
+
+# %%
+def topo_recursive(root):
+    """Depth-first post-order, recursive: correct, but limited by Python's recursion depth."""
+    order, seen = [], set()
+
+    def visit(node):
+        if node not in seen:
+            seen.add(node)
+            for parent in node._prev:
+                visit(parent)
+            order.append(node)  # after all of its inputs
+
+    visit(root)
+    return order
+
+
+print([node.label for node in topo_recursive(L)])
+
+# %% [markdown]
+# Each nested call takes a frame on Python's call stack, and Python stops at `sys.getrecursionlimit()` frames.
+# Graphs that deep are ordinary: a recurrent network unrolled over 10,000 time steps is a chain 10,000 nodes long.
+
+# %%
+deep = Node(0.5, "x")
+for _ in range(10_000):
+    deep = tanh(deep)
+try:
+    topo_recursive(deep)
+except RecursionError as error:
+    print(f"RecursionError at depth 10,000 (the limit is {sys.getrecursionlimit()}): {error}")
+
+# %% [markdown]
+# The cure is to keep the stack yourself, in a Python list, which can hold millions of entries. There are two
+# standard ways.
+#
+# - **Iterative depth-first search.** Push `(root, False)` on a stack. Pop `(node, expanded)`: if `expanded` is
+#   true, all of the node's inputs are done, so append the node to the order; otherwise, unless the node was seen
+#   already, mark it seen, push `(node, True)` back, then push `(parent, False)` for each input. The marker
+#   `True` says *"come back to me after my inputs"*: it is what makes the order a post-order.
+# - **Kahn's algorithm.** Count, for every node, how many times it is used (walk the graph once, counting a node
+#   used twice by the same operation twice). The output is used by nothing, so start a queue with it. Repeatedly
+#   take a node off the queue, append it, and decrement the count of each of its inputs; an input whose count
+#   drops to zero has all its users done, so it joins the queue. This lists nodes *outputs first*: reverse the
+#   list at the end.
+#
+# Either way, each node and each edge is handled a fixed number of times: the cost is linear in the size of the
+# graph, however deep it is.
+
+# %% [markdown]
+# ## Exercises
+#
+# The four exercises build the backward pass piece by piece: by hand (1), the ordering (2), the pass itself (3),
+# and the sum over paths it computes (4). The cell below holds the helpers the tests use to build random
+# graphs: the same expression is built twice, as a graph of `Node`s and as a plain function of its leaves for
+# `numdiff`. You do not need to read it; do not change it.
+
+# %% nbgrader={"grade": false, "grade_id": "04_computational_graphs-test_helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
+class Expression:
+    """An expression given as a recipe, built both as a graph of Nodes and as a plain function of its leaves.
+
+    `recipe` is a list of (op, i, j) with op in {"add", "mul", "tanh"} and i, j indices of earlier nodes (the
+    leaves come first; tanh ignores j). `nodes` lists the nodes in creation order, which is a topological order.
+    """
+
+    def __init__(self, leaf_values, recipe):
+        self.x0 = np.array(leaf_values, dtype=float)
+        self.recipe = list(recipe)
+        self.nodes = [Node(v, f"x{i}") for i, v in enumerate(self.x0)]
+        for k, (op, i, j) in enumerate(self.recipe):
+            p, q = self.nodes[i], self.nodes[j]
+            self.nodes.append(tanh(p, f"n{k}") if op == "tanh" else (add if op == "add" else mul)(p, q, f"n{k}"))
+        self.leaves = self.nodes[: len(self.x0)]
+        self.root = self.nodes[-1]
+
+    def value(self, x, replace=None):
+        """The root's value for leaf values `x`; `replace=(k, t)` forces node k to the value t."""
+        values = list(x)
+        if replace is not None and replace[0] < len(values):
+            values[replace[0]] = replace[1]
+        for op, i, j in self.recipe:
+            v = np.tanh(values[i]) if op == "tanh" else (values[i] + values[j] if op == "add" else values[i] * values[j])
+            values.append(replace[1] if replace is not None and replace[0] == len(values) else v)
+        return values[-1]
+
+    def numerical_grads(self):
+        """dL/d(node) for every node, by central differences on the plain function (an independent reference)."""
+        return np.array([numdiff.derivative(lambda t, k=k: self.value(self.x0, (k, t)), node.data)
+                         for k, node in enumerate(self.nodes)])
+
+    def uses(self, node):
+        """How many times `node` is an input (counting mul(x, x) as two uses)."""
+        return sum(p is node for other in self.nodes for p in other._prev)
+
+
+def random_expression(seed, n_leaves=4, n_ops=12):
+    """A random DAG with fan-out (inputs reused, sometimes twice by one op); every node reaches the root."""
+    rng = np.random.default_rng(seed)
+    leaves = rng.uniform(-1.5, 1.5, size=n_leaves)
+    recipe, used = [], set()
+    for k in range(n_ops):
+        size = n_leaves + k
+        i = int(rng.integers(max(0, size - 4), size))  # a recent node: depth
+        j = int(rng.integers(0, size))  # any node: fan-out
+        op = str(rng.choice(["add", "mul", "tanh"], p=[0.35, 0.35, 0.3]))
+        recipe.append((op, i, j))
+        used.update({i} if op == "tanh" else {i, j})
+    sinks = [k for k in range(n_leaves + n_ops) if k not in used]
+    total = sinks[0]
+    for k in sinks[1:]:  # add up every unused node, so the whole graph feeds the root
+        recipe.append(("add", total, k))
+        total = n_leaves + len(recipe) - 1
+    return Expression(leaves, recipe)
+
+
+def neuron_expression():
+    """The neuron of section 4: leaves x1, x2, w1, w2, b."""
+    return Expression([2.0, 0.0, -3.0, 1.0, 0.8813735870195432 + 6.0],
+                      [("mul", 0, 2), ("mul", 1, 3), ("add", 5, 6), ("add", 7, 4), ("tanh", 8, 8)])
+
+
+def chain(depth, start=0.5):
+    """x -> tanh -> tanh -> ... : a graph `depth` operations deep."""
+    return Expression([start], [("tanh", k, k) for k in range(depth)])
+
+
+def diamonds(count, start=0.1):
+    """`count` diamonds in a row, x -> tanh(x) + x·x: each triples the number of paths from x0 to the root
+    (one path through tanh, two through x·x)."""
+    recipe = []
+    for k in range(count):
+        top = 3 * k
+        recipe += [("tanh", top, top), ("mul", top, top), ("add", top + 1, top + 2)]
+    return Expression([start], recipe)
+
+
+class CountingNode(Node):
+    """A Node that counts how many times its inputs (`_prev`) are looked up, in `CountingNode.reads`."""
+
+    reads = 0
+
+    @property
+    def _prev(self):
+        CountingNode.reads += 1
+        return self.__dict__["_prev"]
+
+
+def count_reads(expression):
+    """Switch the nodes of `expression` to CountingNode and reset the counter."""
+    for node in expression.nodes:
+        node.__class__ = CountingNode
+    CountingNode.reads = 0
+    return expression
+
+
+# %% [markdown]
+# ### Exercise 1: a forward and backward pass by hand (2 points)
+#
+# For $L = \tanh(a\cdot b + c)\cdot f$, write `forward_backward(a, b, c, f)` that returns the value $L$ and its
+# four partial derivatives. Draw the graph on paper first (name the intermediate values, say $u = a\cdot b$,
+# $v = u + c$, $t = \tanh v$), then walk it backwards as in section 4. Plain floats are enough; no `Node` needed.
+
+# %% nbgrader={"grade": false, "grade_id": "04_computational_graphs-forward_backward-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def forward_backward(a, b, c, f):
+    """Forward and backward pass of L = tanh(a*b + c) * f, by hand.
+
+    Args:
+        a, b, c, f: Floats.
+
+    Returns:
+        A tuple of five floats (L, dL/da, dL/db, dL/dc, dL/df).
+    """
+    ### BEGIN SOLUTION
+    u = a * b
+    v = u + c
+    t = math.tanh(v)
+    L = t * f
+    dt = f  # L = t * f: the product swaps
+    dv = (1 - t * t) * dt  # t = tanh(v)
+    du = dv  # v = u + c: the sum routes
+    dc = dv
+    return L, du * b, du * a, dc, t
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "04_computational_graphs-forward_backward", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def L_plain(v):
+    a, b, c, f = v
+    return np.tanh(a * b + c) * f
+
+
+FB_HINT = ("Walk backwards from dL/dL = 1: dL/df = tanh(a·b + c) and dL/dt = f (a product swaps); "
+           "tanh'(v) = 1 - tanh(v)², evaluated at v = a·b + c; the sum passes its gradient to a·b and to c; "
+           "and a·b sends a the OTHER factor, b.")
+
+
+def check_forward_backward(v):
+    v = np.asarray(v, dtype=float)
+    where = "at (a, b, c, f) = (" + ", ".join(f"{t:.4g}" for t in v) + ")"
+    result = forward_backward(*(float(t) for t in v))
+    assert isinstance(result, (tuple, list)) and len(result) == 5, (
+        f"forward_backward should return 5 numbers (L, dL/da, dL/db, dL/dc, dL/df), not {result!r:.80}")
+    checks.assert_close(result[0], L_plain(v), what="value of L", where=where,
+                        hint="The forward pass is L = tanh(a·b + c)·f.")
+    checks.assert_close(list(result[1:]), numdiff.gradient(L_plain, v), what="gradient [dL/da, dL/db, dL/dc, dL/df]",
+                        where=where, hint=FB_HINT)
+
+
+check_forward_backward([0.8, 1.5, -0.3, 2.0])
+for point in np.random.default_rng(1).uniform(-1.5, 1.5, size=(5, 4)):
+    check_forward_backward(point)
+print("forward_backward: visible tests passed")
+### BEGIN HIDDEN TESTS
+for point in np.random.default_rng(2024).uniform(-2.0, 2.0, size=(25, 4)):
+    check_forward_backward(point)
+check_forward_backward([0.0, 1.7, -0.4, 1.0])  # a = 0: dL/db = 0
+check_forward_backward([1.2, 0.8, 1.5, -3.0])  # tanh near saturation: 1 - t² is small
+check_forward_backward([-0.7, 0.9, 0.0, 0.25])
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 2: topological order, without recursion (3 points)
+#
+# Write `topological_sort(root)`: a list of every node reachable from `root` through `_prev`, **each exactly
+# once**, **each after all of its inputs** (so `root` comes last). Use an iterative depth-first search or Kahn's
+# algorithm (section 6), **not recursion**: the tests include a chain 10,000 nodes deep. Remember that a node can
+# be an input of several nodes, or twice of the same node.
+
+# %% nbgrader={"grade": false, "grade_id": "04_computational_graphs-topological_sort-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def topological_sort(root):
+    """Every node of the graph of `root`, each once and each after all of its inputs; no recursion.
+
+    Args:
+        root: The output Node.
+
+    Returns:
+        A list of Nodes ending with `root`.
+    """
+    ### BEGIN SOLUTION
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)  # post-order: after everything pushed above it, i.e. its inputs
+        elif node not in seen:
+            seen.add(node)
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in node._prev if parent not in seen)
+    return order
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "04_computational_graphs-topological_sort", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def check_topological_sort(root):
+    try:
+        order = topological_sort(root)
+    except RecursionError:
+        raise checks.CheckFailure(
+            "topological_sort hit Python's recursion limit: the graph is deeper than the call stack allows. "
+            "Keep your own stack in a list (iterative depth-first search) or use Kahn's algorithm.") from None
+    graph.check_topological_order(order, root)
+
+
+x, y = Node(3.0, "x"), Node(-1.0, "y")
+check_topological_sort(x)  # a single leaf
+check_topological_sort(mul(x, x, "x²"))  # one input used twice by the same node
+check_topological_sort(mul(add(x, y, "s"), x, "L"))  # fan-out: x feeds two nodes
+check_topological_sort(neuron_expression().root)  # the neuron of section 4
+for seed in range(5):
+    check_topological_sort(random_expression(seed).root)
+check_topological_sort(chain(10_000).root)
+print("topological_sort: visible tests passed")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(4242)
+for seed in range(1000, 1040):
+    check_topological_sort(random_expression(seed, int(rng.integers(1, 7)), int(rng.integers(0, 45))).root)
+check_topological_sort(diamonds(12).root)
+comb = Expression([0.9, 0.99], [("mul", 0, 1)] + [("mul", k + 2, 1) for k in range(12_000)])  # deep, w used 12,001 times
+check_topological_sort(comb.root)
+hub = Expression([0.5, 0.2], [("add", 0, 1)] + [("add", k + 2, 0) for k in range(60)])
+check_topological_sort(hub.root)
+check_topological_sort(chain(20_000).root)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 3: the backward pass (3 points)
+#
+# Write `backward(root, order=None)`: set `node.grad` to $\partial L/\partial\,\text{node}$ for **every** node of
+# the graph, where $L$ is `root`. The recipe: seed `root.grad = 1`, then walk the topological order **in
+# reverse**, and for each node pass `local × node.grad` to each of its inputs, **accumulating** with `+=` (use
+# `_prev` and `_local_grads` together: they are in the same order). Assume every `grad` starts at 0 (a freshly
+# built graph).
+#
+# So that this exercise can be graded even if exercise 2 is not finished, the tests pass a topological order of
+# their own as `order`; when `order` is None, your `topological_sort` is used. The tests compare every node's
+# gradient with a numerical derivative of the same expression written as a plain function.
+
+# %% nbgrader={"grade": false, "grade_id": "04_computational_graphs-backward-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def backward(root, order=None):
+    """Fill in node.grad = dL/d(node) for every node of the graph of `root` (L = root.data).
+
+    Args:
+        root: The output Node; every grad in its graph is 0 on entry.
+        order: A topological order of the graph (inputs before users); None means topological_sort(root).
+
+    Returns:
+        None; the gradients are stored in the nodes.
+    """
+    if order is None:
+        order = topological_sort(root)
+    ### BEGIN SOLUTION
+    root.grad = 1.0
+    for node in reversed(order):
+        for parent, local in zip(node._prev, node._local_grads, strict=True):
+            parent.grad += local * node.grad
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "04_computational_graphs-backward", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def check_backward(expression, order=None, every_node=True):
+    """Run the student's backward on a fresh graph and compare the gradients of every node (or of the leaves
+    only, for big graphs) with numerical derivatives of the plain function."""
+    root = expression.root
+    backward(root, list(expression.nodes) if order is None else order)
+    if root.grad != 1.0:
+        raise checks.CheckFailure(f"After backward, root.grad is {root.grad!r}, but dL/dL = 1: seed root.grad = 1.0 "
+                                  "before walking the graph.")
+    if every_node:
+        nodes, expected = expression.nodes, expression.numerical_grads()
+    else:
+        nodes, expected = expression.leaves, numdiff.gradient(expression.value, expression.x0)
+    got = [node.grad for node in nodes]
+    wrong = [k for k in range(len(nodes)) if abs(got[k] - expected[k]) > 1e-6 * max(1.0, np.max(np.abs(expected)))]
+    hint = ""
+    if wrong:
+        worst = max(wrong, key=lambda k: abs(got[k] - expected[k]))
+        shared = [nodes[k] for k in wrong if expression.uses(nodes[k]) > 1]
+        if all(got[k] == 0 for k in wrong):
+            hint = ("These gradients stayed 0: walk the order in reverse (from the output to the inputs), so a node "
+                    "passes its gradient on only after every node using it has added its contribution.")
+        elif shared:
+            node = shared[0]
+            hint = (f"Node {node.label!r} is used {expression.uses(node)} times (fan-out, a reused node): its gradient "
+                    "is the SUM of one contribution per use. Accumulate with `+=`; `=` keeps only the last one.")
+        else:
+            hint = f"Node {nodes[worst].label!r}: is local × upstream passed to each input, in reverse order?"
+    labels = "[" + ", ".join(node.label for node in nodes[:6]) + (", ...]" if len(nodes) > 6 else "]")
+    checks.assert_close(got, expected, what=f"gradients of the nodes {labels}",
+                        where=f"of a graph with {len(expression.nodes)} nodes", hint=hint)
+
+
+check_backward(neuron_expression())
+check_backward(Expression([3.0, -1.0], [("add", 0, 1), ("mul", 2, 0)]))  # L = (a + b)·a: a is used twice
+check_backward(Expression([1.5], [("mul", 0, 0)]))  # x·x: one node, used twice by the same operation
+for seed in range(3):
+    expression = random_expression(seed)
+    check_backward(expression)
+    leaf_grads = np.array([leaf.grad for leaf in expression.leaves])
+    checks.assert_close(leaf_grads, numdiff.gradient(expression.value, expression.x0), what="leaf gradients",
+                        where=f"of random graph {seed}")
+print("backward: visible tests passed")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(777)
+for seed in range(500, 530):
+    expression = random_expression(seed, int(rng.integers(1, 6)), int(rng.integers(1, 30)))
+    check_backward(expression)
+    leaf_grads = np.array([leaf.grad for leaf in expression.leaves])
+    checks.assert_close(leaf_grads, numdiff.gradient(expression.value, expression.x0), what="leaf gradients",
+                        where=f"of random graph {seed}")
+check_backward(diamonds(8))
+check_backward(Expression([0.7, 0.95], [("mul", 0, 1)] + [("mul", k + 2, 1) for k in range(40)]))  # w used 41 times
+# any topological order must do, not only creation order: here a valid order that is not creation order
+expression = Expression([0.4, -0.6, 1.1], [("mul", 0, 1), ("tanh", 2, 2), ("add", 3, 4), ("mul", 5, 0)])
+n0, n1, n2, n3 = expression.nodes[3:]
+check_backward(expression, order=[expression.nodes[2], expression.nodes[0], expression.nodes[1], n1, n0, n2, n3])
+check_backward(chain(3000, start=0.05), every_node=False)  # deep: the order is given, so nothing may recurse
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 4: counting paths (2 points)
+#
+# Section 5 said the gradient is a sum over paths, and that with every local gradient equal to 1 it would count
+# the paths. Use that: write `count_paths(root, node, order=None)`, the number of distinct paths from `node` to
+# `root` along the arrows of the graph (an operation that uses its input twice, as `mul(x, x)`, gives two
+# arrows, so two paths). `count_paths(root, root)` is 1, and a node that is not in the graph has 0.
+#
+# Listing the paths one by one is hopeless: in a chain of $k$ diamonds $x \mapsto \tanh(x) + x\cdot x$, each
+# diamond offers three ways through (one via $\tanh$, two via $x\cdot x$), so there are $3^k$ paths. Instead do what
+# `backward` does, with a count in place of a gradient: the root has 1 path to itself, and walking the
+# topological order in reverse, each node adds its count to each of its inputs. As in exercise 3, the tests pass
+# a topological order; when `order` is None, use your `topological_sort`.
+
+# %% nbgrader={"grade": false, "grade_id": "04_computational_graphs-count_paths-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def count_paths(root, node, order=None):
+    """The number of distinct paths from `node` to `root` in the graph, as an exact int.
+
+    Args:
+        root: The output Node.
+        node: Any Node (if it is not in the graph of `root`, the answer is 0).
+        order: A topological order of the graph of `root`; None means topological_sort(root).
+
+    Returns:
+        An int.
+    """
+    if order is None:
+        order = topological_sort(root)
+    ### BEGIN SOLUTION
+    paths = {n: 0 for n in order}
+    paths[root] = 1
+    for n in reversed(order):
+        for parent in n._prev:
+            paths[parent] += paths[n]
+    return paths.get(node, 0)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "04_computational_graphs-count_paths", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def paths_by_derivative(expression, k):
+    """The number of paths from node k to the root, as a derivative: with every operation replaced by a plain
+    sum (tanh by the identity), every local gradient is 1, so d(root)/d(node k) counts the paths. The function
+    is then linear with integer slopes, and a central difference with step 1 gives the slope exactly."""
+
+    def linear(t):
+        values = list(expression.x0)
+        if k < len(values):
+            values[k] = t
+        for op, i, j in expression.recipe:
+            v = values[i] if op == "tanh" else values[i] + values[j]
+            values.append(t if len(values) == k else v)
+        return values[-1]
+
+    return round(numdiff.derivative(linear, 0.0, h=1.0, order=2))
+
+
+def check_count_paths(expression, k, expected=None, *, what=""):
+    nodes = expression.nodes
+    expected = paths_by_derivative(expression, k) if expected is None else expected
+    got = count_paths(expression.root, nodes[k], list(nodes))
+    if got != expected:
+        twice = [n.label for n in nodes if len(n._prev) == 2 and n._prev[0] is n._prev[1]]
+        hint = (f" The graph has nodes that use one input twice ({', '.join(twice[:3])}): each use is its own arrow, "
+                "so iterate over `_prev` itself, not a set of it." if twice and got < expected else "")
+        hint += (" Where a node has several users, ADD their counts (+=), as backward accumulates gradients."
+                 if got < expected else "")
+        raise checks.CheckFailure(f"count_paths from {nodes[k].label!r} to the root{what} is {got!r}, but there are "
+                                  f"{expected} paths.{hint}")
+
+
+x = Node(2.0, "x")
+square = mul(x, x, "x²")
+assert count_paths(square, x, [x, square]) == 2, (
+    "mul(x, x) uses x twice: two arrows, so two paths from x. Count every use (loop over `_prev` itself, not a set "
+    "of it) and add the counts with +=.")
+assert count_paths(square, square, [x, square]) == 1, "count_paths(root, root) is 1: the empty path"
+check_count_paths(Expression([3.0, -1.0], [("add", 0, 1), ("mul", 2, 0)]), 0, what=" in L = (a + b)·a")
+for seed in range(4):
+    expression = random_expression(seed)
+    for k in range(len(expression.leaves)):
+        check_count_paths(expression, k, what=f" in random graph {seed}")
+# 8 diamonds: 3**8 paths. Counting must look up each node's inputs a few times, not once per path.
+expression = count_reads(diamonds(8))
+check_count_paths(expression, 0, 3**8, what=" through 8 diamonds")
+assert CountingNode.reads <= 10 * len(expression.nodes), (
+    f"count_paths looked up node inputs (_prev) {CountingNode.reads} times in a graph of {len(expression.nodes)} "
+    "nodes: it follows every path one by one, which takes 3**k steps for k diamonds. Walk the topological order "
+    "once in reverse instead, adding each node's count to its inputs.")
+print("count_paths: visible tests passed")
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(99)
+for seed in range(300, 320):
+    expression = random_expression(seed, int(rng.integers(1, 5)), int(rng.integers(1, 25)))
+    for k in rng.choice(len(expression.nodes), size=min(4, len(expression.nodes)), replace=False):
+        check_count_paths(expression, int(k), what=f" in random graph {seed}")
+expression = count_reads(diamonds(64))
+check_count_paths(expression, 0, 3**64, what=" through 64 diamonds (an exact int is needed)")
+assert CountingNode.reads <= 10 * len(expression.nodes), "count_paths must not follow the paths one by one"
+expression = diamonds(5)
+check_count_paths(expression, 6, 3**3, what=" from the middle of 5 diamonds")
+assert count_paths(expression.root, Node(1.0, "stranger"), list(expression.nodes)) == 0, (
+    "a node that is not in the graph has 0 paths to the root")
+expression = chain(5000)
+assert count_paths(expression.root, expression.leaves[0], list(expression.nodes)) == 1, "a chain has exactly one path"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Summary
+#
+# - An expression is a **DAG** of primitive operations; building it is the **forward pass**, and each operation
+#   can record its **local gradients** while it runs.
+# - The **backward pass** seeds $\partial L/\partial L = 1$ and walks the graph from the output to the inputs,
+#   passing **local gradient × upstream gradient** to each input.
+# - The walk must follow a **reverse topological order**, so that a node's gradient is complete before it is
+#   passed on. Depth-first post-order and Kahn's algorithm find one in linear time; write them **iteratively**.
+# - Where a value **fans out**, its gradient is the **sum over all paths** to the output: accumulate with `+=`.
+#   With all local gradients 1, the same sweep counts paths, which shows it as dynamic programming: it never
+#   lists the (exponentially many) paths.
+#
+# Next, in unit 05, these pieces become a `Value` class whose `+`, `*` and `tanh` build the graph for you and
+# whose `backward()` is your exercise 3.
