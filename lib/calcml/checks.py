@@ -89,6 +89,8 @@ def diagnose(actual: ArrayLike, expected: ArrayLike, batch_size: int | None = No
     ratio = float(np.vdot(a, e)) / denom
     if relative_error(a, ratio * e) > 1e-3:
         return ""
+    if abs(ratio - 1) < 0.05:
+        return "it is close, but not within tolerance: a low-order approximation, or too large a step?"
     if abs(ratio + 1) < 1e-3:
         return "the sign is flipped."
     if batch_size and batch_size > 1:
@@ -142,10 +144,9 @@ def assert_close(
         return
     worst = _first_index(np.abs(a - e) == np.max(np.abs(a - e)))
     cause = diagnose(a, e, batch_size=batch_size)
-    place = "" if e.ndim == 0 else f"component {worst if len(worst) > 1 else worst[0]} "
     got, want = (float(a[worst]), float(e[worst]))
-    lines = [f"{lead}: {place}is {got:.6g}, but {want:.6g} was expected "
-             f"(relative error {err:.2g}, threshold {rtol:g})."]
+    subject = f"{lead}: component {worst if len(worst) > 1 else worst[0]}" if e.ndim else lead
+    lines = [f"{subject} is {got:.6g}, but {want:.6g} was expected (relative error {err:.2g}, threshold {rtol:g})."]
     if cause:
         lines.append(f"Likely cause: {cause}")
     _fail(" ".join(lines), hint)

@@ -103,3 +103,13 @@ def test_check_derivative_names_the_point() -> None:
 
 def test_diagnose_stays_silent_when_nothing_fits() -> None:
     assert checks.diagnose([1.0, 5.0], [2.0, -1.0]) == ""
+
+
+def test_a_scalar_failure_reads_as_a_sentence() -> None:
+    text = message(lambda: checks.assert_close(0.5, 0.25, what="slope", where="at x = 1"))
+    assert text.startswith("Your slope at x = 1 is 0.5, but 0.25 was expected")
+
+
+def test_a_nearly_right_answer_is_called_close() -> None:
+    expected = np.array([1.0, 2.0, 3.0])
+    assert "close, but not within tolerance" in checks.diagnose(expected * 1.001, expected)

@@ -1,0 +1,767 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Gradients: which way is uphill?
+#
+# A derivative measures how fast a function of *one* variable changes. A model's loss depends on thousands or
+# millions of parameters at once, and to improve the model we must know how the loss responds to each of them,
+# and in which direction to move all of them together. The tool is the **gradient**: the vector of all partial
+# derivatives. It has a beautifully geometric meaning. It points in the direction where the function climbs
+# fastest, its length is that fastest rate of climb, and it crosses every contour line at a right angle.
+#
+# **After this unit you can** (learning objective 2):
+#
+# - compute partial derivatives and assemble them into the gradient, by hand and numerically;
+# - compute the slope of $f$ in any direction $u$, the directional derivative $\nabla f\cdot u$, and prove
+#   that the gradient is the direction of steepest ascent and is orthogonal to level sets;
+# - derive $\nabla_x(a^\top x) = a$, $\nabla_x(x^\top A x) = (A + A^\top)x$ and $\nabla\|x\|^2 = 2x$ in index
+#   notation, and check them with sympy;
+# - turn these results into NumPy code and test it against numerical gradients.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import sympy as sp
+
+from calcml import checks, gradient_field, numdiff, plots
+
+# %% [markdown]
+# ## 1. Partial derivatives: freeze all variables but one
+#
+# Take a function of two variables, say
+#
+# $$ f(x_1, x_2) = x_1^2\, x_2 + \sin x_2 . $$
+#
+# Freeze $x_2$ at some value and $f$ becomes an ordinary function of $x_1$ alone, a *slice* through the surface.
+# Its derivative is the **partial derivative** $\partial f / \partial x_1$. Formally, with $e_i$ the $i$-th unit
+# vector,
+#
+# $$ \frac{\partial f}{\partial x_i}(x) = \lim_{h\to 0} \frac{f(x + h e_i) - f(x)}{h} . $$
+#
+# The rules of one-variable calculus apply unchanged; the frozen variables behave like constants:
+#
+# $$ \frac{\partial f}{\partial x_1} = 2 x_1 x_2, \qquad \frac{\partial f}{\partial x_2} = x_1^2 + \cos x_2 . $$
+#
+# Numerically a partial derivative *is* a one-variable derivative of a slice, so `numdiff.derivative` computes it.
+
+# %%
+def f(x):
+    """The running example f(x1, x2) = x1^2 x2 + sin(x2); x has shape (2,)."""
+    return x[0] ** 2 * x[1] + np.sin(x[1])
+
+
+x0 = np.array([1.5, 0.5])
+slice_1 = lambda t: f(np.array([t, x0[1]]))  # noqa: E731 -- x2 frozen at 0.5
+slice_2 = lambda s: f(np.array([x0[0], s]))  # noqa: E731 -- x1 frozen at 1.5
+d1, d2 = numdiff.derivative(slice_1, x0[0]), numdiff.derivative(slice_2, x0[1])
+print(f"∂f/∂x1 at x0: numerically {d1:.8f}, by hand 2 x1 x2     = {2 * x0[0] * x0[1]:.8f}")
+print(f"∂f/∂x2 at x0: numerically {d2:.8f}, by hand x1² + cos x2 = {x0[0] ** 2 + np.cos(x0[1]):.8f}")
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+plots.tangent_line(slice_1, x0[0], d1, ax=axes[0], xlim=(-0.5, 2.5), label="f(x1, 0.5)")
+axes[0].set(xlabel="$x_1$ (with $x_2 = 0.5$ frozen)", title=f"Slice along $x_1$: slope $\\partial f/\\partial x_1$ = {d1:.3f}")
+plots.tangent_line(slice_2, x0[1], d2, ax=axes[1], xlim=(-1.5, 2.5), label="f(1.5, x2)")
+axes[1].set(xlabel="$x_2$ (with $x_1 = 1.5$ frozen)", title=f"Slice along $x_2$: slope $\\partial f/\\partial x_2$ = {d2:.3f}")
+plt.show()
+
+# %% [markdown]
+# ## 2. The gradient: all partial derivatives in one vector
+#
+# For $f:\mathbb{R}^n \to \mathbb{R}$ the **gradient** collects the $n$ partial derivatives:
+#
+# $$ \nabla f(x) = \left( \frac{\partial f}{\partial x_1}(x), \dots, \frac{\partial f}{\partial x_n}(x) \right). $$
+#
+# Its job is the **linear approximation**: near $x$, $f$ is almost a plane,
+#
+# $$ f(x + \delta) = f(x) + \nabla f(x) \cdot \delta + O(\|\delta\|^2), $$
+#
+# just as $f(x + h) \approx f(x) + f'(x)\,h$ in one variable. The error shrinks like $\|\delta\|^2$: ten times
+# closer, a hundred times more accurate. (This is the definition of *differentiable*: having partial
+# derivatives is not quite enough, but every function in this course is smooth and the distinction never bites.)
+#
+# **Shapes.** In this course the gradient with respect to $x$ has the *shape of $x$*: a vector for a vector, a
+# matrix for a weight matrix $W$. That is the convention of `numdiff.gradient`, of PyTorch's `.grad` and of
+# every optimiser, which updates `W -= lr * W.grad` element by element.
+
+# %%
+def grad_f(x):
+    """The gradient of the running example, by hand."""
+    return np.array([2 * x[0] * x[1], x[0] ** 2 + np.cos(x[1])])
+
+
+print("numerical gradient:", numdiff.gradient(f, x0))
+print("gradient by hand:  ", grad_f(x0))
+checks.check_gradient(grad_f, f, x0)  # silent when right; a wrong gradient raises with an explanation
+
+direction = np.array([0.6, -0.8])
+for size in [1e-1, 1e-2, 1e-3]:
+    delta = size * direction
+    error = f(x0 + delta) - (f(x0) + grad_f(x0) @ delta)
+    print(f"|δ| = {size:.0e}: error of the linear approximation {error:+.3e}")
+
+# %% [markdown]
+# A **gradient field** draws $\nabla f$ as an arrow at every point of a grid, on top of the contour lines (the
+# *level sets* $\{x : f(x) = c\}$). Two things stand out: the arrows are long where contours crowd together (the
+# slope is steep), and every arrow crosses the contours **at a right angle**. The next section proves both.
+
+# %%
+ax = gradient_field.plot_field(f, (-2.0, 2.0), (-2.0, 2.0), title=r"$f(x) = x_1^2 x_2 + \sin x_2$ and its gradient field")
+plt.show()
+
+# %% [markdown]
+# ## 3. The geometry: directional derivatives and steepest ascent
+#
+# **Directional derivative.** Walk from $x$ in the direction of a *unit* vector $u$ ($\|u\| = 1$). The slope you
+# feel is the derivative of the one-variable function $t \mapsto f(x + t u)$:
+#
+# $$ D_u f(x) = \frac{d}{dt} f(x + t u) \Big|_{t=0} = \nabla f(x) \cdot u . $$
+#
+# *Why:* put $\delta = t u$ in the linear approximation: $f(x + t u) = f(x) + t\, \nabla f(x)\cdot u + O(t^2)$, a
+# line in $t$ with slope $\nabla f(x)\cdot u$. The partial derivatives are the special cases $u = e_i$.
+#
+# Why must $u$ be a *unit* vector? Because $D_u f$ is a slope per unit of distance walked. With $v = 3u$ the
+# same walk is covered three times as fast and $\nabla f \cdot v$ is three times larger, although the hill is just
+# as steep. For a direction $v$ of any length, use $u = v / \|v\|$.
+#
+# **Steepest ascent.** Which direction climbs fastest? The Cauchy–Schwarz inequality
+# $|a\cdot b| \le \|a\|\,\|b\|$, with equality exactly when $a$ and $b$ are parallel, answers it at once. For
+# every unit vector $u$,
+#
+# $$ -\|\nabla f(x)\| \;\le\; D_u f(x) = \nabla f(x)\cdot u \;\le\; \|\nabla f(x)\|\,\|u\| = \|\nabla f(x)\| . $$
+#
+# If $\nabla f(x) \neq 0$, the upper bound is reached exactly by $u^\star = \nabla f(x) / \|\nabla f(x)\|$, and the lower
+# bound by $-u^\star$. So:
+#
+# 1. the gradient points in the direction of **steepest ascent**, and $-\nabla f$ in the direction of steepest
+#    descent (the whole idea of gradient descent, unit 5);
+# 2. the **length** $\|\nabla f(x)\|$ is the steepest slope available at $x$;
+# 3. in between, $D_u f = \|\nabla f\|\cos\varphi$, with $\varphi$ the angle between $u$ and $\nabla f$: the slope
+#    falls off like a cosine and is **zero** for every $u \perp \nabla f$.
+#
+# If $\nabla f(x) = 0$, every directional derivative is zero: $x$ is a **stationary point** (a minimum, a maximum
+# or a saddle) and there is no steepest direction at all.
+#
+# **Orthogonal to level sets.** Let $\gamma(t)$ be a curve that stays inside the level set $\{f = c\}$ through
+# $x = \gamma(0)$. Then $f(\gamma(t)) = c$ for all $t$, and differentiating (the linear approximation again, with
+# $\delta = \gamma(t) - \gamma(0) \approx t\,\gamma'(0)$) gives
+#
+# $$ 0 = \frac{d}{dt} f(\gamma(t)) \Big|_{t=0} = \nabla f(x) \cdot \gamma'(0) . $$
+#
+# The gradient is orthogonal to every direction that stays on the level set. In the plane the tangent of the
+# level curve is therefore $(-\partial_2 f, \partial_1 f)$: the gradient turned by 90°.
+#
+# Let us check all three claims numerically on the running example.
+
+# %%
+g = grad_f(x0)
+print(f"∇f(x0) = {g},  |∇f(x0)| = {np.linalg.norm(g):.6f}")
+for degrees in [0, 45, 90, 180]:
+    u = np.array([np.cos(np.radians(degrees)), np.sin(np.radians(degrees))])
+    along_line = numdiff.derivative(lambda t, u=u: f(x0 + t * u), 0.0)
+    print(f"θ = {degrees:3d}°: slope of t ↦ f(x0 + t u) = {along_line:+.6f},  ∇f·u = {g @ u:+.6f}")
+
+# Cauchy-Schwarz at work: of 100,000 random unit directions, none beats the gradient's direction.
+rng = np.random.default_rng(0)
+directions = rng.normal(size=(100_000, 2))
+directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+slopes = directions @ g
+print(f"steepest random slope {slopes.max():.6f}  vs  |∇f| = {np.linalg.norm(g):.6f}")
+print(f"its direction {directions[slopes.argmax()]}  vs  ∇f/|∇f| = {g / np.linalg.norm(g)}")
+
+# Along the tangent of the level set, f changes only to second order: the change shrinks like s².
+tangent = np.array([-g[1], g[0]]) / np.linalg.norm(g)
+for s in [1e-1, 1e-2, 1e-3]:
+    print(f"s = {s:.0e}: change of f along the tangent {f(x0 + s * tangent) - f(x0):+.2e},"
+          f"  along the gradient direction {f(x0 + s * g / np.linalg.norm(g)) - f(x0):+.2e}")
+
+# %% [markdown]
+# ## 4. Gradients of linear and quadratic forms
+#
+# Three gradients appear in almost every machine-learning derivation. **Index notation** derives them without
+# guessing: write the scalar as a sum over indices, differentiate with respect to one component $x_k$, and use
+# $\partial x_i / \partial x_k = \delta_{ik}$ (1 if $i = k$, else 0), which collapses any sum over $i$ to its
+# term $i = k$.
+#
+# **Linear form.** $a^\top x = \sum_i a_i x_i$, so
+#
+# $$ \frac{\partial}{\partial x_k} \sum_i a_i x_i = \sum_i a_i \delta_{ik} = a_k, \qquad\text{i.e.}\qquad \nabla_x (a^\top x) = a . $$
+#
+# **Quadratic form.** $x^\top A x = \sum_i \sum_j x_i A_{ij} x_j$ for a square matrix $A$. Now $x$ appears
+# *twice* in each term, so the product rule gives two sums:
+#
+# $$
+# \frac{\partial}{\partial x_k} \sum_{i,j} x_i A_{ij} x_j
+# = \sum_{i,j} \delta_{ik} A_{ij} x_j + \sum_{i,j} x_i A_{ij} \delta_{jk}
+# = \sum_j A_{kj} x_j + \sum_i A_{ik} x_i
+# = (A x)_k + (A^\top x)_k ,
+# $$
+#
+# $$ \nabla_x (x^\top A x) = (A + A^\top)\, x . $$
+#
+# When $A$ is **symmetric** ($A = A^\top$, as for a covariance or a Hessian) this is the familiar $2Ax$, the matrix
+# version of $(a x^2)' = 2 a x$. But a general $A$ is not symmetric, and then $2Ax$ is simply wrong. Only the
+# symmetric part of $A$ matters: $x^\top A x = x^\top \tfrac12 (A + A^\top)\, x$ because $x^\top A x$ is a number
+# and equals its own transpose $x^\top A^\top x$.
+#
+# **Squared norm.** $\|x\|^2 = \sum_i x_i^2 = x^\top I x$, so $\nabla \|x\|^2 = (I + I^\top)\,x = 2x$, or directly
+# $\partial_k \sum_i x_i^2 = 2 x_k$.
+#
+# sympy can redo the derivations with symbolic entries: for $n = 3$, $A$ has nine independent symbols
+# $A_{ij}$, so nothing is assumed about symmetry.
+
+# %%
+n = 3
+x_sym = sp.Matrix(sp.symbols("x1:4"))
+a_sym = sp.Matrix(sp.symbols("a1:4"))
+A_sym = sp.Matrix(n, n, lambda i, j: sp.Symbol(f"A{i + 1}{j + 1}"))
+
+
+def sympy_gradient(expr, variables):
+    """The column of partial derivatives of a scalar sympy expression."""
+    return sp.Matrix([sp.diff(expr, v) for v in variables])
+
+
+linear = (a_sym.T * x_sym)[0, 0]
+quadratic = (x_sym.T * A_sym * x_sym)[0, 0]
+norm_squared = (x_sym.T * x_sym)[0, 0]
+assert sp.simplify(sympy_gradient(linear, x_sym) - a_sym) == sp.zeros(n, 1)
+assert sp.simplify(sympy_gradient(quadratic, x_sym) - (A_sym + A_sym.T) * x_sym) == sp.zeros(n, 1)
+assert sp.simplify(sympy_gradient(norm_squared, x_sym) - 2 * x_sym) == sp.zeros(n, 1)
+print("sympy agrees: ∇(aᵀx) = a, ∇(xᵀAx) = (A + Aᵀ)x, ∇|x|² = 2x")
+print("and what 2Ax gets wrong, ∇(xᵀAx) - 2Ax =")
+sp.simplify(sympy_gradient(quadratic, x_sym) - 2 * A_sym * x_sym)
+
+# %% [markdown]
+# The gap is $(A^\top - A)\,x$: zero for symmetric $A$, anything else otherwise. The numbers tell the same story,
+# and this is what a failed check from `calcml.checks` looks like:
+
+# %%
+rng = np.random.default_rng(1)
+A = rng.normal(size=(4, 4))  # a random matrix is not symmetric
+x = rng.normal(size=4)
+quadratic_form = lambda x: x @ A @ x  # noqa: E731
+print("numerical gradient:", numdiff.gradient(quadratic_form, x))
+print("(A + Aᵀ)x:         ", (A + A.T) @ x)
+print("2Ax:               ", 2 * A @ x)
+try:
+    checks.check_gradient(lambda x: 2 * A @ x, quadratic_form, x, what="gradient of xᵀAx")
+except checks.CheckFailure as failure:
+    print("\nCheckFailure:", failure)
+
+# %% [markdown]
+# ## 5. Worked example: a tilted Gaussian hill
+#
+# The function
+#
+# $$ h(x) = \exp\!\left(-\tfrac12\, x^\top S\, x\right), \qquad S = \begin{pmatrix} 2 & 0.8 \\ 0.8 & 1 \end{pmatrix}, $$
+#
+# is a smooth hill with its top $h = 1$ at the origin. Its level sets are the curves $x^\top S x = \text{const}$,
+# ellipses tilted by the off-diagonal entry $0.8$. (Up to a constant factor it is the density of a Gaussian, and
+# the same shape is the RBF kernel of machine learning.)
+#
+# **The gradient.** Write $h = e^{-q}$ with $q(x) = \tfrac12 x^\top S x$. Component by component the one-variable
+# chain rule gives $\partial_k e^{-q} = -e^{-q}\, \partial_k q$, so $\nabla h = -h\, \nabla q$. From Section 4,
+# $\nabla q = \tfrac12 (S + S^\top) x = S x$ because this $S$ is symmetric. Hence
+#
+# $$ \nabla h(x) = -\,h(x)\; S x . $$
+#
+# **At the point** $x = (1, -1)$: $Sx = (1.2, -0.2)$, $x^\top S x = 1.4$, $h = e^{-0.7} \approx 0.4966$ and
+# $\nabla h \approx (-0.596, 0.099)$. Let us check this, then read off the geometry: the steepest way up, the
+# steepest slope, and the flat direction along the contour.
+
+# %%
+S = np.array([[2.0, 0.8], [0.8, 1.0]])
+
+
+def hill(x):
+    """The tilted Gaussian hill h(x) = exp(-x^T S x / 2) for a point x of shape (2,)."""
+    return np.exp(-0.5 * x @ S @ x)
+
+
+def grad_hill(x):
+    """Its gradient -h(x) S x (S is symmetric here)."""
+    return -hill(x) * S @ x
+
+
+p = np.array([1.0, -1.0])
+checks.check_gradient(grad_hill, hill, p)
+g = grad_hill(p)
+up = g / np.linalg.norm(g)  # unit direction of steepest ascent
+flat = np.array([-up[1], up[0]])  # unit tangent of the contour through p
+print(f"h(p) = {hill(p):.4f},  ∇h(p) = {g},  steepest slope |∇h(p)| = {np.linalg.norm(g):.4f}")
+for name, u in [("steepest ascent ∇h/|∇h|", up), ("along the contour", flat), ("steepest descent", -up)]:
+    slope = numdiff.derivative(lambda t, u=u: hill(p + t * u), 0.0)
+    print(f"slope of h walking {name:24s}: {slope:+.2e}")
+
+to_top = -p / np.linalg.norm(p)
+angle = np.degrees(np.arccos(up @ to_top))
+print(f"angle between the steepest way up and the straight line to the top: {angle:.1f}°")
+
+# %% [markdown]
+# The last line is a surprise worth remembering: **the steepest way up does not point at the top.** On a tilted
+# elliptical hill the gradient is orthogonal to the contour, and the contour is not a circle around the summit,
+# so the gradient misses the summit by about 35°. Only along the ellipse's axes (the eigenvectors of $S$) does it aim
+# straight at the top. This is why gradient descent zig-zags in long narrow valleys (unit 5).
+#
+# ### Explore
+#
+# The explorer below puts a point $x$ (sliders $x_1$, $x_2$) and a unit direction $u = (\cos\theta, \sin\theta)$
+# (slider $\theta$) on the contour plot. The orange arrow is $\nabla f(x)$, the dashed green line the tangent to the
+# level set, the purple curve the level set through $x$. The right panel plots the slope $\nabla f\cdot u$ for
+# every $\theta$, and the readout compares it with the slope of $t \mapsto f(x + tu)$ measured along the line.
+# Try this:
+#
+# 1. Turn $\theta$ until the slope is largest. Where is $u$ then, and what is the slope? (Compare with $|\nabla f|$.)
+# 2. Turn $\theta$ by 90° from there. Where does $u$ point now?
+# 3. Move the point to the top of the hill, $(0, 0)$. What happens to the arrow and the slope curve?
+# 4. On the hill, find points where the arrow aims straight at the top. On which lines do they lie?
+# 5. Pick the *saddle* $x_1^2 - x_2^2$ and go to the origin: $\nabla f = 0$ there, yet it is neither a
+#    minimum nor a maximum.
+#
+# (Without a live kernel you see the figure for the starting position.)
+
+# %%
+explorer = gradient_field.gradient_explorer(
+    {
+        "tilted Gaussian hill exp(-xᵀSx/2)": hill,
+        "quadratic bowl x₁² + 3x₂²": lambda x: x[0] ** 2 + 3 * x[1] ** 2,
+        "saddle x₁² - x₂²": lambda x: x[0] ** 2 - x[1] ** 2,
+        "running example x₁²x₂ + sin x₂": f,
+    },
+    xlim=(-2.0, 2.0),
+    ylim=(-2.0, 2.0),
+    point=(1.0, -1.0),
+    angle=120.0,
+)
+explorer
+
+# %% [markdown]
+# ## Exercises
+#
+# The five exercises build the toolkit of this unit, one piece at a time. Every function is checked against
+# numerical gradients from `calcml.numdiff` on random inputs, visible tests first; more tests, with other seeds,
+# other sizes and edge cases, run when your notebook is graded.
+#
+# 1. `numerical_gradient`: your own gradient checker, by central differences, for an input of any shape.
+# 2. `grad_linear`, `grad_quadratic`: the gradients of Section 4, for any $n$ and any square $A$.
+# 3. `directional_derivative`: the slope of $f$ along any direction.
+# 4. `steepest_ascent_direction`: the unit direction of steepest ascent, including at a stationary point.
+# 5. `grad_gaussian_hill`: the gradient of a shifted Gaussian hill with a general matrix, built from exercise 2.
+#
+# Exercises 3 and 4 receive the gradient as a function `grad_f`, so they can be graded whatever happened in
+# exercises 1 and 2.
+#
+# ### Exercise 1: a numerical gradient (2 points)
+#
+# Write the central-difference gradient
+#
+# $$ \frac{\partial f}{\partial x_i}(x) \approx \frac{f(x + h e_i) - f(x - h e_i)}{2h} $$
+#
+# for `x` of **any shape**: a vector, or a matrix of weights. The gradient has the shape of `x`; loop over its
+# positions with `np.ndindex(x.shape)`. Two traps: `x` may arrive as a list or as an array of *integers* (then
+# adding $h$ to an entry rounds it straight back), and the caller's `x` must not change.
+
+# %% nbgrader={"grade": false, "grade_id": "02_gradients-numerical_gradient-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def numerical_gradient(f, x, h=1e-5):
+    """The gradient of a scalar function f at x, by central differences.
+
+    Args:
+        f: a function taking an array shaped like x and returning a float.
+        x: the point: an array (or list) of any shape; integers are allowed.
+        h: the step of the central difference (f(x + h e_i) - f(x - h e_i)) / (2h).
+
+    Returns:
+        A float array with the shape of x: entry i is the partial derivative of f with respect to x[i].
+        The caller's x is left unchanged.
+    """
+    ### BEGIN SOLUTION
+    point = np.array(x, dtype=float)  # a float copy: integers would swallow the step
+    grad = np.zeros_like(point)
+    for index in np.ndindex(point.shape):
+        step = np.zeros_like(point)
+        step[index] = h
+        grad[index] = (f(point + step) - f(point - step)) / (2 * h)
+    return grad
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "02_gradients-numerical_gradient", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def f_test(x):
+    return np.sin(x[0]) * x[1] + np.exp(0.3 * x[2]) * x[0] ** 2
+
+
+CENTRAL_HINT = ("Use the central difference (f(x + h e_i) - f(x - h e_i)) / (2h) with the h you are given; "
+                "a forward difference (f(x + h e_i) - f(x)) / h is off by about h f''/2.")
+x_test = np.array([0.4, -1.2, 0.7])
+x_before = x_test.copy()
+checks.check_gradient(lambda x: numerical_gradient(f_test, x), f_test, x_test, what="numerical gradient",
+                      hint=CENTRAL_HINT)
+assert np.array_equal(x_test, x_before), "numerical_gradient changed the caller's x; work on a copy of x."
+checks.assert_close(numerical_gradient(f_test, [0.4, -1.2, 0.7]), numdiff.gradient(f_test, x_test),
+                    what="numerical gradient", where="for x given as a list")
+### BEGIN HIDDEN TESTS
+def _random_function(rng, n):
+    w, phase, B = rng.normal(size=n), rng.uniform(0, 2 * np.pi, n), rng.normal(size=(n, n))
+    return lambda x: np.sum(np.sin(w * x + phase)) + 0.5 * x @ B @ x + np.log1p(x @ x)
+
+
+_rng = np.random.default_rng(2_202)
+for _trial in range(5):
+    _n = int(_rng.integers(1, 13))
+    _f = _random_function(_rng, _n)
+    _x = _rng.normal(size=_n)
+    checks.check_gradient(lambda x, _f=_f: numerical_gradient(_f, x), _f, _x, what=f"numerical gradient (n = {_n})")
+    # the step h is the one given and the stencil is central: numdiff's central difference with the same step
+    for _h in (0.1, 1e-3):
+        checks.assert_close(numerical_gradient(_f, _x, h=_h), numdiff.gradient(_f, _x, h=_h, order=2), rtol=1e-8,
+                            what=f"numerical gradient with h = {_h}", where=checks.describe_point(_x),
+                            hint=CENTRAL_HINT)
+
+# any shape: a function of a 3x4 matrix
+_W = _rng.normal(size=(3, 4))
+
+
+def _f_matrix(X):
+    return np.sum(np.tanh(_W * X)) + np.sum(X[0] * X[-1]) + X[1, 2] ** 3
+
+
+_X = _rng.normal(size=(3, 4))
+checks.check_gradient(lambda X: numerical_gradient(_f_matrix, X), _f_matrix, _X,
+                      what="numerical gradient of a function of a 3x4 matrix",
+                      hint="The gradient has the shape of x: loop over np.ndindex(x.shape).")
+
+# integers: x + h e_i must not be rounded back to x
+def _f_int(x):
+    return np.sum(x ** 3) + x[0] * x[-1]
+
+
+_x_int = np.array([1, 2, 3])
+checks.assert_close(numerical_gradient(_f_int, _x_int), numdiff.gradient(_f_int, _x_int),
+                    what="numerical gradient", where="at the integer point x = [1, 2, 3]",
+                    hint="x arrived as integers: convert it to a float array first, or x + h e_i rounds back to x.")
+assert _x_int.dtype.kind == "i" and np.array_equal(_x_int, [1, 2, 3]), "numerical_gradient changed the caller's x."
+# a single variable, and x left untouched on a random point
+_x1 = np.array([0.3])
+checks.check_gradient(lambda x: numerical_gradient(np.sum, x), np.sum, _x1, what="numerical gradient of sum(x)")
+_x = _rng.normal(size=7)
+_x_copy = _x.copy()
+numerical_gradient(_random_function(_rng, 7), _x)
+assert np.array_equal(_x, _x_copy), "numerical_gradient changed the caller's x; work on a copy of x."
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 2: gradients of linear and quadratic forms (3 points)
+#
+# Implement the results of Section 4 for vectors of any length $n$: `grad_linear(a, x)` returns $\nabla_x(a^\top x)$
+# and `grad_quadratic(A, x)` returns $\nabla_x(x^\top A x)$ for a square matrix $A$ that need **not** be
+# symmetric. No loops needed: each is one line of NumPy. (Your `numerical_gradient` from exercise 1 is a good
+# way to test them yourself before running the cell of tests.)
+
+# %% nbgrader={"grade": false, "grade_id": "02_gradients-grad_forms-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def grad_linear(a, x):
+    """The gradient of the linear form a^T x with respect to x.
+
+    Args:
+        a: array of shape (n,).
+        x: array of shape (n,).
+
+    Returns:
+        Array of shape (n,).
+    """
+    ### BEGIN SOLUTION
+    return np.array(a, dtype=float)
+    ### END SOLUTION
+
+
+def grad_quadratic(A, x):
+    """The gradient of the quadratic form x^T A x with respect to x.
+
+    Args:
+        A: array of shape (n, n), not necessarily symmetric.
+        x: array of shape (n,).
+
+    Returns:
+        Array of shape (n,).
+    """
+    ### BEGIN SOLUTION
+    return (A + A.T) @ x
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "02_gradients-grad_forms", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+SYMMETRY_HINT = ("Differentiate the sum over i and j of x_i A_ij x_j with respect to x_k: x appears twice in every "
+                 "term. Is A symmetric here?")
+rng = np.random.default_rng(3)
+a_test, A_test, x_test = rng.normal(size=4), rng.normal(size=(4, 4)), rng.normal(size=4)
+checks.check_gradient(lambda x: grad_linear(a_test, x), lambda x: a_test @ x, x_test, what="gradient of aᵀx")
+checks.check_gradient(lambda x: grad_quadratic(A_test, x), lambda x: x @ A_test @ x, x_test,
+                      what="gradient of xᵀAx", hint=SYMMETRY_HINT)
+### BEGIN HIDDEN TESTS
+def _check_forms(a, A, x, label):
+    checks.check_gradient(lambda x: grad_linear(a, x), lambda x: a @ x, x, what=f"gradient of aᵀx ({label})")
+    checks.check_gradient(lambda x: grad_quadratic(A, x), lambda x: x @ A @ x, x,
+                          what=f"gradient of xᵀAx ({label})", hint=SYMMETRY_HINT)
+
+
+_rng = np.random.default_rng(4_404)
+for _n in [1, 2, *_rng.integers(3, 13, size=4)]:
+    _n = int(_n)
+    _check_forms(_rng.normal(size=_n), _rng.normal(size=(_n, _n)) * 3, _rng.normal(size=_n),
+                 f"non-symmetric A, n = {_n}")
+# a symmetric A, and an antisymmetric one (x^T A x is then identically 0, and so is its gradient)
+_M = _rng.normal(size=(5, 5))
+_check_forms(_rng.normal(size=5), _M + _M.T, _rng.normal(size=5), "symmetric A")
+_check_forms(_rng.normal(size=5), _M - _M.T + np.eye(5), _rng.normal(size=5), "almost antisymmetric A")
+# a lower-triangular A: its transpose has zeros where A has not
+_check_forms(_rng.normal(size=6), np.tril(_rng.normal(size=(6, 6))), _rng.normal(size=6), "triangular A")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 3: the directional derivative (2 points)
+#
+# `directional_derivative(grad_f, x, u)` returns the slope of $f$ at `x` in the direction of `u`, $D_u f(x)$.
+# You are given the gradient as a function `grad_f` (for example from exercise 1 or 2), and `u` may have **any
+# non-zero length**: only its direction counts. A zero `u` has no direction; raise `ValueError`.
+
+# %% nbgrader={"grade": false, "grade_id": "02_gradients-directional_derivative-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def directional_derivative(grad_f, x, u):
+    """The slope of f at x in the direction of u: the derivative of t -> f(x + t u/|u|) at t = 0.
+
+    Args:
+        grad_f: a function returning the gradient of f, an array of shape (n,), at a point of shape (n,).
+        x: the point, shape (n,).
+        u: the direction, shape (n,) (or a list), of any non-zero length.
+
+    Returns:
+        A float.
+
+    Raises:
+        ValueError: if u is the zero vector.
+    """
+    ### BEGIN SOLUTION
+    direction = np.asarray(u, dtype=float)
+    length = np.linalg.norm(direction)
+    if length == 0:
+        raise ValueError("the zero vector has no direction")
+    return float(np.asarray(grad_f(x), dtype=float) @ direction / length)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "02_gradients-directional_derivative", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def slope_along(f, x, u):
+    """The reference: the derivative of t -> f(x + t u/|u|) at 0, measured along the line (no gradient)."""
+    u_hat = np.asarray(u, dtype=float) / np.linalg.norm(u)
+    return numdiff.derivative(lambda t: f(x + t * u_hat), 0.0)
+
+
+def g_test(x):
+    return np.exp(-x @ x / 4) + x[0] * x[1] ** 2 - np.cos(x[2])
+
+
+x_test, u_test = np.array([0.5, -1.0, 2.0]), np.array([3.0, 0.0, 4.0])  # |u| = 5
+checks.assert_close(directional_derivative(lambda x: numdiff.gradient(g_test, x), x_test, u_test),
+                    slope_along(g_test, x_test, u_test), what="directional derivative",
+                    where="at x = [0.5, -1, 2] along u = [3, 0, 4]", hint="Is u a unit vector here?")
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(5_505)
+
+
+def _check_directional(f, x, u, where):
+    checks.assert_close(directional_derivative(lambda y: numdiff.gradient(f, y), x, u), slope_along(f, x, u),
+                        what="directional derivative", where=where, hint="Is u a unit vector here?")
+
+
+for _trial in range(5):
+    _n = int(_rng.integers(1, 13))
+    _w, _B = _rng.normal(size=_n), _rng.normal(size=(_n, _n)) / _n
+    _f = lambda x, _w=_w, _B=_B: np.sum(np.cos(_w * x)) + x @ _B @ x  # noqa: E731
+    _x, _u = _rng.normal(size=_n), _rng.normal(size=_n) * 10.0 ** _rng.uniform(-3, 3)
+    _check_directional(_f, _x, _u, f"(n = {_n}, |u| = {np.linalg.norm(_u):.3g})")
+# u given as a list of integers
+_check_directional(g_test, x_test, [0, 2, 0], "along u = [0, 2, 0] (a list)")
+# along the gradient the slope is |grad f|; orthogonally it is 0 (identities, not numbers from a solution)
+_x = np.array([0.2, 0.7, -0.4])
+_g = numdiff.gradient(g_test, _x)
+checks.assert_close(directional_derivative(lambda y: numdiff.gradient(g_test, y), _x, 7 * _g), np.linalg.norm(_g),
+                    what="directional derivative along the gradient", where="(it should be |∇f|)")
+_perp = np.cross(_g, [1.0, 0.0, 0.0])
+checks.assert_close(directional_derivative(lambda y: numdiff.gradient(g_test, y), _x, _perp), 0.0,
+                    what="directional derivative orthogonal to the gradient", where="(it should be 0)")
+# the zero vector has no direction
+try:
+    _bad = directional_derivative(lambda y: numdiff.gradient(g_test, y), _x, np.zeros(3))
+except ValueError:
+    pass
+else:
+    raise AssertionError(f"directional_derivative(grad_f, x, u=0) returned {_bad!r}; the zero vector has no "
+                         "direction, so raise ValueError.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 4: the direction of steepest ascent (2 points)
+#
+# `steepest_ascent_direction(grad_f, x)` returns the **unit** vector $u^\star$ that maximises $D_u f(x)$. At a
+# stationary point ($\nabla f(x) = 0$, exactly) there is no such direction: return a vector of zeros, without
+# dividing by zero. A gradient that is merely *small* (say $10^{-9}$) still has a direction, and you must return it.
+
+# %% nbgrader={"grade": false, "grade_id": "02_gradients-steepest_ascent-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def steepest_ascent_direction(grad_f, x):
+    """The unit direction in which f increases fastest at x.
+
+    Args:
+        grad_f: a function returning the gradient of f, an array of shape (n,), at a point of shape (n,).
+        x: the point, shape (n,).
+
+    Returns:
+        A float array of shape (n,) and length 1, or zeros if the gradient at x is exactly zero.
+    """
+    ### BEGIN SOLUTION
+    gradient = np.asarray(grad_f(x), dtype=float)
+    length = np.linalg.norm(gradient)
+    if length == 0:
+        return np.zeros_like(gradient)
+    return gradient / length
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "02_gradients-steepest_ascent", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def check_steepest(f, x, where):
+    g = numdiff.gradient(f, x)
+    d = steepest_ascent_direction(lambda y: numdiff.gradient(f, y), x)
+    checks.assert_close(np.linalg.norm(d), 1.0, what="length of the direction", where=where,
+                        hint="Steepest ascent is a unit vector: divide the gradient by its norm.")
+    checks.assert_close(d, g / np.linalg.norm(g), what="steepest ascent direction", where=where,
+                        hint="Ascent goes with the gradient, not against it.")
+
+
+x_test = np.array([1.0, -1.0])
+check_steepest(hill, x_test, "on the tilted hill at x = (1, -1)")
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(6_606)
+for _trial in range(4):
+    _n = int(_rng.integers(1, 13))
+    _w, _B = _rng.normal(size=_n), _rng.normal(size=(_n, _n))
+    _f = lambda x, _w=_w, _B=_B: np.sum(np.sin(_w * x)) + 0.5 * x @ _B @ x  # noqa: E731
+    _x = _rng.normal(size=_n)
+    check_steepest(_f, _x, f"(n = {_n})")
+    # no random unit direction climbs faster (Cauchy-Schwarz)
+    _g = numdiff.gradient(_f, _x)
+    _d = steepest_ascent_direction(lambda y, _f=_f: numdiff.gradient(_f, y), _x)
+    _V = _rng.normal(size=(2000, _n))
+    _V /= np.linalg.norm(_V, axis=1, keepdims=True)
+    assert np.max(_V @ _g) <= _g @ _d + 1e-9, "a random unit direction climbs faster than yours."
+
+# a tiny gradient still has a direction
+_g_small = 1e-9 * np.array([3.0, -4.0, 12.0])
+checks.assert_close(steepest_ascent_direction(lambda y: _g_small, np.zeros(3)), _g_small / np.linalg.norm(_g_small),
+                    what="steepest ascent direction", where="for a gradient of size 1.3e-8",
+                    hint="Only an exactly zero gradient means 'no direction'; a small one must be normalised too.")
+
+
+# stationary points: the bottom of a bowl (exact zero gradient) and a constant function
+def _grad_bowl(x):
+    return 2.0 * np.arange(1, x.size + 1) * (x - 1.0)
+
+
+for _grad, _x, _what in [(_grad_bowl, np.ones(4), "the bottom of a bowl"), (np.zeros_like, np.zeros(3), "a constant f")]:
+    with np.errstate(all="raise"):
+        try:
+            _d = steepest_ascent_direction(_grad, _x)
+        except FloatingPointError as error:
+            raise AssertionError(f"At {_what} the gradient is zero and your code divided by zero ({error}); "
+                                 "return a vector of zeros there.") from None
+    checks.assert_close(_d, np.zeros_like(_x), what="direction at a stationary point", where=f"at {_what}",
+                        hint="The gradient is zero here: return np.zeros of the shape of x.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 5: the gradient of a shifted Gaussian hill (2 points)
+#
+# Generalise the worked example to $n$ dimensions, a centre $c$ and a square matrix $S$ that need **not** be
+# symmetric:
+#
+# $$ h(x) = \exp\!\left(-\tfrac12 (x - c)^\top S\, (x - c)\right). $$
+#
+# Two facts from this unit are all you need. The outer function gives $\nabla h = -h(x)\, \nabla q(x)$ with
+# $q(x) = \tfrac12 (x-c)^\top S (x-c)$, as in Section 5. And shifting by $c$ does not change the derivation of
+# Section 4: with $y = x - c$, each $\partial y_i / \partial x_k = \delta_{ik}$, so $\nabla_x q$ is the gradient of
+# $\tfrac12 y^\top S y$ evaluated at $y = x - c$. You may call your `grad_quadratic` from exercise 2 (then this
+# exercise needs exercise 2 to be right) or write the formula out.
+
+# %% nbgrader={"grade": false, "grade_id": "02_gradients-gaussian_hill-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def grad_gaussian_hill(S, c, x):
+    """The gradient of h(x) = exp(-(x - c)^T S (x - c) / 2) with respect to x.
+
+    Args:
+        S: array of shape (n, n), not necessarily symmetric.
+        c: the centre, shape (n,).
+        x: the point, shape (n,).
+
+    Returns:
+        Array of shape (n,).
+    """
+    ### BEGIN SOLUTION
+    y = x - c
+    height = np.exp(-0.5 * y @ S @ y)
+    return -height * 0.5 * grad_quadratic(S, y)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "02_gradients-gaussian_hill", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+HILL_HINT = "The outer exp contributes the factor h(x); the quadratic form inside contributes the rest. Is S symmetric here?"
+S_test = np.array([[2.0, 1.5], [-0.3, 1.0]])
+c_test = np.array([0.5, -0.3])
+
+
+def h_test(x):
+    return np.exp(-0.5 * (x - c_test) @ S_test @ (x - c_test))
+
+
+checks.check_gradient(lambda x: grad_gaussian_hill(S_test, c_test, x), h_test, np.array([1.0, 0.2]),
+                      what="gradient of the Gaussian hill", hint=HILL_HINT)
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(7_707)
+
+
+def _check_hill(S, c, x, label):
+    def h(x):
+        return np.exp(-0.5 * (x - c) @ S @ (x - c))
+
+    checks.check_gradient(lambda x: grad_gaussian_hill(S, c, x), h, x, what=f"gradient of the Gaussian hill ({label})",
+                          hint=HILL_HINT)
+
+
+for _n in [1, 3, *_rng.integers(2, 13, size=3)]:
+    _n = int(_n)
+    _M, _K = _rng.normal(size=(_n, _n)), _rng.normal(size=(_n, _n))
+    _S = _M @ _M.T / _n + np.eye(_n) + (_K - _K.T)  # positive definite symmetric part, plus a twist
+    _c = _rng.normal(size=_n)
+    _x = _c + _rng.normal(size=_n) / np.sqrt(_n)
+    _check_hill(_S, _c, _x, f"non-symmetric S, n = {_n}")
+# at the top of the hill the gradient is zero
+_check_hill(_S, _c, _c.copy(), "at the centre")
+# a symmetric S (the worked example's), away from the origin
+_check_hill(S, np.array([-1.0, 0.5]), np.array([0.3, 0.1]), "symmetric S")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Summary
+#
+# - The partial derivative $\partial f/\partial x_i$ is the ordinary derivative of a slice; the gradient
+#   $\nabla f$ collects them, has the shape of $x$, and gives the linear approximation
+#   $f(x+\delta) \approx f(x) + \nabla f(x)\cdot\delta$.
+# - The slope along a unit vector $u$ is $D_u f = \nabla f\cdot u = \|\nabla f\|\cos\varphi$. By Cauchy–Schwarz
+#   it is largest, $\|\nabla f\|$, along $\nabla f$, and zero along the level set: **the gradient points
+#   uphill fastest and is orthogonal to the contours.** Forgetting to normalise $u$ gives a wrong slope.
+# - Index notation gives $\nabla(a^\top x) = a$, $\nabla(x^\top A x) = (A + A^\top)x$ and $\nabla\|x\|^2 = 2x$;
+#   $2Ax$ is right only for symmetric $A$.
+# - Numerical gradients check analytic ones. That is the idea behind every gradient check in this course, and
+#   behind the hidden tests that graded your work.
+#
+# Next, unit 3 stacks gradients into Jacobians and composes them with the chain rule.
