@@ -93,12 +93,15 @@ def diagnose(actual: ArrayLike, expected: ArrayLike, batch_size: int | None = No
         return "it is close, but not within tolerance: a low-order approximation, or too large a step?"
     if abs(ratio + 1) < 1e-3:
         return "the sign is flipped."
+    if a.size == 1:  # any number is a multiple of any other: name only the factors that point to a mistake
+        return _factor_phrase(ratio, "it")
     if batch_size and batch_size > 1:
         if abs(ratio - batch_size) < 1e-3 * batch_size:
             return f"it is {batch_size}x too large, the batch size: a sum where the mean belongs?"
         if abs(ratio * batch_size - 1) < 1e-3:
             return f"it is {batch_size}x too small, the batch size: a mean where the sum belongs?"
-    return _factor_phrase(ratio)
+    return _factor_phrase(ratio, "every component") or (
+        f"every component is {ratio:.3g} times the right one; a missing constant factor?")
 
 
 def assert_close(
@@ -230,14 +233,15 @@ def _as_float_array(value: Any, lead: str) -> NDArray[np.float64]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _factor_phrase(ratio: float) -> str:
+def _factor_phrase(ratio: float, subject: str) -> str:
+    """Name a factor that points to a typical mistake (2, 3, 4 or 1/2), or return ""."""
     for factor in (2.0, 3.0, 4.0, 0.5):
         if abs(ratio - factor) < 1e-3 * factor:
             size = "large" if factor > 1 else "small"
             times = f"{factor:g}x" if factor > 1 else "2x"
             extra = "a forgotten factor of 2, as in d(x²)/dx = 2x?" if factor < 1 else "a term counted twice?"
-            return f"every component is {times} too {size}; {extra}"
-    return f"every component is {ratio:.3g} times the right one; a missing constant factor?"
+            return f"{subject} is {times} too {size}; {extra}"
+    return ""
 
 
 def _first_index(mask: NDArray[np.bool_]) -> tuple[int, ...]:

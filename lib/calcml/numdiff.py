@@ -35,9 +35,10 @@ _STENCILS: dict[int, tuple[tuple[float, float], ...]] = {
 }
 
 
-def optimal_step(x: ArrayLike, order: int = 4) -> NDArray[np.float64]:
+def _optimal_step(x: ArrayLike, order: int = 4) -> NDArray[np.float64]:
     r"""The step $h^\star = \varepsilon^{1/(p+1)} \max(1, |x|)$ that balances truncation and round-off.
 
+    Private: choosing the step is an exercise of unit 01, so the course reference keeps its own rule to itself.
     The step is rounded so that $x + h$ is exactly representable, which removes one source of round-off
     (the classic trick $h \leftarrow (x + h) - x$).
 
@@ -68,14 +69,14 @@ def derivative(
     Args:
         f: A function of one variable, applied elementwise.
         x: A point or an array of points.
-        h: The step; None chooses `optimal_step(x, order)`.
+        h: The step; None chooses `_optimal_step(x, order)`.
         order: Order of the central stencil, 2 or 4.
 
     Returns:
         A float for a scalar `x`, otherwise an array with the shape of `x`.
     """
     x = np.asarray(x, dtype=np.float64)
-    step = optimal_step(x, order) if h is None else np.full_like(x, float(h))
+    step = _optimal_step(x, order) if h is None else np.full_like(x, float(h))
     total = np.zeros_like(x)
     for offset, weight in _stencil(order):
         ahead = np.asarray(f(x + offset * step), dtype=np.float64)
@@ -99,7 +100,7 @@ def gradient(
     Args:
         f: A function from an array shaped like `x` to a scalar.
         x: The point.
-        h: The step; None chooses `optimal_step` for each component.
+        h: The step; None chooses $h^\\star$ for each component.
         order: Order of the central stencil, 2 or 4.
 
     Returns:
@@ -130,7 +131,7 @@ def jacobian(
     Args:
         f: A function from an array shaped like `x` to an array (or a scalar).
         x: The point.
-        h: The step; None chooses `optimal_step` for each component.
+        h: The step; None chooses $h^\\star$ for each component.
         order: Order of the central stencil, 2 or 4.
 
     Returns:
@@ -138,7 +139,7 @@ def jacobian(
     """
     x = np.asarray(x, dtype=np.float64)
     flat = x.ravel()
-    steps = optimal_step(flat, order) if h is None else np.full_like(flat, float(h))
+    steps = _optimal_step(flat, order) if h is None else np.full_like(flat, float(h))
     columns = []
     for j in range(flat.size):
         column = 0.0

@@ -113,3 +113,8 @@ def test_a_scalar_failure_reads_as_a_sentence() -> None:
 def test_a_nearly_right_answer_is_called_close() -> None:
     expected = np.array([1.0, 2.0, 3.0])
     assert "close, but not within tolerance" in checks.diagnose(expected * 1.001, expected)
+
+
+def test_a_scalar_names_only_telling_factors() -> None:
+    assert checks.diagnose(-0.317 * 2.0, 2.0) == ""
+    assert "2x too large" in checks.diagnose(4.0, 2.0)

@@ -76,14 +76,14 @@ def test_gradient_rejects_vector_valued_functions() -> None:
 
 
 def test_optimal_step_balances_truncation_and_round_off() -> None:
-    assert numdiff.optimal_step(0.0, order=2) == pytest.approx(numdiff.EPS ** (1 / 3), rel=1e-3)
-    assert numdiff.optimal_step(0.0, order=4) == pytest.approx(numdiff.EPS ** (1 / 5), rel=1e-3)
-    assert numdiff.optimal_step(1e4, order=2) == pytest.approx(1e4 * numdiff.EPS ** (1 / 3), rel=1e-3)
+    assert numdiff._optimal_step(0.0, order=2) == pytest.approx(numdiff.EPS ** (1 / 3), rel=1e-3)
+    assert numdiff._optimal_step(0.0, order=4) == pytest.approx(numdiff.EPS ** (1 / 5), rel=1e-3)
+    assert numdiff._optimal_step(1e4, order=2) == pytest.approx(1e4 * numdiff.EPS ** (1 / 3), rel=1e-3)
 
 
 @given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
 def test_optimal_step_is_exactly_representable(x: float) -> None:
-    h = float(numdiff.optimal_step(x))
+    h = float(numdiff._optimal_step(x))
     assert (x + h) - x == h
 
 

@@ -7,16 +7,876 @@
 # ---
 
 # %% [markdown]
-# # Title
+# # Unit 1 · Derivatives as slopes and rates
+#
+# Every time a neural network learns, it asks one question, millions of times: *if I nudge this
+# weight a little, how fast does the loss change?* That rate is a **derivative**. This unit builds it
+# from scratch, as a limit, a slope and a rate, and then computes it three ways: numerically,
+# symbolically, and by hand with the rules of differentiation. On the way you meet the first trap of
+# numerical computing: a smaller step is not always a better one.
+#
+# **Learning objective 1.** Compute derivatives of common functions and read them as rates of change
+# or slopes. By the end of this unit you will be able to
+#
+# - read $f'(x)$ as the slope of a tangent line and as a rate, with units;
+# - approximate $f'(x)$ by forward and central differences, and predict their errors;
+# - choose the step $h$ that balances truncation error against round-off error;
+# - differentiate with sympy and with the product, quotient and chain rules, and check every answer
+#   numerically.
+#
+# Run the cells from top to bottom. The five graded exercises are at the end; each has a test cell
+# that explains what went wrong when it fails.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import sympy as sp
+
+from calcml import checks, numdiff, plots, widgets
+
+# %% [markdown]
+# ## 1 · The derivative is a limit of slopes
+#
+# The straight line through two points of a curve, $(x, f(x))$ and $(x + h, f(x + h))$, is a
+# **secant**. Its slope is rise over run, the *difference quotient*
+# $\dfrac{f(x+h) - f(x)}{h}$. Let $h$ shrink: the second point slides towards the first, and the
+# secant pivots until it only touches the curve. That limiting line is the **tangent**, and its slope
+# is the **derivative**:
+#
+# $$ f'(x) = \lim_{h \to 0} \frac{f(x+h) - f(x)}{h}. $$
+#
+# For $f(x) = x^2$ the algebra is short: $\frac{(x+h)^2 - x^2}{h} = \frac{2xh + h^2}{h} = 2x + h
+# \to 2x$. The computer algebra system sympy takes the limit too:
+
+# %%
+x, h = sp.symbols("x h")
+quotient = ((x + h) ** 2 - x**2) / h
+sp.Eq(sp.Limit(quotient, h, 0, dir="+-"), sp.limit(quotient, h, 0, dir="+-"))
+
+
+# %% [markdown]
+# The picture: secants through $(1, 1)$ with shrinking $h$ close in on the tangent of slope
+# $f'(1) = 2$. Their slopes are $2 + h$, so the error of the difference quotient is exactly $h$: keep
+# that in mind for section 3.
+
+# %%
+def square(t):
+    return t**2
+
+
+x0 = 1.0
+ts = np.linspace(-0.6, 2.8, 200)
+ax = plots.new_axes("x", "y", "Secants through (1, 1) pivot onto the tangent as h shrinks")
+ax.plot(ts, square(ts), color=plots.COLORS["blue"], lw=2.5, label="$f(x) = x^2$")
+for color, step in zip(plots.PALETTE[2:5], [1.5, 0.8, 0.3], strict=True):
+    slope = (square(x0 + step) - square(x0)) / step
+    ax.plot(ts, square(x0) + slope * (ts - x0), color=color, lw=1.3, label=f"secant, h = {step}: slope {slope:.2f}")
+    ax.plot([x0 + step], [square(x0 + step)], "o", color=color)
+ax.plot(ts, square(x0) + 2 * x0 * (ts - x0), color=plots.COLORS["vermillion"], ls="--", lw=2,
+        label="tangent: slope f'(1) = 2")
+ax.plot([x0], [square(x0)], "o", color=plots.COLORS["black"], ms=8)
+ax.set_ylim(-1.5, 7.5)
+ax.legend(loc="upper left")
+plt.show()
+
+
+# %% [markdown]
+# ## 2 · The derivative is a rate
+#
+# When $x$ is time, the slope is a **rate of change**, and it carries units: units of $f$ per unit of
+# $x$. Throw a ball straight up at 12 m/s from a height of 1.5 m. Its height after $t$ seconds is
+#
+# $$ s(t) = 1.5 + 12\,t - \tfrac{1}{2}\,9.8\,t^2 \ \text{m}, \qquad
+#    v(t) = s'(t) = 12 - 9.8\,t \ \text{m/s}. $$
+#
+# A phone in the ball logs its height every 0.1 s. It knows nothing about formulas, yet it can
+# estimate the velocity at each sample as distance over time, using the samples just before and just
+# after: $v(t) \approx \frac{s(t + 0.1) - s(t - 0.1)}{0.2}$.
+
+# %%
+def height(t):
+    """Height in metres of the ball, t seconds after the throw."""
+    return 1.5 + 12.0 * t - 0.5 * 9.8 * t**2
+
+
+def velocity(t):
+    """The derivative of height: metres per second."""
+    return 12.0 - 9.8 * t
+
+
+dt = 0.1
+times = np.arange(0.0, 2.6, dt)
+heights = height(times)  # what the phone records
+estimate = (heights[2:] - heights[:-2]) / (2 * dt)  # velocity at times[1:-1]
+print(f"largest error of the estimated velocity: {np.max(np.abs(estimate - velocity(times[1:-1]))):.1e} m/s")
+
+# %%
+apex = 12.0 / 9.8  # v(apex) = 0
+fig, (ax_s, ax_v) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+plots.new_axes("time t (s)", "height s(t) (m)", "Position", ax=ax_s)
+ax_s.plot(times, heights, "o-", color=plots.COLORS["blue"], ms=4, label="logged heights")
+ax_s.plot([apex], [height(apex)], "*", color=plots.COLORS["vermillion"], ms=14, label="top: slope 0")
+ax_s.legend(loc="lower center")
+plots.new_axes("time t (s)", "velocity v(t) = s'(t) (m/s)", "Velocity: the slope of the position", ax=ax_v)
+ax_v.plot(times, velocity(times), color=plots.COLORS["blue"], lw=2, label="exact: 12 - 9.8 t")
+ax_v.plot(times[1:-1], estimate, "s", color=plots.COLORS["orange"], ms=5, label="from the samples")
+ax_v.axhline(0.0, color=plots.COLORS["black"], lw=0.8)
+ax_v.plot([apex], [0.0], "*", color=plots.COLORS["vermillion"], ms=14, label=f"v = 0 at t = {apex:.2f} s")
+ax_v.legend(loc="lower left")
+plt.show()
+
+# %% [markdown]
+# Read the two panels together. While the ball rises, $s$ increases and $v > 0$; at the top the
+# tangent is flat and $v = 0$; on the way down $v < 0$. The velocity falls by 9.8 m/s every second:
+# the slope of $v$, the acceleration $v'(t) = s''(t)$, is $-9.8\ \text{m/s}^2$, gravity.
+#
+# The estimate from the samples is exact up to rounding errors of $10^{-14}$ m/s. That is no luck: section 3 shows
+# that the error of this *central difference* is proportional to $f'''$, which is zero for a parabola.
+#
+# **In machine learning** the function is a training loss $L$ and the input a weight $w$. Then
+# $L'(w)$ is the rate at which the loss changes per unit of weight: its sign says which way to move
+# $w$ to lower the loss, and its size says how sensitive the loss is to $w$. Gradient descent
+# (unit 6) is nothing more than following this rate downhill.
+
+# %% [markdown]
+# ## 3 · Forward and central differences
+#
+# A computer cannot take a limit, so it picks a small $h$ and stops there. Two choices cost the same,
+# two evaluations of $f$:
+#
+# $$ \text{forward: } \frac{f(x+h) - f(x)}{h}, \qquad \text{central: } \frac{f(x+h) - f(x-h)}{2h}. $$
+#
+# Taylor's theorem says how wrong each is. Expanding around $x$,
+#
+# $$ f(x \pm h) = f(x) \pm h f'(x) + \tfrac{h^2}{2} f''(x) \pm \tfrac{h^3}{6} f'''(x) + O(h^4), $$
+#
+# so
+#
+# $$ \frac{f(x+h) - f(x)}{h} = f'(x) + \underbrace{\tfrac{h}{2} f''(x) + O(h^2)}_{\text{error } O(h)},
+#    \qquad
+#    \frac{f(x+h) - f(x-h)}{2h} = f'(x) + \underbrace{\tfrac{h^2}{6} f'''(x) + O(h^4)}_{\text{error } O(h^2)}. $$
+#
+# In the central difference the even terms, $f(x)$ and $\frac{h^2}{2}f''(x)$, cancel. That symmetry buys
+# a whole order: divide $h$ by 10 and the forward error drops 10 times, the central error 100 times.
+
+# %%
+x0 = 1.0  # the derivative of exp at 1 is e
+print(f"{'h':>7} {'forward error':>15} {'central error':>15}")
+for step in [1e-1, 1e-2, 1e-3, 1e-4]:
+    forward = (np.exp(x0 + step) - np.exp(x0)) / step
+    central = (np.exp(x0 + step) - np.exp(x0 - step)) / (2 * step)
+    print(f"{step:7.0e} {abs(forward - np.e):15.2e} {abs(central - np.e):15.2e}")
+
+# %% [markdown]
+# The forward errors are $\frac{h}{2}e \approx 1.36\,h$ and the central ones
+# $\frac{h^2}{6}e \approx 0.45\,h^2$, as Taylor predicted.
+#
+# ## 4 · Truncation against round-off: the best step
+#
+# So why not take $h = 10^{-15}$ and be done? Try it:
+
+# %%
+for step in [1e-5, 1e-10, 1e-15]:
+    central = (np.exp(x0 + step) - np.exp(x0 - step)) / (2 * step)
+    print(f"h = {step:.0e}: central difference {central:.15f}, error {abs(central - np.e):.1e}")
+
+# %% [markdown]
+# A float64 carries about 16 significant digits: each stored number is off by a relative error up to
+# the machine epsilon $\varepsilon = 2.2 \times 10^{-16}$. So $f(x+h)$ and $f(x-h)$ are each off by about
+# $\varepsilon |f(x)|$. Their difference is tiny, about $2h|f'(x)|$, while its error stays about
+# $\varepsilon |f(x)|$ (*catastrophic cancellation*); dividing by $2h$ turns that into a
+# **round-off error** of about $\varepsilon |f(x)| / h$, which *grows* as $h$ shrinks. The
+# **truncation error** of the formula, $O(h)$ or $O(h^2)$, shrinks with $h$. Their sum is V-shaped on a
+# log-log plot:
+
+# %%
+plots.step_size_error(np.exp, np.exp, 1.0)
+plt.show()
+
+# %% [markdown]
+# Right of each minimum, truncation rules: the curves follow the dotted reference slopes $h^1$ and
+# $h^2$. Left of it, round-off rules: both curves rise like $1/h$, noisily. Where is the bottom? Write
+# $M_2 \approx |f''|$ and $M_3 \approx |f'''|$ near $x$, add the two errors and set the derivative with
+# respect to $h$ to zero:
+#
+# $$ \text{forward: } E(h) \approx \frac{M_2}{2}h + \frac{2\varepsilon|f|}{h}, \quad
+#    E'(h) = \frac{M_2}{2} - \frac{2\varepsilon|f|}{h^2} = 0 \;\Rightarrow\;
+#    h^\star = 2\sqrt{\frac{\varepsilon|f|}{M_2}} \sim \varepsilon^{1/2} \approx 1.5 \times 10^{-8},
+#    \quad E(h^\star) \sim \varepsilon^{1/2} \approx 10^{-8}; $$
+#
+# $$ \text{central: } E(h) \approx \frac{M_3}{6}h^2 + \frac{\varepsilon|f|}{h}, \quad
+#    E'(h) = \frac{M_3}{3}h - \frac{\varepsilon|f|}{h^2} = 0 \;\Rightarrow\;
+#    h^\star = \left(\frac{3\varepsilon|f|}{M_3}\right)^{1/3} \sim \varepsilon^{1/3} \approx 6 \times 10^{-6},
+#    \quad E(h^\star) \sim \varepsilon^{2/3} \approx 4 \times 10^{-11}. $$
+#
+# When $|f|$, $M_2$ and $M_3$ are of order 1 the constants hardly matter; the exponents do. The central
+# difference wins twice: a larger best step, and a best error hundreds of times smaller.
+#
+# One more catch. $\varepsilon$ is a *relative* spacing: near $x$, neighbouring floats are about
+# $\varepsilon|x|$ apart. At $x = 10^8$ they are $1.5\times 10^{-8}$ apart, so the step you ask for is
+# not the step you get:
+
+# %%
+big = 1e8
+for asked in [1e-6, 1e-7, 1e-8]:
+    got = (big + asked) - big
+    print(f"at x = 1e8, asked for h = {asked:.0e}, got h = {got:.4e}: off by {abs(got - asked) / asked:.1%}")
+
+# %% [markdown]
+# So the step must grow with $|x|$: far from 0 it should be a *relative* step, proportional to $|x|$.
+# Near 0 that fails, since $|x|$ is no scale at all at $x = 0$, and an absolute step is needed. Exercise 2
+# asks you to combine the two with the exponent derived above.
+#
+# The course's reference, `numdiff.derivative`, pushes the same idea further: a fourth-order stencil
+# with error $O(h^4)$ and the matching best step $\varepsilon^{1/5}\max(1, |x|)$. It reaches about
+# $10^{-11}$ relative error on smooth functions, and every test in this course compares your answers
+# with it.
+
+# %%
+print(f"numdiff.derivative(np.exp, 1.0) - e = {numdiff.derivative(np.exp, 1.0) - np.e:.1e}")
+
+# %% [markdown]
+# ## 5 · Symbolic derivatives with sympy
+#
+# Numbers are approximate. A computer algebra system manipulates formulas instead and returns exact
+# derivatives. Take a wave packet, $e^{-x^2/2}\sin 3x$:
+
+# %%
+wave = sp.exp(-(x**2) / 2) * sp.sin(3 * x)
+d_wave = sp.diff(wave, x)
+d_wave
+
+# %% [markdown]
+# `sp.lambdify` turns a formula into a NumPy function, so the exact derivative and the numerical one
+# can meet on a grid:
+
+# %%
+wave_np = sp.lambdify(x, wave, "numpy")
+d_wave_np = sp.lambdify(x, d_wave, "numpy")
+grid = np.linspace(-3.0, 3.0, 121)
+error = checks.relative_error(numdiff.derivative(wave_np, grid), d_wave_np(grid))
+print(f"sympy against numdiff on 121 points: relative error {error:.1e}")
+
+# %% [markdown]
+# Symbolic derivatives are exact, but they differentiate formulas, not programs, and their formulas can
+# grow far larger than the function's. Automatic differentiation (unit 5) keeps the exactness and
+# avoids the growth, by applying the chain rule to numbers at each step of a program.
+#
+# ## 6 · The rules: product, quotient, chain
+#
+# Three rules, with the derivatives of a few basic functions ($x^n$, $e^x$, $\log x$, $\sin x$, ...),
+# differentiate any formula. Each cell below checks a rule on an example: `sp.simplify(lhs - rhs) == 0`
+# means the two sides are the same function.
+#
+# **Product rule**, $(uv)' = u'v + uv'$. When both factors change, each change counts, weighted by the
+# other factor.
+
+# %%
+u, v = x**3, sp.exp(-x)
+lhs = sp.diff(u * v, x)
+rhs = sp.diff(u, x) * v + u * sp.diff(v, x)
+print("product rule holds:", sp.simplify(lhs - rhs) == 0)
+
+# %% [markdown]
+# **Quotient rule**, $\left(\dfrac{u}{v}\right)' = \dfrac{u'v - uv'}{v^2}$. Mind the minus sign and the
+# square.
+
+# %%
+u, v = sp.sin(x), 1 + x**2
+lhs = sp.diff(u / v, x)
+rhs = (sp.diff(u, x) * v - u * sp.diff(v, x)) / v**2
+print("quotient rule holds:", sp.simplify(lhs - rhs) == 0)
+
+# %% [markdown]
+# **Chain rule**, $(f \circ g)'(x) = f'(g(x))\, g'(x)$, or with $y = f(w)$ and $w = g(x)$,
+# $\dfrac{dy}{dx} = \dfrac{dy}{dw}\dfrac{dw}{dx}$. Rates multiply: if $w$ changes 3 times as fast as
+# $x$, and $y$ 2 times as fast as $w$, then $y$ changes 6 times as fast as $x$. Note where $f'$ is
+# evaluated: at the inner value $g(x)$, not at $x$. Example: $\sin(x^2)$.
+
+# %%
+w = sp.symbols("w")  # the inner variable
+outer, inner = sp.sin(w), x**2
+lhs = sp.diff(outer.subs(w, inner), x)  # d/dx sin(x^2)
+rhs = sp.diff(outer, w).subs(w, inner) * sp.diff(inner, x)  # f'(g(x)) * g'(x) = cos(x^2) * 2x
+print("chain rule holds:", sp.simplify(lhs - rhs) == 0)
+
+# %% [markdown]
+# sympy even states the chain rule for functions it knows nothing about. For unknown $F$ and $G$ it
+# answers $F'(G(x))\,G'(x)$, which it writes as $\frac{d}{dG(x)}F(G(x)) \cdot \frac{d}{dx}G(x)$:
+
+# %%
+F, G = sp.Function("F"), sp.Function("G")
+sp.diff(F(G(x)), x)
+
+# %% [markdown]
+# The chain rule is the engine of deep learning: a network is a long composition of simple functions,
+# and backpropagation (units 3 to 5) is the chain rule applied to it from the output backwards.
+#
+# ## 7 · Worked example: the sigmoid, three ways
+#
+# The sigmoid $\sigma(x) = \dfrac{1}{1 + e^{-x}}$ squashes any number into $(0, 1)$; it turns scores into
+# probabilities in logistic regression. Let us differentiate it by hand, then check the answer
+# symbolically and numerically, as you will do in the exercises.
+#
+# **By hand.** Write $\sigma = w^{-1}$ with inner function $w = 1 + e^{-x}$. The outer derivative is
+# $-w^{-2}$ and the inner one is $-e^{-x}$ (the chain rule again, for $e^{-x}$). So
+#
+# $$ \sigma'(x) = -\frac{1}{(1 + e^{-x})^2} \cdot \left(-e^{-x}\right)
+#    = \frac{1}{1 + e^{-x}} \cdot \frac{e^{-x}}{1 + e^{-x}}
+#    = \sigma(x)\,\bigl(1 - \sigma(x)\bigr). $$
+#
+# The derivative is a function of the value: code that has computed $\sigma(x)$ gets $\sigma'(x)$ for one
+# multiplication, which is why backpropagation stores the sigmoid's output.
+#
+# **Symbolically:**
+
+# %%
+sigma = 1 / (1 + sp.exp(-x))
+print("σ' = σ(1 - σ):", sp.simplify(sp.diff(sigma, x) - sigma * (1 - sigma)) == 0)
+
+
+# %% [markdown]
+# **Numerically**, with `checks.check_derivative`, which compares a derivative function with
+# `numdiff.derivative` at each point and stays silent when they agree:
+
+# %%
+def sigmoid(t):
+    return 1 / (1 + np.exp(-t))
+
+
+def d_sigmoid(t):
+    s = sigmoid(t)
+    return s * (1 - s)
+
+
+checks.check_derivative(d_sigmoid, sigmoid, np.linspace(-6, 6, 13), name="sigmoid")
+print("d_sigmoid agrees with numdiff at 13 points.")
+
+
+# %% [markdown]
+# And this is what a failure looks like. Forget that the inner derivative of $e^{-x}$ is $-e^{-x}$, and
+# the two minus signs no longer cancel:
+
+# %%
+def d_sigmoid_wrong(t):
+    return -np.exp(-t) / (1 + np.exp(-t)) ** 2  # inner derivative taken as +e^{-x}
+
+
+try:
+    checks.check_derivative(d_sigmoid_wrong, sigmoid, np.linspace(-6, 6, 13), name="sigmoid")
+except checks.CheckFailure as failure:
+    print(failure)
+
+
+# %% [markdown]
+# The message names the point, the two values and the likely cause. The tests of the exercises speak
+# the same way: read their messages.
+#
+# ## 8 · Explore: tangent lines
+#
+# Below, $f(x) = x\,e^{-x^2/2}$ with its tangent at a point $x_0$ that you move with the slider (click
+# it, then use the arrow keys for fine steps). The readout gives $f(x_0)$ and the slope $f'(x_0)$.
+# Look for:
+#
+# 1. the points where the slope is **zero**. What does the curve do there?
+# 2. the point where the curve is **steepest uphill**. Is it where the curve is highest?
+# 3. the points where it is **steepest downhill**, and how the slope changes as you pass through them.
+#
+# (If you see a still picture and no slider, the notebook is not connected to a live kernel: open it in
+# JupyterLab and run the cell.)
+
+# %%
+def pulse(t):
+    return t * np.exp(-(t**2) / 2)
+
+
+widgets.tangent_explorer(pulse, x_range=(-3.5, 3.5), x0=-2.5, label="f(x) = x·exp(-x²/2)")
+
+# %% [markdown]
+# Now check your answers exactly. The slope is zero where $f'(x) = 0$. The steepest points are where the
+# slope itself stops changing, $f''(x) = 0$:
+
+# %%
+pulse_expr = x * sp.exp(-(x**2) / 2)
+d_pulse = sp.diff(pulse_expr, x)
+print("slope zero at x =", sp.solve(d_pulse, x))
+for point in sp.solve(sp.diff(d_pulse, x), x):
+    print(f"f'' = 0 at x = {point}: slope f'(x) = {float(d_pulse.subs(x, point)):+.3f}")
+
+# %% [markdown]
+# The peak at $x = 1$ and the trough at $x = -1$ are where the slope is zero, not where it is largest.
+# The curve climbs fastest at $x = 0$ (slope 1), where $f$ itself is 0, and falls fastest at
+# $x = \pm\sqrt 3$ (slope $-2e^{-3/2} \approx -0.446$): the slope and the value are different
+# functions, with their high points in different places.
+#
+# ## Exercises
+#
+# Five exercises, each building on the last: a numerical derivative (1), its best step (2), derivatives
+# by the rules (3 and 4), and the chain rule as a reusable tool (5). Write your code where it says
+# `# YOUR CODE HERE` (delete the `raise NotImplementedError()` line), then run the test cell below it.
+# The visible tests are a sample: hidden tests check more functions, more points and the edge cases,
+# so make your code right in general, not just for the examples. Each exercise is graded on its own,
+# so a mistake in one does not cost you another.
+#
+# ### Exercise 1 · The central difference (2 points)
+#
+# Write `central_difference(f, x, h)`, returning $\dfrac{f(x+h) - f(x-h)}{2h}$. The point `x` may be a
+# NumPy array: `f` works elementwise (like `np.sin`), so no loop is needed. The tests compare your
+# answer with `numdiff.derivative`, allowing the truncation error $\frac{h^2}{6}|f'''|$, and check that
+# your error shrinks about 4 times when $h$ is halved: that is what makes a difference *central*.
 
 # %% nbgrader={"grade": false, "grade_id": "01_derivatives-central_difference-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def f(x):
+def central_difference(f, x, h):
+    """Approximate f'(x) by the central difference (f(x + h) - f(x - h)) / (2h).
+
+    Args:
+        f: A function of one variable that works elementwise on NumPy arrays, such as np.sin.
+        x: A point (a float) or an array of points of any shape.
+        h: The step, a positive float.
+
+    Returns:
+        The approximation of f'(x): a float for a float x, an array with the shape of x for an array x.
+    """
     ### BEGIN SOLUTION
-    return x
+    return (f(x + h) - f(x - h)) / (2 * h)
     ### END SOLUTION
 
+
 # %% nbgrader={"grade": true, "grade_id": "01_derivatives-central_difference", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-assert f(1) == 1
+HINT_CENTRAL = "Compute (f(x + h) - f(x - h)) / (2 * h); mind the brackets around 2 * h."
+
+
+def halving_ratio(difference, f, x, h):
+    """How many times the error of `difference` shrinks when h is halved: 4 if it is O(h^2), 2 if O(h)."""
+    exact = numdiff.derivative(f, x)
+    errors = [abs(float(difference(f, x, step)) - exact) for step in (h, h / 2)]
+    return errors[0] / max(errors[1], 1e-300)
+
+
+checks.assert_close(central_difference(np.sin, 0.5, 1e-5), np.cos(0.5), what="central difference of sin",
+                    where="at x = 0.5 with h = 1e-5", hint=HINT_CENTRAL)
+points = np.linspace(-2.0, 2.0, 9)
+checks.assert_close(central_difference(np.exp, points, 1e-4), numdiff.derivative(np.exp, points),
+                    what="central differences of exp", where="at 9 points in [-2, 2] with h = 1e-4",
+                    hint="Is it central? A forward difference (f(x + h) - f(x)) / h is only accurate to O(h).")
+shrink = halving_ratio(central_difference, np.sin, 0.5, 0.1)
+assert 3.6 < shrink < 4.4, (
+    f"When h is halved (0.1 -> 0.05), the error of your difference of sin at x = 0.5 shrinks {shrink:.2f} times; "
+    "a central difference has error h²f'''/6, so it should shrink about 4 times (a forward one: 2 times; "
+    "one that ignores h: not at all).")
 ### BEGIN HIDDEN TESTS
-assert f(2) == 2
+rng = np.random.default_rng(2718)
+z = sp.symbols("z")
+quartic = sum(int(c) * z**k for k, c in enumerate(rng.integers(1, 6, size=5)))
+cases = [("exp", sp.exp(z), (-3.0, 3.0)), ("sin", sp.sin(z), (-6.0, 6.0)),
+         (f"the polynomial {quartic}", quartic, (-2.0, 2.0)), ("log", sp.log(z), (0.5, 5.0))]
+for name, expr, (lo, hi) in cases:
+    f = sp.lambdify(z, expr, "numpy")
+    third = sp.lambdify(z, sp.diff(expr, z, 3), "numpy")
+    shape = tuple(int(n) for n in rng.integers(1, 5, size=rng.integers(1, 3)))
+    xs = rng.uniform(lo, hi, size=shape)
+    step = float(10.0 ** rng.uniform(-3.0, -1.5))
+    # Taylor: the error is h²/6 f'''(ξ) for some ξ in [x - h, x + h]; bound |f'''| on that interval.
+    around = xs[..., None] + step * np.linspace(-1.0, 1.0, 21)
+    bound = float(np.max(np.abs(third(around) * np.ones_like(around)))) * step**2 / 6
+    expected = numdiff.derivative(f, xs)
+    scale = max(float(np.max(np.abs(expected))), checks.FLOOR)
+    checks.assert_close(central_difference(f, xs, step), expected, what=f"central differences of {name}",
+                        where=f"at random points of shape {shape} with h = {step:.2g}",
+                        rtol=1.05 * bound / scale + 1e-9, hint=HINT_CENTRAL)
+    x_order = float(xs.flat[np.argmax(np.abs(third(xs) * np.ones_like(xs)))])  # where f''' is far from 0
+    shrink = halving_ratio(central_difference, f, x_order, 0.1)
+    assert 3.6 < shrink < 4.4, (
+        f"When h is halved (0.1 -> 0.05), the error of your difference of {name} at x = {x_order:.3g} shrinks "
+        f"{shrink:.2f} times instead of about 4: is it the two-point central difference, and does it use h?")
+checks.assert_close(central_difference(np.cos, 2, 1e-5), -np.sin(2.0), what="central difference of cos",
+                    where="at the integer x = 2", hint=HINT_CENTRAL)
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 2 · The best step (2 points)
+#
+# Write `choose_step(x)`, returning a step $h$ for the central difference at `x` that sits at the bottom
+# of the V of section 4, for functions that change on the scale of $\max(1, |x|)$ (exp near 0, log, powers
+# of $x$, ...). `x` may be an array; use `np.maximum` and `np.abs`, which work elementwise, rather than
+# `max` and `abs`.
+#
+# The test does not compare your formula with ours: it *measures*. For several functions and many points,
+# it computes the central difference with your step, and with every step on a fine logarithmic grid. Your
+# typical error must be within 10 times the best typical error on the grid. (Round-off makes single errors
+# erratic, so "typical" is a median over nearby steps and points.) Any step in the valley passes; a step
+# on either arm of the V fails, and the message tells you which arm.
+
+# %% nbgrader={"grade": false, "grade_id": "01_derivatives-choose_step-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def choose_step(x):
+    """A step h for the central difference at x that balances truncation and round-off error.
+
+    Args:
+        x: A point (a float) or an array of points of any shape.
+
+    Returns:
+        Positive steps, one per point: a float for a float x, an array with the shape of x otherwise.
+    """
+    ### BEGIN SOLUTION
+    eps = np.finfo(np.float64).eps
+    return eps ** (1 / 3) * np.maximum(1.0, np.abs(x))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "01_derivatives-choose_step", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def check_step_quality(choose_step, name, expr, symbol, xs, factor=10.0):
+    """Fail unless central differences of `expr` with the steps `choose_step(xs)` are typically within
+    `factor` times the error of the best step on a grid (errors against sympy's exact derivative)."""
+    f, df = sp.lambdify(symbol, expr, "numpy"), sp.lambdify(symbol, sp.diff(expr, symbol), "numpy")
+    xs = np.asarray(xs, dtype=float)
+    try:
+        steps = np.asarray(choose_step(xs.copy()), dtype=float)
+    except ValueError as error:  # typically max(1, abs(x)) on an array
+        raise checks.CheckFailure(f"choose_step failed on an array of points ({error}). Use np.maximum and np.abs, "
+                                  "which work elementwise, rather than max and abs.") from error
+    if steps.shape != xs.shape:
+        raise checks.CheckFailure(f"choose_step returned shape {steps.shape} for points of shape {xs.shape}; "
+                                  "return one step per point (np.maximum and np.abs work elementwise).")
+    bad = np.flatnonzero(~(np.isfinite(steps) & (steps > 0)))
+    if bad.size:
+        raise checks.CheckFailure(f"choose_step({xs[bad[0]]:.3g}) is {steps[bad[0]]:.3g}, but a step must be positive "
+                                  "and finite. Near x = 0, |x| is no scale at all: use max(1, |x|).")
+    lost = np.flatnonzero(xs + steps == xs)
+    if lost.size:
+        raise checks.CheckFailure(f"choose_step({xs[lost[0]]:.3g}) is {steps[lost[0]]:.3g}, below the spacing of floats "
+                                  f"near that x ({np.spacing(xs[lost[0]]):.2g}), so x + h == x: the step is lost.")
+
+    def central(points, h):
+        with np.errstate(all="ignore"):
+            return (f(points + h) - f(points - h)) / (2 * h)
+
+    exact = df(xs)[:, None]
+    grid = np.maximum(1.0, np.abs(xs))[:, None] * np.logspace(-13, -1, 121)
+    errors = np.abs(central(xs[:, None], grid) - exact)
+    typical = np.stack([np.median(errors[:, max(0, i - 5):i + 6], axis=1) for i in range(grid.shape[1])], axis=1)
+    best = np.maximum(typical.min(axis=1), 1e-300)
+    best_step = grid[np.arange(xs.size), typical.argmin(axis=1)]
+    mine = np.median(np.abs(central(xs[:, None], steps[:, None] * np.array([0.8, 0.9, 1.0, 1.1, 1.25])) - exact),
+                     axis=1)
+    ratios = np.where(np.isfinite(mine), mine / best, np.inf)
+    if np.median(ratios) <= factor:
+        return
+    i = int(np.argsort(ratios)[xs.size // 2])  # a typical point
+    arm = ("too small: round-off error, about ε|f|/h, dominates" if steps[i] < best_step[i] else
+           "too large: truncation error, about h²|f'''|/6, dominates")
+    raise checks.CheckFailure(
+        f"With your steps, central differences of {name} are typically {np.median(ratios):.3g} times less accurate "
+        f"than with the best step (allowed: {factor:g}). For example, at x = {xs[i]:.4g} your h = {steps[i]:.2g} gives "
+        f"an error of {mine[i]:.2g}, while h near {best_step[i]:.2g} gives {best[i]:.2g}. Your step is {arm}. "
+        "Aim for the bottom of the V: h ≈ ε^(1/3)·max(1, |x|).")
+
+
+z = sp.symbols("z")
+rng = np.random.default_rng(11)
+h_scalar = choose_step(0.5)
+assert np.ndim(h_scalar) == 0 and float(h_scalar) > 0, f"choose_step(0.5) should be one positive number, not {h_scalar!r}"
+check_step_quality(choose_step, "exp", sp.exp(z), z, np.concatenate([[0.0, 1e-3], rng.uniform(-4, 4, 18)]))
+check_step_quality(choose_step, "log", sp.log(z), z, 10 ** rng.uniform(0, 8, 20))
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(20240601)
+signs = rng.choice([-1.0, 1.0], size=25)
+hidden_cases = [
+    ("sin", sp.sin(z), np.concatenate([[0.0, -1e-4], rng.uniform(-3, 3, 23)])),
+    ("tanh", sp.tanh(z), np.concatenate([[0.0, 2e-6], rng.uniform(-2, 2, 23)])),
+    ("arctan", sp.atan(z), rng.uniform(-3, 3, 25)),
+    ("exp", sp.exp(z), rng.uniform(-5, 5, 25)),
+    ("log", sp.log(z), 10 ** rng.uniform(0, 10, 25)),
+    ("x³", z**3, signs * 10 ** rng.uniform(0, 5, 25)),
+    ("√x", sp.sqrt(z), 10 ** rng.uniform(0, 8, 25)),
+    ("1/x", 1 / z, 10 ** rng.uniform(0, 6, 25)),
+]
+for name, expr, points in hidden_cases:
+    check_step_quality(choose_step, name, expr, z, points)
+grid_2d = rng.uniform(-50, 50, size=(3, 4))
+steps_2d = np.asarray(choose_step(grid_2d), dtype=float)
+assert steps_2d.shape == (3, 4), f"choose_step of an array of shape (3, 4) returned shape {steps_2d.shape}"
+assert np.all(steps_2d > 0), "choose_step must return positive steps for every point of a 2-D array"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 3 · The product and quotient rules (2 points)
+#
+# Differentiate, by hand,
+#
+# $$ r(x) = \frac{x^2 \sin x}{1 + x^2}, $$
+#
+# and write the result as `d_ratio(x)`. The numerator $u = x^2 \sin x$ is a product and the whole is a
+# quotient, so you need both rules. (sympy could do it for you, but the point is to practise the rules;
+# use sympy afterwards to check yourself, if you like.) Before running the tests, compare your function
+# with `central_difference(ratio, x, choose_step(x))` from exercises 1 and 2 at a few points.
+
+# %%
+def ratio(x):
+    """r(x) = x² sin(x) / (1 + x²), elementwise."""
+    return x**2 * np.sin(x) / (1 + x**2)
+
+
+# %% nbgrader={"grade": false, "grade_id": "01_derivatives-d_ratio-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def d_ratio(x):
+    """The derivative r'(x) of r(x) = x² sin(x) / (1 + x²), by the product and quotient rules.
+
+    Args:
+        x: A point (a float) or an array of points of any shape.
+
+    Returns:
+        r'(x), elementwise: a float for a float x, an array with the shape of x otherwise.
+    """
+    ### BEGIN SOLUTION
+    u = x**2 * np.sin(x)  # numerator
+    du = 2 * x * np.sin(x) + x**2 * np.cos(x)  # product rule
+    v = 1 + x**2  # denominator
+    dv = 2 * x
+    return (du * v - u * dv) / v**2  # quotient rule
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "01_derivatives-d_ratio", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+HINT_RATIO = ("Product rule for the numerator: (x² sin x)' = 2x sin x + x² cos x; "
+              "then the quotient rule (u'v - uv') / v², with a minus sign and a square.")
+
+
+def reference_ratio(t):
+    return t**2 * np.sin(t) / (1 + t**2)
+
+
+rng = np.random.default_rng(5)
+checks.check_derivative(d_ratio, reference_ratio, rng.uniform(-4, 4, 8), name="x² sin(x) / (1 + x²)", hint=HINT_RATIO)
+points = np.linspace(-3.0, 3.0, 7)
+checks.assert_close(d_ratio(points), numdiff.derivative(reference_ratio, points), what="d_ratio of an array",
+                    where="at 7 points in [-3, 3]", hint=HINT_RATIO)
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(55)
+checks.check_derivative(d_ratio, reference_ratio, rng.uniform(-6, 6, 15), name="x² sin(x) / (1 + x²)", hint=HINT_RATIO)
+shape = tuple(int(n) for n in rng.integers(2, 5, size=2))
+points = rng.uniform(-5, 5, size=shape)
+checks.assert_close(d_ratio(points), numdiff.derivative(reference_ratio, points), what="d_ratio of an array",
+                    where=f"at random points of shape {shape}", hint=HINT_RATIO)
+# r is odd (x² and 1 + x² are even, sin is odd), so r' is even: r'(-x) = r'(x).
+checks.assert_close(d_ratio(-points), d_ratio(points), what="d_ratio(-x)", where="compared with d_ratio(x)",
+                    hint="r is an odd function, so its derivative is even; an odd term suggests a sign error.")
+# Exact values from sympy, including large x, where a numerical reference would be less reliable.
+z = sp.symbols("z")
+exact = sp.diff(z**2 * sp.sin(z) / (1 + z**2), z)
+for p in [sp.Rational(-7, 3), sp.Integer(0), sp.Rational(1, 2), sp.Integer(12), sp.Integer(-40), sp.Integer(1000)]:
+    checks.assert_close(d_ratio(float(p)), float(exact.subs(z, p)), what="d_ratio", where=f"at x = {p}",
+                        hint=HINT_RATIO)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 4 · The chain rule, stably (2 points)
+#
+# **Softplus**, $s(x) = \log(1 + e^x)$, is a smooth version of the ReLU $\max(0, x)$, used as an activation
+# and inside loss functions. Differentiate it with the chain rule (outer $\log w$, inner $w = 1 + e^x$) and
+# write `d_softplus(x)`.
+#
+# The catch: your function must work for *every* float64 input, including $x = \pm 1000$. There
+# `np.exp(1000)` overflows to `inf`, and a formula that is correct on paper returns `nan` (`inf / inf`)
+# or only survives by luck. The tests run your function with overflow turned into an error, so compute no
+# exponential of a large positive number: `np.exp(-np.abs(x))` never overflows, and
+# `np.where(condition, a, b)` picks a formula per element (but computes both `a` and `b` everywhere, so
+# each must be safe on its own). Stay accurate where the slope is tiny, too:
+# $s'(-700) \approx e^{-700} \approx 10^{-304}$ is a perfectly good float64, and the tests expect it to
+# about 9 digits. They also check the identity $s(x) - s(-x) = x$, which means $s'(x) + s'(-x) = 1$.
+
+# %%
+def softplus(x):
+    """s(x) = log(1 + e^x), computed without overflow: np.logaddexp(0, x) = log(e^0 + e^x)."""
+    return np.logaddexp(0.0, x)
+
+
+# %% nbgrader={"grade": false, "grade_id": "01_derivatives-d_softplus-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def d_softplus(x):
+    """The derivative of softplus(x) = log(1 + e^x), accurate and finite for every float64 x.
+
+    Args:
+        x: A point (a float) or an array of points of any shape.
+
+    Returns:
+        s'(x), elementwise, with the shape of x: values in [0, 1], accurate to about 9 digits even
+        where they are tiny, computed without overflow even for x = ±1000.
+    """
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=float)
+    small = np.exp(-np.abs(x))  # in (0, 1]: never overflows
+    return np.where(x >= 0, 1 / (1 + small), small / (1 + small))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "01_derivatives-d_softplus", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+HINT_SOFTPLUS = ("Chain rule: (log w)' = w'/w with w = 1 + e^x. Then divide the top and the bottom by e^x "
+                 "where x > 0, so that only exponentials of negative numbers are computed.")
+
+
+def reference_softplus(t):
+    return np.logaddexp(0.0, t)
+
+
+rng = np.random.default_rng(8)
+checks.check_derivative(d_softplus, reference_softplus, rng.uniform(-6, 6, 8), name="softplus", hint=HINT_SOFTPLUS)
+extremes = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])
+with np.errstate(over="raise"):  # an overflow is an error here, not a warning
+    try:
+        slopes = d_softplus(extremes.copy())
+    except FloatingPointError as error:
+        raise checks.CheckFailure(
+            f"d_softplus at x = -1000, -50, 0, 50, 1000 overflowed ({error}). Compute exponentials of negative "
+            "numbers only, e.g. np.exp(-np.abs(x)); np.where(c, a, b) computes both a and b for every element, "
+            "so each of them must be safe on its own.") from None
+checks.assert_close(slopes, numdiff.derivative(reference_softplus, extremes),
+                    what="d_softplus", where="at x = -1000, -50, 0, 50, 1000", hint=HINT_SOFTPLUS)
+HINT_TAIL = "For very negative x, s'(x) = e^x / (1 + e^x) ≈ e^x: compute it without subtracting nearly equal numbers."
+tails = np.array([-700.0, -30.0])
+checks.assert_close(d_softplus(tails) / np.exp(tails), 1 / (1 + np.exp(tails)), what="d_softplus(x) / e^x",
+                    where="in the left tail, at x = -700 and -30", rtol=1e-9, hint=HINT_TAIL)
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(88)
+checks.check_derivative(d_softplus, reference_softplus, rng.uniform(-30, 30, 20), name="softplus",
+                        hint=HINT_SOFTPLUS)
+shape = tuple(int(n) for n in rng.integers(2, 5, size=2))
+points = rng.uniform(-800, 800, size=shape)
+checks.assert_close(d_softplus(points), numdiff.derivative(reference_softplus, points), what="d_softplus",
+                    where=f"at large random points of shape {shape}", hint=HINT_SOFTPLUS)
+both = rng.uniform(-1000, 1000, size=30)
+checks.assert_close(d_softplus(both) + d_softplus(-both), np.ones_like(both),
+                    what="d_softplus(x) + d_softplus(-x)", where="at 30 random x in [-1000, 1000]",
+                    hint="softplus(x) - softplus(-x) = x, so the slopes at x and -x must add up to 1.")
+tails = -np.sort(rng.uniform(20, 700, size=6))
+checks.assert_close(d_softplus(tails) / np.exp(tails), 1 / (1 + np.exp(tails)), what="d_softplus(x) / e^x",
+                    where=f"in the left tail, {checks.describe_point(tails)}", rtol=1e-9, hint=HINT_TAIL)
+checks.assert_close(d_softplus(0.0), 0.5, what="d_softplus", where="at x = 0 (a float)", hint=HINT_SOFTPLUS)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 5 · The chain rule as a tool (3 points)
+#
+# In exercises 3 and 4 you applied the rules by hand to one formula. Now write the chain rule once and for
+# all: `chain_derivative(f, df, g, dg)` takes two functions and their derivatives, and **returns a
+# function**, the derivative of the composition $x \mapsto f(g(x))$:
+#
+# $$ (f \circ g)'(x) = f'\bigl(g(x)\bigr)\, g'(x). $$
+#
+# For example, `chain_derivative(np.sin, np.cos, square, lambda t: 2 * t)` should return a function that
+# computes $\cos(x^2) \cdot 2x$. The returned function must work on floats and on arrays. Notice what it
+# needs: the derivative of each piece, and the value flowing in. That is all that backpropagation needs
+# at each node of a network (units 4 and 5), and your function can be chained: its result can serve as
+# `dg` of another composition.
+
+# %% nbgrader={"grade": false, "grade_id": "01_derivatives-chain_derivative-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def chain_derivative(f, df, g, dg):
+    """The derivative of the composition x -> f(g(x)), by the chain rule.
+
+    Args:
+        f: The outer function (it may not be needed).
+        df: The derivative of f.
+        g: The inner function.
+        dg: The derivative of g.
+        All four are functions of one variable that work elementwise on NumPy arrays.
+
+    Returns:
+        A function that takes x (a float or an array) and returns (f∘g)'(x) = f'(g(x))·g'(x),
+        elementwise, with the shape of x.
+    """
+    ### BEGIN SOLUTION
+    def derivative(x):
+        return df(g(x)) * dg(x)
+
+    return derivative
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "01_derivatives-chain_derivative", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# A library of functions, each with its derivative, to compose.
+PIECES = {
+    "sin": (np.sin, np.cos),
+    "exp": (np.exp, np.exp),
+    "tanh": (np.tanh, lambda t: 1 / np.cosh(t) ** 2),
+    "cube": (lambda t: t**3, lambda t: 3 * t**2),
+    "arctan": (np.arctan, lambda t: 1 / (1 + t**2)),
+    "softplus": (lambda t: np.logaddexp(0.0, t), lambda t: np.exp(-np.logaddexp(0.0, -t))),
+    "gauss": (lambda t: np.exp(-(t**2) / 2), lambda t: -t * np.exp(-(t**2) / 2)),
+}
+
+
+def chain_mistake(result, f, df, g, dg, points):
+    """Name the classic chain-rule mistake that `result` makes at `points`, if any."""
+    try:
+        got = np.asarray(result(points), dtype=float)
+    except Exception:  # the check itself will report the failure
+        return ""
+    if got.shape == points.shape and np.allclose(got, df(points) * dg(points), rtol=1e-8):
+        return "You computed f'(x)·g'(x): evaluate the outer derivative at the inner value, f'(g(x))."
+    if got.shape == points.shape and np.allclose(got, df(g(points)), rtol=1e-8):
+        return "You computed f'(g(x)) alone: multiply by the inner derivative g'(x)."
+    if got.shape == points.shape and np.allclose(got, dg(f(points)) * df(points), rtol=1e-8):
+        return "You differentiated g(f(x)): in f(g(x)), g is applied first, so f' is evaluated at g(x)."
+    return "The chain rule: (f∘g)'(x) = f'(g(x))·g'(x)."
+
+
+def check_chain(outer, inner, points):
+    f, df = PIECES[outer]
+    g, dg = PIECES[inner]
+    result = chain_derivative(f, df, g, dg)
+    assert callable(result), (f"chain_derivative returned {type(result).__name__}, not a function: define an inner "
+                              "function of x inside it and return that function.")
+    hint = chain_mistake(result, f, df, g, dg, points)
+    checks.assert_close(result(points), numdiff.derivative(lambda t: f(g(t)), points),
+                        what=f"derivative of {outer}({inner}(x))", where=checks.describe_point(points), hint=hint)
+
+
+check_chain("sin", "cube", np.linspace(-1.5, 1.5, 7))
+check_chain("exp", "sin", np.linspace(-2.0, 2.0, 9))
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(1234)
+names = sorted(PIECES)
+for _ in range(8):
+    outer, inner = (str(n) for n in rng.choice(names, size=2))
+    shape = tuple(int(n) for n in rng.integers(1, 5, size=rng.integers(1, 3)))
+    check_chain(outer, inner, rng.uniform(-2, 2, size=shape))
+check_chain("tanh", "tanh", rng.uniform(-2, 2, size=5))
+# Floats in, floats out.
+d_sin_exp = chain_derivative(np.sin, np.cos, np.exp, np.exp)
+checks.assert_close(d_sin_exp(0.3), np.cos(np.exp(0.3)) * np.exp(0.3), what="derivative of sin(exp(x))",
+                    where="at the float x = 0.3", hint=chain_mistake(d_sin_exp, np.sin, np.cos, np.exp, np.exp,
+                                                                     np.array([0.3, 0.7])))
+# Chained twice: the derivative of arctan(sin(x³)), built from the derivative of sin(x³).
+d_inner = chain_derivative(np.sin, np.cos, PIECES["cube"][0], PIECES["cube"][1])
+d_three = chain_derivative(np.arctan, PIECES["arctan"][1], lambda t: np.sin(t**3), d_inner)
+points = rng.uniform(-1.5, 1.5, size=11)
+checks.assert_close(d_three(points), numdiff.derivative(lambda t: np.arctan(np.sin(t**3)), points),
+                    what="derivative of arctan(sin(x³)) built by chaining chain_derivative twice",
+                    where=checks.describe_point(points),
+                    hint="The function returned by chain_derivative must itself be usable as dg.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Once exercise 5 passes, chain it as deep as you like. Here is the derivative of $\tanh(\sin(e^x))$,
+# built from three local derivatives, against sympy's exact one:
+
+# %%
+d_sin_exp = chain_derivative(np.sin, np.cos, np.exp, np.exp)
+d_deep = chain_derivative(np.tanh, lambda t: 1 / np.cosh(t) ** 2, lambda t: np.sin(np.exp(t)), d_sin_exp)
+exact = sp.lambdify(x, sp.diff(sp.tanh(sp.sin(sp.exp(x))), x), "numpy")
+grid = np.linspace(-2.0, 2.0, 41)
+print(f"largest relative error against sympy: {checks.relative_error(d_deep(grid), exact(grid)):.1e}")
+
+# %% [markdown]
+# ## What you can now do
+#
+# - Read $f'(x)$ as the limit of secant slopes, the slope of the tangent, and a rate with units
+#   (metres per second, loss per unit of weight).
+# - Approximate a derivative by a central difference, knowing its error is $O(h^2)$ against $O(h)$ for
+#   the forward difference, and explain why the error grows again when $h$ is too small.
+# - Choose a step near $\varepsilon^{1/3}\max(1, |x|)$ from the balance of truncation and round-off.
+# - Differentiate with sympy, and by hand with the product, quotient and chain rules, and check any
+#   derivative numerically with `checks.check_derivative`.
+# - Write a derivative that stays finite where the naive formula overflows.
+# - Compose derivatives with the chain rule as a function: the seed of backpropagation.
+#
+# **Next: unit 2, *Gradients and their geometry*.** A loss depends on many weights at once. The derivative with respect to each
+# one, holding the others fixed, is a *partial derivative*; together they form the *gradient*, which
+# points uphill and which `numdiff.gradient` computes with the same central differences you wrote here.

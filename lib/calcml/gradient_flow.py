@@ -1,0 +1,258 @@
+r"""Vanishing and exploding gradients, measured; and the float32/float64 step size of a gradient check.
+
+A chain of $L$ layers $h_l = \sigma(z_l)$, $z_l = W_l h_{l-1}$, sends the gradient $g_l = \partial\mathcal L /
+\partial h_l$ back one local Jacobian $\operatorname{diag}(\sigma'(z_l))\,W_l$ at a time:
+
+$$ g_{l-1} = W_l^\top \big(\sigma'(z_l) \odot g_l\big). $$
+
+With weights $W_l \sim \mathcal N(0, \text{gain}^2/n)$ each layer multiplies $\|g\|$ by about
+$\text{gain}\cdot\sqrt{\mathbb E[\sigma'(z)^2]}$, so $L$ layers multiply it by that factor to the power $L$.
+Sigmoid has $\sigma' \le 1/4$: its gradients vanish like $4^{-L}$ at gain 1. ReLU passes half of the units
+($\mathbb E[\sigma'^2] = 1/2$), so He's gain $\sqrt 2$ keeps $\|g\|$ about constant.
+
+A central difference has truncation error $O(h^2)$ and round-off error about $\varepsilon|f|/h$, so its best
+step is near $\varepsilon^{1/3}$: $6\times10^{-6}$ in float64 but $5\times10^{-3}$ in float32, where the
+best relative error ($\approx\varepsilon^{2/3} \approx 2\times 10^{-5}$) is already above `checks.RTOL`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike, NDArray
+
+from calcml import checks, plots, widgets
+
+
+def _sigmoid(z: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.exp(-np.logaddexp(0.0, -z))  # = 1 / (1 + exp(-z)), without overflow
+
+
+#: Each activation and its derivative, applied elementwise.
+ACTIVATIONS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "sigmoid": (_sigmoid, lambda z: _sigmoid(z) * _sigmoid(-z)),  # σ(1 - σ), without cancellation
+    "tanh": (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
+    "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(np.float64)),
+}
+#: A first-to-last gradient ratio below `VANISHING` (above `EXPLODING`) is called vanishing (exploding).
+VANISHING, EXPLODING = 1e-2, 1e2
+
+
+def backward_norms(weights: Sequence[ArrayLike], x: ArrayLike, upstream: ArrayLike, activation: str) -> NDArray:
+    r"""The norms $\|g_l\| = \|\partial\mathcal L/\partial h_l\|$, $l = 0, \dots, L$, for $\mathcal L = u^\top h_L$.
+
+    Args:
+        weights: The matrices $W_1, \dots, W_L$ (each $n_l \times n_{l-1}$).
+        x: The input $h_0$.
+        upstream: $u = \partial\mathcal L/\partial h_L$, the gradient arriving at the last layer.
+        activation: A key of `ACTIVATIONS`.
+
+    Returns:
+        An array of $L + 1$ norms, from the input ($l = 0$) to the output ($l = L$).
+    """
+    sigma, dsigma = ACTIVATIONS[activation]
+    h, pre = np.asarray(x, dtype=np.float64), []
+    for w in weights:
+        pre.append(np.asarray(w, dtype=np.float64) @ h)
+        h = sigma(pre[-1])
+    g = np.asarray(upstream, dtype=np.float64)
+    norms = [float(np.linalg.norm(g))]
+    for w, z in zip(reversed(weights), reversed(pre), strict=True):
+        g = np.asarray(w, dtype=np.float64).T @ (dsigma(z) * g)  # one local Jacobian, transposed
+        norms.append(float(np.linalg.norm(g)))
+    return np.array(norms[::-1])
+
+
+def gradient_norms(activation: str, depth: int, gain: float, *, width: int = 64, seed: int = 0) -> NDArray:
+    r"""`backward_norms` for a random chain: $W_l \sim \mathcal N(0, \text{gain}^2/n)$, $h_0 \sim \mathcal N(0, I)$,
+    and a random unit `upstream`, so the last norm is 1 and the first is the first-to-last ratio."""
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(scale=gain / np.sqrt(width), size=(width, width)) for _ in range(depth)]
+    u = rng.normal(size=width)
+    return backward_norms(weights, rng.normal(size=width), u / np.linalg.norm(u), activation)
+
+
+def verdict(ratio: float) -> str:
+    """"vanishing", "exploding" or "stable", for a ratio $\\|g_0\\| / \\|g_L\\|$ (thresholds 1e-2 and 1e2)."""
+    return "vanishing" if ratio < VANISHING else "exploding" if ratio > EXPLODING else "stable"
+
+
+def plot_gradient_norms(runs: Sequence[tuple[str, float]], *, depth: int = 30, width: int = 64, seed: int = 0,
+                        ax: Axes | None = None) -> Axes:
+    """One curve of `gradient_norms` per `(activation, gain)` run, on a log-scale y axis, layer 0 at the left.
+
+    Returns:
+        The axes, labelled "layer l (0 = input)" and "gradient norm ‖∂L/∂h_l‖ (log scale)".
+    """
+    ax = plots.new_axes("layer l (0 = input)", "gradient norm ‖∂L/∂h_l‖ (log scale)",
+                        f"Gradient norms back through {depth} layers of width {width}", ax)
+    ax.set_yscale("log")
+    lows, highs = [1e-3], [1e3]
+    for k, (activation, gain) in enumerate(runs):
+        norms = gradient_norms(activation, depth, gain, width=width, seed=seed)
+        shown = np.where(norms > 0, norms, np.nan)
+        ax.plot(np.arange(depth + 1), shown, "o-", ms=3, lw=2, color=plots.PALETTE[k % len(plots.PALETTE)],
+                label=f"{activation}, gain {gain:.3g}: ratio {norms[0]:.1e}")
+        lows.append(float(np.nanmin(shown)))
+        highs.append(float(np.nanmax(shown)))
+    bottom, top = min(lows) / 10, max(highs) * 10
+    ax.axhspan(EXPLODING, top, color=plots.COLORS["vermillion"], alpha=0.08, lw=0, label=f"> {EXPLODING:g}: exploding")
+    ax.axhspan(bottom, VANISHING, color=plots.COLORS["sky_blue"], alpha=0.12, lw=0, label=f"< {VANISHING:g}: vanishing")
+    ax.set_ylim(bottom, top)
+    ax.set_xlim(0, depth)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def central_difference_errors(f: Callable[[Any], Any], df: Callable[[float], Any], x0: float, steps: ArrayLike,
+                              dtype: Any = np.float64) -> NDArray[np.float64]:
+    r"""`checks.relative_error` of $\frac{f(x_0+h) - f(x_0-h)}{2h}$ computed in `dtype`, for each step $h$.
+
+    Args:
+        f: The function; it must keep the dtype of its input (NumPy's ufuncs do).
+        df: The exact derivative, evaluated in float64 at $x_0$ rounded to `dtype`.
+        x0: The point.
+        steps: The steps $h > 0$ (rounded to `dtype`).
+        dtype: np.float32 or np.float64.
+
+    Returns:
+        The relative error for each step, with the shape of `steps`.
+    """
+    kind = np.dtype(dtype).type
+    h = np.asarray(steps, dtype=kind)
+    x = kind(x0)
+    with np.errstate(all="ignore"):
+        approx = (np.asarray(f(x + h)) - np.asarray(f(x - h))) / (kind(2) * h)
+    exact = float(np.asarray(df(float(x))))
+    return np.array([checks.relative_error(a, exact) for a in np.ravel(approx)]).reshape(h.shape)
+
+
+def plot_step_size_by_dtype(f: Callable[[Any], Any], df: Callable[[float], Any], x0: float,
+                            steps: ArrayLike | None = None, *, ax: Axes | None = None) -> Axes:
+    r"""The V-shaped relative error of a central difference against $h$, in float32 and in float64 (log-log),
+    with each dtype's textbook best step $\varepsilon^{1/3}$ (dashed) and `checks.RTOL` (dotted)."""
+    h = np.logspace(-12, 0, 121) if steps is None else np.asarray(steps, dtype=np.float64)
+    ax = plots.new_axes("step size h", "relative error of the central difference",
+                        f"Choosing h: float32 against float64 at x = {x0:.3g}", ax)
+    for dtype, color in ((np.float64, plots.COLORS["blue"]), (np.float32, plots.COLORS["vermillion"])):
+        eps = float(np.finfo(dtype).eps)
+        err = central_difference_errors(f, df, x0, h, dtype)
+        ax.loglog(h, np.where(err > 0, err, np.nan), color=color, lw=2, label=np.dtype(dtype).name)
+        ax.axvline(eps ** (1 / 3), color=color, ls="--", lw=1,
+                   label=rf"$\varepsilon^{{1/3}}$ = {eps ** (1 / 3):.1e} ({np.dtype(dtype).name})")
+    ax.axhline(checks.RTOL, color=plots.COLORS["black"], ls=":", lw=1, label=f"checks.RTOL = {checks.RTOL:g}")
+    ax.set_xlim(float(h.min()), float(h.max()))
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+class GradientFlowExplorer:
+    """Sliders for the depth and the gain and a dropdown for the activation, redrawing `plot_gradient_norms`.
+
+    Made by `gradient_flow_explorer`; same static/interactive pattern as `widgets.TangentExplorer`.
+
+    Attributes:
+        figure: The figure, always drawn for the current state.
+        norms: The current `gradient_norms`; `ratio` is `norms[0] / norms[-1]`.
+        depth, gain, activation: The controls (`IntSlider`, `FloatSlider`, `Dropdown`), or None in static mode.
+        readout, widget: The `HTML` readout and the container (CSS class `calcml-gradient-flow`), or None.
+    """
+
+    def __init__(self, depth: int, gain: float, activation: str, *, width: int, seed: int,
+                 interactive: bool) -> None:
+        self.width, self.seed = width, seed
+        self.figure = Figure(figsize=plots.FIGSIZE, layout="constrained")
+        self._ax = self.figure.add_subplot()
+        self.state = (activation, int(depth), float(gain))
+        self.norms, self._muted = np.ones(1), False
+        self.depth = self.gain = self.activation = self.readout = self.widget = self._image = None
+        if interactive:
+            self._build_widgets()
+        self._redraw()
+
+    @property
+    def ratio(self) -> float:
+        """The first-to-last gradient norm ratio $\\|g_0\\| / \\|g_L\\|$."""
+        return float(self.norms[0] / self.norms[-1])
+
+    def update(self, *, depth: int | None = None, gain: float | None = None, activation: str | None = None) -> float:
+        """Change some controls, redraw, and return the new ratio."""
+        old = self.state
+        self.state = (old[0] if activation is None else activation, old[1] if depth is None else int(depth),
+                      old[2] if gain is None else float(gain))
+        if self.widget is not None:
+            self._muted = True  # one redraw below, not one per control
+            try:
+                self.activation.value, self.depth.value, self.gain.value = self.state
+            finally:
+                self._muted = False
+            self.state = (self.activation.value, int(self.depth.value), float(self.gain.value))  # clipped
+        self._redraw()
+        return self.ratio
+
+    def readout_text(self) -> str:
+        """For example `sigmoid, depth 20, gain 1.00: ‖g₀‖/‖g_L‖ = 1.7e-13 (vanishing)`."""
+        activation, depth, gain = self.state
+        return f"{activation}, depth {depth}, gain {gain:.2f}: ‖g₀‖/‖g_L‖ = {self.ratio:.2g} ({verdict(self.ratio)})"
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes."""
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        data: dict[str, Any] = {} if self.widget is None else dict(self.widget._repr_mimebundle_())
+        data["image/png"] = base64.b64encode(self.png()).decode("ascii")
+        data["text/plain"] = f"Gradient flow: {self.readout_text()}"
+        return data
+
+    def _build_widgets(self) -> None:
+        activation, depth, gain = self.state
+        style, layout = {"description_width": "initial"}, ipywidgets.Layout(width="min(100%, 480px)")
+        self.activation = ipywidgets.Dropdown(options=list(ACTIVATIONS), value=activation, description="activation")
+        self.depth = ipywidgets.IntSlider(value=depth, min=1, max=60, description="depth L (layers)",
+                                          style=style, layout=layout)
+        self.gain = ipywidgets.FloatSlider(value=gain, min=0.25, max=4.0, step=0.05, description="weight gain",
+                                           readout_format=".2f", style=style, layout=layout)
+        self.readout = ipywidgets.HTML()
+        self.readout.add_class("calcml-gradient-flow-readout")
+        self._image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
+        self.widget = ipywidgets.VBox([self.activation, self.depth, self.gain, self.readout, self._image])
+        self.widget.add_class("calcml-gradient-flow")
+        for control in (self.activation, self.depth, self.gain):
+            control.observe(self._on_change, names="value")
+
+    def _on_change(self, change: dict[str, Any]) -> None:
+        if not self._muted:
+            self.state = (self.activation.value, int(self.depth.value), float(self.gain.value))
+            self._redraw()
+
+    def _redraw(self) -> None:
+        activation, depth, gain = self.state
+        self.norms = gradient_norms(activation, depth, gain, width=self.width, seed=self.seed)
+        self._ax.clear()
+        plot_gradient_norms([(activation, gain)], depth=depth, width=self.width, seed=self.seed, ax=self._ax)
+        if self.readout is not None:
+            self.readout.value = f'<span role="status" aria-live="polite">{self.readout_text()}</span>'
+        if self._image is not None:
+            self._image.value = self.png()
+
+
+def gradient_flow_explorer(depth: int = 20, gain: float = 1.0, activation: str = "sigmoid", *, width: int = 64,
+                           seed: int = 0) -> GradientFlowExplorer:
+    """A live plot of the gradient norm per layer, with a readout saying whether gradients vanish or explode.
+
+    With a front end (`widgets.has_frontend`) the controls redraw the plot; without one, the figure for the
+    initial state is shown statically. Leave it as the last expression of a cell to show it.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, not {activation!r}")
+    return GradientFlowExplorer(depth, gain, activation, width=width, seed=seed, interactive=widgets.has_frontend())

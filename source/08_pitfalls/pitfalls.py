@@ -1,0 +1,1153 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 8. Autograd pitfalls, and how to check a gradient
+#
+# An autograd engine never complains when it is wrong. A backward rule with a flipped sign, a loss that drags
+# every earlier graph along, a tensor changed in place between the forward and the backward pass: each one
+# trains a model that is a little worse, or not at all, and prints nothing. This chapter is about the tools
+# that make such bugs loud.
+#
+# **Learning objective 7:** diagnose autograd pitfalls (in-place ops, `detach`, computational-graph leaks),
+# and verify gradients numerically. By the end you will be able to
+#
+# - check any gradient against central differences, read the relative error against the course's thresholds,
+#   and recognise the two false alarms: kinks and float32;
+# - see vanishing and exploding gradients on a plot, and say which activation and initial scale cause them;
+# - find and fix wrong backward rules with a gradient check;
+# - use `detach` as a stop-gradient, detect in-place modifications with a version counter (as PyTorch does),
+#   and write a training loop that neither leaks graphs nor forgets to zero its gradients.
+
+# %%
+import contextlib
+
+import numpy as np
+
+from calcml import checks, gradient_flow, graph, numdiff, plots
+
+# %% [markdown]
+# ## 1. Gradient checking, done right
+#
+# A gradient check compares the gradient your code computes, $a = \nabla f(x)$ "analytically", with a
+# numerical one, $e_i \approx \big(f(x + h e_i) - f(x - h e_i)\big) / 2h$. Three decisions make it trustworthy:
+# how to measure the difference, which step $h$ to use, and where not to believe the numbers.
+#
+# **How to measure.** Absolute differences mean nothing on their own: $10^{-4}$ is a disaster for a gradient
+# of size $10^{-3}$ and noise for a gradient of size $10^{6}$. The course measures the difference relative to the
+# size of the whole answer, with one definition used by every test (`checks.relative_error`):
+#
+# $$ \operatorname{relerr}(a, e) = \frac{\max_i |a_i - e_i|}{\max\big(\|a\|_\infty,\ \|e\|_\infty,\ 10^{-6}\big)}. $$
+#
+# The denominator is shared by all components on purpose. A component whose true value is $0$ comes out of
+# central differences as $\pm 10^{-11}$ or so; measured on its own scale, that would be a 100% error and a
+# false alarm. Measured on the scale of the whole gradient it is $10^{-11}$, which is what it is. (The floor
+# $10^{-6}$ stops a gradient that is itself almost zero from dividing by almost nothing.) A consequence: the
+# *worst component* is simply the one with the largest $|a_i - e_i|$.
+#
+# | relative error | verdict |
+# |---|---|
+# | $\le$ `checks.RTOL` $= 10^{-5}$ | correct: what is left is finite-difference noise |
+# | $10^{-5}$ to `checks.SUSPICIOUS` $= 10^{-2}$ | suspicious: a kink, a float32 step, or a small bug |
+# | $> 10^{-2}$ | wrong: a sign, a missing factor, a transpose, a forgotten term |
+#
+# **A worked example.** $f(x) = \sum_i x_i^2 \sin x_i$ has $\partial f/\partial x_i = 2x_i \sin x_i + x_i^2 \cos x_i$.
+# The buggy version below forgets the first term of the product rule.
+
+# %%
+def f(x):
+    return np.sum(x**2 * np.sin(x))
+
+
+def grad_f(x):
+    return 2 * x * np.sin(x) + x**2 * np.cos(x)
+
+
+def grad_f_buggy(x):  # the product rule, half done
+    return x**2 * np.cos(x)
+
+
+def verdict(err):
+    """The course's verdict for a relative error."""
+    if err <= checks.RTOL:
+        return "correct"
+    return "suspicious" if err <= checks.SUSPICIOUS else "WRONG"
+
+
+x = np.random.default_rng(0).normal(size=5)
+numeric = numdiff.gradient(f, x)
+for name, g in [("grad_f", grad_f), ("grad_f_buggy", grad_f_buggy)]:
+    err = checks.relative_error(g(x), numeric)
+    worst = np.argmax(np.abs(g(x) - numeric))
+    print(f"{name:13s} relative error {err:8.1e}  worst component {worst}  -> {verdict(err)}")
+
+# %% [markdown]
+# The relative error does not care about units. Scale $f$ by $10^{-6}$ or $10^{6}$: the absolute error of the
+# *correct* gradient swings over twelve orders of magnitude, the relative error does not move.
+
+# %%
+for scale in [1e-6, 1.0, 1e6]:
+    e = numdiff.gradient(lambda v, s=scale: s * f(v), x)
+    a = scale * grad_f(x)
+    print(f"f scaled by {scale:5.0e}:  max |a - e| = {np.max(np.abs(a - e)):8.1e}   "
+          f"relative error = {checks.relative_error(a, e):8.1e}")
+
+# %% [markdown]
+# ### Choosing the step, and why float32 cannot check a gradient
+#
+# A central difference makes two errors. Truncation: the Taylor terms it drops, about $h^2 |f'''| / 6$.
+# Round-off: $f(x \pm h)$ are each rounded to a relative precision $\varepsilon$, and their difference is divided
+# by $2h$, so about $\varepsilon |f| / h$. One falls with $h$, the other grows, and their sum is smallest near
+#
+# $$ h^\star \approx \varepsilon^{1/3}, \qquad \text{with a best relative error of about } \varepsilon^{2/3}. $$
+#
+# In float64, $\varepsilon = 2.2\times10^{-16}$: $h^\star \approx 6\times 10^{-6}$ and the error can go down to
+# $10^{-11}$ (the usual choice $h = 10^{-6}$ is close). In float32, $\varepsilon = 1.2\times10^{-7}$:
+# $h^\star \approx 5\times10^{-3}$, and the *best* error is about $2\times 10^{-5}$, already above `checks.RTOL`.
+# A gradient check in float32 cannot tell a correct gradient from a slightly wrong one, and with the float64
+# habit $h = 10^{-6}$ it is wrong by 1% or more. That is why PyTorch's `torch.autograd.gradcheck` insists on
+# double precision. The plot computes the same central difference of $\sin$ at $x = 1$ in both dtypes.
+
+# %%
+ax = gradient_flow.plot_step_size_by_dtype(np.sin, np.cos, 1.0)
+
+# %% [markdown]
+# **Rule of thumb:** check gradients in float64, with $h \approx 10^{-6}$ to $10^{-5}$ times $\max(1, |x_i|)$,
+# that is $\varepsilon^{1/3}\max(1,|x|)$ as you derived in unit 1. Left of the dip the curves are
+# noise: a smaller step is not a more accurate one.
+#
+# ### Kinks: when the numerical gradient is the wrong one
+#
+# $|x|$ has derivative $1$ at $x = 10^{-7}$. The central difference with $h = 10^{-6}$ evaluates $|x|$ at
+# $1.1\times 10^{-6}$ and at $-0.9\times10^{-6}$, on *both sides* of the kink at 0, and averages two slopes:
+
+# %%
+x0, h = 1e-7, 1e-6
+estimate = (abs(x0 + h) - abs(x0 - h)) / (2 * h)
+print(f"central difference: {estimate:.3f}, true derivative: 1, relative error {checks.relative_error(1.0, estimate):.2f}")
+
+# %% [markdown]
+# The analytic derivative is right and the check says WRONG. In a network this is not a curiosity: a ReLU
+# layer has thousands of pre-activations $z = Wx$, and some sit within $h$ of 0. The remedy is to *detect*
+# the straddle: a component $i$ of the check is unreliable when moving $x_i$ by $\pm h$ flips the sign of
+# some pre-activation. Here one pre-activation is placed $3\times 10^{-7}$ from the kink on purpose:
+
+# %%
+rng = np.random.default_rng(8)
+W, x = rng.normal(size=(4, 3)), rng.normal(size=3)
+W[2, 1] = 0.1  # x_1 moves z_2 only a little
+W[2, 0] = (3e-7 - W[2, 1:] @ x[1:]) / x[0]  # puts z_2 = (W x)_2 at 3e-7, just right of the kink
+
+
+def relu_layer(v):
+    return np.sum(np.maximum(W @ v, 0.0))
+
+
+def relu_layer_grad(v):
+    return W.T @ (W @ v > 0)
+
+
+h = 1e-6
+numeric = numdiff.gradient(relu_layer, x, h=h, order=2)
+analytic = relu_layer_grad(x)
+print(f"relative error {checks.relative_error(analytic, numeric):.1e} -> {verdict(checks.relative_error(analytic, numeric))}")
+reliable = np.ones(x.size, dtype=bool)
+for i in range(x.size):
+    step = h * np.eye(x.size)[i]
+    reliable[i] = np.all(np.sign(W @ (x + step)) == np.sign(W @ (x - step)))
+    print(f"  component {i}: analytic {analytic[i]:+.6f}  numeric {numeric[i]:+.6f}  "
+          f"x_{i} ± h crosses a kink: {not reliable[i]}")
+print(f"relative error over the reliable components: {checks.relative_error(analytic[reliable], numeric[reliable]):.1e}")
+
+# %% [markdown]
+# The flagged components, and only those, disagree. (Component 1 moves $z_2$ by only $0.1h$, not enough to
+# cross.) Skip the flagged ones, or re-check at a nudged $x$, and the rest agree to $10^{-11}$. A gradient check
+# that knows where its function has kinks does not cry wolf.
+#
+# ## 2. Vanishing and exploding gradients
+#
+# A gradient check confirms that gradients are *correct*. It says nothing about whether they are *useful*. In a
+# chain of $L$ layers $h_l = \sigma(z_l)$, $z_l = W_l h_{l-1}$, the chain rule sends the gradient
+# $g_l = \partial\mathcal L/\partial h_l$ back through one local Jacobian $\operatorname{diag}(\sigma'(z_l))\,W_l$
+# per layer:
+#
+# $$ g_{l-1} = W_l^\top\big(\sigma'(z_l) \odot g_l\big), \qquad \|g_0\| \approx \Big(\text{gain}\cdot\sqrt{\mathbb E[\sigma'(z)^2]}\Big)^{L}\,\|g_L\|, $$
+#
+# for weights drawn with standard deviation $\text{gain}/\sqrt{n}$. A product of $L$ factors is a power: unless the
+# factor is close to 1, the gradient reaching the first layers is astronomically small (**vanishing**) or large
+# (**exploding**), and those layers learn nothing, or diverge.
+#
+# - **Sigmoid**: $\sigma' = \sigma(1-\sigma) \le 1/4$. At gain 1 each layer divides the gradient by about 4: after 20
+#   layers, by $4^{20} \approx 10^{12}$.
+# - **tanh**: $\tanh'(0) = 1$, so gain 1 is nearly neutral. Below it the gradient shrinks geometrically; above it,
+#   it grows, though more slowly than the gain alone suggests, because large inputs saturate the units.
+# - **ReLU**: $\sigma' \in \{0, 1\}$ and half the units are active, so $\mathbb E[\sigma'^2] = 1/2$ and the factor is
+#   $\text{gain}/\sqrt 2$. He initialisation, gain $\sqrt2$, keeps the norm about constant at any depth.
+#
+# `calcml.gradient_flow` measures this with plain matrix products, no autograd: random weights, a random unit
+# gradient at the output, and the norm at every layer on the way back.
+
+# %%
+ax = gradient_flow.plot_gradient_norms([("sigmoid", 1.0), ("tanh", 1.0), ("relu", 1.0), ("relu", np.sqrt(2))],
+                                       depth=30)
+
+# %% [markdown]
+# Now move the controls. Can any gain rescue a sigmoid chain of depth 20? (Why not: what does a larger gain do
+# to $\sigma'(z)$?) How deep can a tanh chain at gain 1 go? What happens to ReLU at gain 2, and at 1.3? The readout
+# is the ratio of the gradient norm at the input to the one at the output.
+
+# %%
+gradient_flow.gradient_flow_explorer(depth=20, gain=1.0, activation="sigmoid")
+
+# %% [markdown]
+# ## 3. A small engine to break
+#
+# The remaining pitfalls live inside autograd engines, so we need one. Here is a small one, in the style of
+# unit 5 but working on NumPy arrays. Read it once; it is not graded. Three details matter for this chapter:
+#
+# - each op is a pair in `RULES`: a forward function of arrays, and a **backward rule**
+#   `backward(inputs, out, upstream)` that returns one gradient per input (`inputs` is a tuple of the input
+#   arrays, `out` the output array, `upstream` $= \partial\mathcal L/\partial\,\text{out}$);
+# - gradients **accumulate**: a tensor used twice receives the sum of both contributions, and a leaf keeps
+#   adding across calls of `backward()` until it is zeroed;
+# - every tensor has a **version counter** `_version`, bumped by every in-place change (`add_`, `mul_`, or
+#   assigning to `.data`), and every op hands its inputs and output to `HOOKS["save"]` at forward time and
+#   gets their arrays back from `HOOKS["unpack"]` at backward time. The hooks below do nothing special (yet).
+
+# %%
+RULES = {}  # op name -> (forward(*arrays, **params), backward(inputs, out, upstream, **params) -> one grad per input)
+HOOKS = {"save": lambda *tensors: tensors,                     # at forward time: keep what backward will need
+         "unpack": lambda saved, op: [t.data for t in saved]}  # at backward time: the arrays to use
+
+
+class Tensor:
+    """A node of a graph: `data`, `grad`, its inputs `_prev`, the op `_op` that made it, and a `_version`."""
+
+    __array_ufunc__ = None  # so that `array * tensor` calls Tensor.__rmul__ (NumPy would loop over the array)
+
+    def __init__(self, data, _prev=(), _op="", label=""):
+        self._data = np.asarray(data, dtype=float)  # wraps a float array without copying it
+        self.grad = np.zeros_like(self._data)
+        self._prev, self._op, self.label = tuple(_prev), _op, label
+        self._backward = lambda: None
+        self._version = 0  # counts the in-place changes of data
+
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):  # `t.data = v` and `t.data -= v` change t in place
+        self._data = np.asarray(value, dtype=float)
+        self._version += 1
+
+    def add_(self, other):  # in place, like torch's add_
+        self.data += other.data if isinstance(other, Tensor) else other
+        return self
+
+    def mul_(self, other):  # in place, like torch's mul_
+        self.data *= other.data if isinstance(other, Tensor) else other
+        return self
+
+    def zero_grad(self):
+        self.grad = np.zeros_like(self._data)
+
+    def __repr__(self):
+        return f"Tensor({self._data}, grad={self.grad}" + (f", op='{self._op}')" if self._op else ")")
+
+    def __add__(self, other):
+        return apply("add", self, other)
+
+    def __radd__(self, other):
+        return apply("add", other, self)
+
+    def __sub__(self, other):
+        return apply("sub", self, other)
+
+    def __rsub__(self, other):
+        return apply("sub", other, self)
+
+    def __neg__(self):
+        return apply("neg", self)
+
+    def __mul__(self, other):
+        return apply("mul", self, other)
+
+    def __rmul__(self, other):
+        return apply("mul", other, self)
+
+    def __pow__(self, p):  # p is a number
+        return apply("pow", self, p=p)
+
+    def exp(self):
+        return apply("exp", self)
+
+    def relu(self):
+        return apply("relu", self)
+
+    def tanh(self):
+        return apply("tanh", self)
+
+    def sigmoid(self):
+        return apply("sigmoid", self)
+
+    def sum(self):
+        return apply("sum", self)
+
+    def _accumulate(self, g):
+        self.grad = self.grad + g  # a tensor used twice receives both contributions
+
+    def backward(self):
+        order = topological_order(self)
+        for node in order:
+            if node._prev:  # inner nodes start from zero; leaves keep what they had
+                node.grad = np.zeros_like(node.data)
+        self.grad = np.ones_like(self.data)
+        for node in reversed(order):
+            node._backward()
+
+
+def apply(op, *args, **params):
+    """Run `op` forward on tensors (or numbers), and record how to send the gradient back."""
+    forward, backward = RULES[op]
+    inputs = [a if isinstance(a, Tensor) else Tensor(a) for a in args]
+    out = Tensor(forward(*[t.data for t in inputs], **params), inputs, op)
+    saved = HOOKS["save"](*inputs, out)
+
+    def _backward():
+        *arrays, out_array = HOOKS["unpack"](saved, op)
+        grads = backward(tuple(arrays), out_array, out.grad, **params)
+        for t, g in zip(inputs, grads, strict=True):
+            t._accumulate(unbroadcast(g, t.data.shape))
+
+    out._backward = _backward
+    return out
+
+
+def unbroadcast(g, shape):
+    """Sum `g` down to `shape` (undoing NumPy's broadcasting), or spread a scalar up to it."""
+    g = np.asarray(g, dtype=float)
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for axis, n in enumerate(shape):
+        if n == 1 and g.ndim == len(shape) and g.shape[axis] != 1:
+            g = g.sum(axis=axis, keepdims=True)
+    return np.broadcast_to(g, shape).copy()
+
+
+def topological_order(root):
+    """Every node that `root` depends on, each after its inputs (a loop, not recursion: deep graphs are fine)."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in node._prev)
+    return order
+
+
+def count_nodes(root):
+    """How many tensors the graph of `root` keeps alive."""
+    return len(topological_order(root))
+
+
+RULES.update({
+    "add": (np.add, lambda inputs, out, up: (up, up)),
+    "sub": (np.subtract, lambda inputs, out, up: (up, -up)),
+    "neg": (np.negative, lambda inputs, out, up: (-up,)),
+    "pow": (lambda a, p: a**p, lambda inputs, out, up, p: (up * p * inputs[0] ** (p - 1),)),
+    "exp": (np.exp, lambda inputs, out, up: (up * out,)),
+    "relu": (lambda a: np.maximum(a, 0.0), lambda inputs, out, up: (up * (inputs[0] > 0),)),
+    "sum": (np.sum, lambda inputs, out, up: (up,)),
+})
+
+
+@contextlib.contextmanager
+def using_rules(**backwards):
+    """Within a `with` block, use other backward rules, by op name: `with using_rules(mul=my_rule): ...`."""
+    old = {op: RULES[op] for op in backwards}
+    RULES.update({op: (RULES[op][0], rule) for op, rule in backwards.items()})
+    try:
+        yield
+    finally:
+        RULES.update(old)
+
+
+@contextlib.contextmanager
+def using_hooks(save, unpack):
+    """Within a `with` block, use other save/unpack hooks."""
+    old = dict(HOOKS)
+    HOOKS.update(save=save, unpack=unpack)
+    try:
+        yield
+    finally:
+        HOOKS.update(old)
+
+
+# %% [markdown]
+# A first test drive: a gradient check of the engine on ops whose rules are right, and the graph it built
+# (drawn by `calcml.graph`; with arrays, the boxes show shapes rather than numbers).
+
+# %%
+x0 = np.array([0.5, -1.0, 2.0])
+x = Tensor(x0.copy(), label="x")
+loss = ((x - 1.0) ** 2 + (-x).exp() + x.relu()).sum()
+loss.label = "loss"
+loss.backward()
+numeric = numdiff.gradient(lambda v: np.sum((v - 1.0) ** 2 + np.exp(-v) + np.maximum(v, 0.0)), x0)
+print(f"engine gradient {x.grad}, relative error {checks.relative_error(x.grad, numeric):.1e}")
+ax = graph.draw(loss)
+
+# %% [markdown]
+# ## 4. Three pitfalls of the training loop
+#
+# ### Pitfall 1: forgetting to zero the gradients
+#
+# Leaves *accumulate*: `backward()` adds to `w.grad`, it does not overwrite it. That is a feature (a weight used
+# by several losses, or gradients summed over several micro-batches), and a trap: a loop that never zeroes sends
+# the sum of all past gradients to the optimiser. Two identical backward passes double the gradient:
+
+# %%
+w = Tensor(np.array([1.0, -2.0]), label="w")
+for step in range(3):
+    loss = ((w - 3.0) ** 2).sum()
+    loss.backward()
+    print(f"after backward #{step + 1}: w.grad = {w.grad}   (true gradient 2(w - 3) = {2 * (w.data - 3.0)})")
+w.zero_grad()  # PyTorch: optimizer.zero_grad(), or w.grad = None
+loss = ((w - 3.0) ** 2).sum()
+loss.backward()
+print(f"zeroed first:        w.grad = {w.grad}")
+
+# %% [markdown]
+# ### Pitfall 2: graph leaks
+#
+# A tensor keeps its inputs alive through `_prev`, and they keep theirs. So a running total written as
+# `total_loss = total_loss + loss` is not a number: it is a tensor whose graph holds *every* iteration's graph,
+# weights, intermediate results and all. Memory grows with every step until the process dies (in PyTorch, usually
+# on the GPU: "CUDA out of memory" after a few thousand iterations). The fix is to add the *value*:
+# `total_loss += loss.item()` in PyTorch, `float(loss.data)` here. Count the nodes each total keeps alive:
+
+# %%
+def leaky_loop(steps):
+    w = Tensor(2.0, label="w")
+    total_loss = 0.0
+    for i in range(steps):
+        loss = (w - 3.0) ** 2
+        loss.label = f"loss {i}"
+        w.zero_grad()
+        loss.backward()
+        w.data -= 0.1 * w.grad
+        total_loss = total_loss + loss  # the leak: a Tensor that remembers every step
+    total_loss.label = "total_loss"
+    return total_loss
+
+
+def fixed_loop(steps):
+    w = Tensor(2.0, label="w")
+    total_loss = 0.0
+    for _ in range(steps):
+        loss = (w - 3.0) ** 2
+        w.zero_grad()
+        loss.backward()
+        w.data -= 0.1 * w.grad
+        total_loss += float(loss.data)  # a number: this step's graph can be freed
+    return total_loss
+
+
+def nodes_kept(total):
+    return count_nodes(total) if isinstance(total, Tensor) else 0
+
+
+steps = [1, 10, 25, 50, 100, 150, 200]
+ax = plots.new_axes("training steps", "tensors kept alive by total_loss", "A graph leak grows with every step")
+ax.plot(steps, [nodes_kept(leaky_loop(n)) for n in steps], "o-", label="total_loss = total_loss + loss")
+ax.plot(steps, [nodes_kept(fixed_loop(n)) for n in steps], "s-", label="total_loss += float(loss.data)  (a float)")
+legend = ax.legend()
+
+# %% [markdown]
+# Three steps of the leaky loop already hold three copies of the loss graph, chained by the additions:
+
+# %%
+ax = graph.draw(leaky_loop(3), title="total_loss after 3 steps of the leaky loop")
+
+# %% [markdown]
+# ### Pitfall 3: changing a tensor in place after the forward pass
+#
+# The backward rule of $y = x^2$ needs $x$: $\partial y/\partial x = 2x$. The engine does not copy $x$ at forward
+# time (that would double the memory of every network); it keeps a reference to the same array. Change that array
+# in place before `backward()`, and the gradient is computed at the wrong point:
+
+# %%
+x = Tensor(np.array([1.0, 2.0, 3.0]))
+loss = (x**2).sum()
+x.add_(1.0)  # say, an optimiser step or a normalisation, in the wrong place
+loss.backward()
+print(f"x.grad = {x.grad}, but the loss was computed at x = [1, 2, 3], where the gradient is [2, 4, 6]")
+print(f"x._version = {x._version}: the engine knows x changed, and nobody asked")
+
+# %% [markdown]
+# No error, no warning, a wrong gradient. PyTorch refuses instead:
+#
+# ```
+# RuntimeError: one of the variables needed for gradient computation has been modified by an inplace
+# operation: [torch.FloatTensor [3]] is at version 1; expected version 0 instead.
+# ```
+#
+# Its mechanism is the version counter you saw above. Every tensor counts its in-place changes; every op saves,
+# with each tensor its backward needs, the version that tensor had at forward time (`ctx.save_for_backward`);
+# and `backward` compares the saved version with the current one before using the data. Exercise 4 builds that
+# check into our engine.
+#
+# ### `detach`: the stop-gradient
+#
+# Sometimes a value should be used as a constant even though it was computed from parameters: a regression
+# *target* computed by the same network (temporal-difference learning, the "target network" of DQN, the
+# teacher branch of BYOL and SimSiam), or a value you only want to log. `t.detach()` returns a new **leaf**: the
+# same data (no copy), no `_prev`, no `_op`. The graph stops there, so no gradient flows back through it. The
+# pitfall is the other direction: a `detach` (or a `.data`, or a trip through NumPy) slipped into a model by
+# accident cuts the graph *silently*, and the layers before it stop learning. A gradient check finds it at once.
+#
+# ## 5. The bug zoo
+#
+# The engine has no rules yet for `mul`, `tanh` and `sigmoid`. Here are three, each with a classic bug, plus a
+# bug in an engine's bookkeeping (a tensor that overwrites its gradient instead of accumulating it). Their
+# forward passes are right; only their gradients are wrong. Your first exercise is the tool that finds them.
+
+# %%
+def _sigmoid(a):
+    return np.exp(-np.logaddexp(0.0, -a))  # 1 / (1 + exp(-a)), without overflow
+
+
+def mul_backward_buggy(inputs, out, upstream):
+    return upstream, upstream  # forgot to multiply by the other operand
+
+
+def tanh_backward_buggy(inputs, out, upstream):
+    (x,) = inputs
+    return (upstream * (1 - x**2),)  # 1 - x² where 1 - tanh(x)² belongs
+
+
+def sigmoid_backward_buggy(inputs, out, upstream):
+    return (-upstream * out * (1 - out),)  # the sign
+
+
+RULES.update({"mul": (np.multiply, mul_backward_buggy), "tanh": (np.tanh, tanh_backward_buggy),
+              "sigmoid": (_sigmoid, sigmoid_backward_buggy)})
+
+
+class OverwritingTensor(Tensor):
+    """A buggy engine's leaf: it keeps only the last gradient sent to it."""
+
+    def _accumulate(self, g):
+        self.grad = g  # = where += belongs
+
+
+def as_functions(build, leaf=Tensor):
+    """From `build(tensor) -> scalar tensor`, make `f(x) -> float` and `grad_f(x) -> array` for a gradient check."""
+    def f(x):
+        return float(build(leaf(np.array(x, dtype=float))).data)
+
+    def grad_f(x):
+        t = leaf(np.array(x, dtype=float))
+        build(t).backward()
+        return t.grad
+
+    return f, grad_f
+
+
+c = np.random.default_rng(5).normal(size=5)
+ZOO = {
+    "(c * x).sum()": (lambda t: (c * t).sum(), Tensor),
+    "(x.tanh() ** 2).sum()": (lambda t: (t.tanh() ** 2).sum(), Tensor),
+    "(x.sigmoid() - c).sum()": (lambda t: (t.sigmoid() - c).sum(), Tensor),
+    "(x ** 2 + x.exp()).sum(), overwriting": (lambda t: (t**2 + t.exp()).sum(), OverwritingTensor),
+    "(x ** 3 - x.relu()).sum()": (lambda t: (t**3 - t.relu()).sum(), Tensor),
+}
+
+# %% [markdown]
+# ## Exercises
+#
+# ### Exercise 1: a gradient checker
+#
+# Write `gradient_check(f, grad_f, x, h)`. Compute the numerical gradient yourself with central differences,
+# component by component (`x` may be a vector or a matrix: `np.ndindex(x.shape)` walks over every index), and
+# compare it with `grad_f(x)` using the course's relative error from section 1. Return the error and the index of
+# the worst component, so that the verdict says *where* to look. Leave `x` unchanged: work on copies.
+
+# %% nbgrader={"grade": false, "grade_id": "08_pitfalls-gradient_check-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def gradient_check(f, grad_f, x, h=1e-6):
+    """Compare an analytic gradient with central differences.
+
+    Args:
+        f: A function from a float array shaped like `x` to a float.
+        grad_f: The gradient to check: a function from an array shaped like `x` to an array of that shape.
+        x: The point, a float array of any shape. It must be left unchanged.
+        h: The step of the central difference (f(x + h e_i) - f(x - h e_i)) / (2h) for component i.
+
+    Returns:
+        A pair (error, index):
+        error: the relative error max_i |a_i - e_i| / max(max_i |a_i|, max_i |e_i|, 1e-6) of the analytic
+            gradient a = grad_f(x) against the numerical one e, as a float;
+        index: the index of the worst component (the largest |a_i - e_i|), as a tuple of ints with one entry
+            per axis of x, for example (3,) for a vector or (1, 2) for a matrix.
+    """
+    ### BEGIN SOLUTION
+    x = np.array(x, dtype=float)  # a copy: the caller's x is never touched
+    analytic = np.asarray(grad_f(x.copy()), dtype=float)
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = h
+        numeric[i] = (f(x + step) - f(x - step)) / (2 * h)
+    difference = np.abs(analytic - numeric)
+    scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
+    worst = np.unravel_index(np.argmax(difference), x.shape)
+    return float(difference[worst] / scale), tuple(int(i) for i in worst)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "08_pitfalls-gradient_check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def _index(worst):
+    return tuple(int(i) for i in np.atleast_1d(worst))
+
+
+def _check_error(err, expected, where, hint, rtol=checks.RTOL):
+    """The reported error must be one float, equal to the course's relative error."""
+    assert np.ndim(err) == 0 and np.isfinite(err), f"The error must be one finite float, not {err!r}."
+    assert checks.relative_error(float(err), expected) <= rtol, (
+        f"Your gradient_check reports a relative error of {float(err):.6g} {where}, but the course's definition "
+        f"gives {expected:.6g}. {hint}")
+
+
+def _problem(rng, shape):
+    """A smooth f, its gradient, and the same gradient with a bug at a prominent index (returned too)."""
+    A, B, C = rng.normal(size=(3, *shape))
+
+    def f(v):
+        return float(np.sum(B * np.sin(A * v)) + 0.5 * np.sum(C * v**2))
+
+    def grad(v):
+        return A * B * np.cos(A * v) + C * v
+
+    x = rng.normal(size=shape)
+    g = grad(x)
+    candidates = np.argwhere(np.abs(g) > 0.5 * np.max(np.abs(g)))
+    bug = tuple(int(i) for i in candidates[rng.integers(len(candidates))])
+    factor = rng.choice([1.5, -1.0, 0.6])
+
+    def buggy(v):
+        out = grad(v)
+        out[bug] *= factor
+        return out
+
+    return f, grad, buggy, x, bug
+
+
+rng = np.random.default_rng(81)
+f1, g1, g1_bug, x1, bug1 = _problem(rng, (6,))
+err, worst = gradient_check(f1, g1, x1)
+assert err < 1e-7, (f"Your gradient_check reports a relative error of {err:.2e} for a CORRECT gradient; central "
+                    "differences with h = 1e-6 agree to about 1e-9. Forward differences (f(x+h) - f(x)) / h only "
+                    "reach about 1e-6: use (f(x + h e_i) - f(x - h e_i)) / (2h).")
+x_before = x1.copy()
+err, worst = gradient_check(f1, g1, x1)
+assert np.array_equal(x1, x_before), ("gradient_check changed the caller's x (x + h - 2h + h is not always x in "
+                                      "floating point); perturb a copy, not x itself.")
+err, worst = gradient_check(f1, g1_bug, x1)
+expected = checks.relative_error(g1_bug(x1), numdiff.gradient(f1, x1))
+_check_error(err, expected, f"for a gradient with a bug at index {bug1}",
+             "Divide the largest |a_i - e_i| by max(max|a|, max|e|, 1e-6), the same scale for all i.")
+assert _index(worst) == bug1, (f"The bug is at index {bug1}, but your gradient_check points at {_index(worst)}. "
+                               "The worst component is the one with the largest |a_i - e_i|; return its index "
+                               "with np.unravel_index, as a tuple.")
+### BEGIN HIDDEN TESTS
+# A component whose true derivative is ~0: central-difference noise there must not be blamed.
+rng = np.random.default_rng(823)
+A, B = rng.normal(size=(2, 7))
+A[2], B[2] = 0.0, 0.0
+
+
+def f3(v):
+    return float(np.sum(B * np.exp(A * v)) + 1e-12 * v[2])
+
+
+def g3(v):
+    return A * B * np.exp(A * v) + np.eye(7)[2] * 1e-12
+
+
+x3 = rng.normal(size=7)
+bug3 = int(np.argmax(np.abs(g3(x3))))
+
+
+def g3_bug(v):
+    out = g3(v)
+    out[bug3] *= 1.5
+    return out
+
+
+err, worst = gradient_check(f3, g3_bug, x3)
+_check_error(err, checks.relative_error(g3_bug(x3), numdiff.gradient(f3, x3)),
+             "for a gradient with a component whose derivative is 1e-12",
+             "Do not divide each component by its own size: use one scale for the whole gradient.")
+assert _index(worst) == (bug3,), (f"The bug is at index {bug3}, but your gradient_check blames {_index(worst)}, "
+                                  "where the true derivative is 1e-12 and only rounding noise remains.")
+for seed in range(810, 822):
+    rng = np.random.default_rng(seed)
+    shape = [(int(rng.integers(2, 9)),), (int(rng.integers(2, 5)), int(rng.integers(2, 5)))][seed % 2]
+    f2, g2, g2_bug, x2, bug2 = _problem(rng, shape)
+    x_before = x2.copy()
+    err, worst = gradient_check(f2, g2, x2)
+    assert np.array_equal(x2, x_before), "gradient_check changed the caller's x; perturb a copy, not x itself."
+    assert np.ndim(err) == 0, f"The error must be a single float, not {type(err).__name__}."
+    assert float(err) < 1e-7, (f"Your gradient_check reports a relative error of {float(err):.2e} for a CORRECT "
+                               f"gradient at x of shape {shape}. Use central differences.")
+    err, worst = gradient_check(f2, g2_bug, x2)
+    expected = checks.relative_error(g2_bug(x2), numdiff.gradient(f2, x2))
+    _check_error(err, expected, f"for x of shape {shape} with a bug at {bug2}",
+                 "Use the same denominator for every component: max(max|a|, max|e|, 1e-6).")
+    assert len(_index(worst)) == len(shape), (f"For x of shape {shape} the index needs {len(shape)} entries, "
+                                              f"not {_index(worst)}: use np.unravel_index.")
+    assert _index(worst) == bug2, f"The bug is at {bug2}, but your gradient_check points at {_index(worst)}."
+    # The step: a larger h must be used as given (truncation error grows like h²).
+    err_big, _ = gradient_check(f2, g2, x2, h=1e-2)
+    ref_big = checks.relative_error(g2(x2), numdiff.gradient(f2, x2, h=1e-2, order=2))
+    _check_error(err_big, ref_big, "with h = 1e-2", "Use the step h that is passed in.", rtol=1e-3)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Now run your checker over the zoo, on the same point for every entry. Read each verdict: which op is broken,
+# and does the size of the error tell you what kind of bug it is?
+
+# %%
+x_zoo = np.random.default_rng(6).normal(size=5)
+for name, (build, leaf) in ZOO.items():
+    err, worst = gradient_check(*as_functions(build, leaf), x_zoo)
+    print(f"{name:40s} relative error {err:8.1e}  worst component {worst}  -> {verdict(err)}")
+
+# %% [markdown]
+# ### Exercise 2: fix the zoo
+#
+# Write correct backward rules for `mul`, `tanh` and `sigmoid`, with the signature of the buggy ones:
+# `rule(inputs, out, upstream)` returns a tuple with one gradient per input. These ops are elementwise, so each
+# Jacobian is diagonal and the rule is *upstream times the local derivative*, elementwise. Use the output where
+# you can: $\tanh' = 1 - \tanh^2$ and $\sigma' = \sigma(1 - \sigma)$ are cheaper from `out` than from the input,
+# and this is what real engines save.
+
+# %% nbgrader={"grade": false, "grade_id": "08_pitfalls-fixed_rules-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mul_backward(inputs, out, upstream):
+    """Backward rule of out = a * b (elementwise): returns (dL/da, dL/db), each shaped like out."""
+    ### BEGIN SOLUTION
+    a, b = inputs
+    return upstream * b, upstream * a
+    ### END SOLUTION
+
+
+def tanh_backward(inputs, out, upstream):
+    """Backward rule of out = tanh(x): returns the 1-tuple (dL/dx,)."""
+    ### BEGIN SOLUTION
+    return (upstream * (1 - out**2),)
+    ### END SOLUTION
+
+
+def sigmoid_backward(inputs, out, upstream):
+    """Backward rule of out = 1 / (1 + exp(-x)): returns the 1-tuple (dL/dx,)."""
+    ### BEGIN SOLUTION
+    return (upstream * out * (1 - out),)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "08_pitfalls-fixed_rules", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def _vjp(forward, arrays, upstream, k):
+    """The numerical gradient of sum(upstream * forward(*arrays)) with respect to arrays[k]."""
+    def g(v):
+        args = list(arrays)
+        args[k] = v
+        return float(np.sum(upstream * forward(*args)))
+    return numdiff.gradient(g, arrays[k])
+
+
+def _check_rules(rng, shape, spread=1.0):
+    a, b, x, up = rng.normal(size=(4, *shape)) * np.array([1.0, 1.0, spread, 1.0]).reshape(4, *[1] * len(shape))
+    where = f"for inputs of shape {shape}"
+    grads = tuple(mul_backward((a, b), a * b, up))
+    assert len(grads) == 2, f"mul_backward must return one gradient per input (2), not {len(grads)}."
+    checks.assert_close(grads[0], _vjp(np.multiply, (a, b), up, 0), what="gradient for a in a * b", where=where,
+                        hint="d(ab)/da = b: multiply the upstream gradient by the OTHER operand.")
+    checks.assert_close(grads[1], _vjp(np.multiply, (a, b), up, 1), what="gradient for b in a * b", where=where,
+                        hint="d(ab)/db = a: multiply the upstream gradient by the OTHER operand.")
+    for name, rule, fwd, hint in [
+        ("tanh", tanh_backward, np.tanh, "tanh'(x) = 1 - tanh(x)², and tanh(x) is `out`, not the input."),
+        ("sigmoid", sigmoid_backward, _sigmoid, "σ'(x) = σ(x)(1 - σ(x)) with σ(x) = `out`; mind the sign."),
+    ]:
+        result = tuple(rule((x,), fwd(x), up))
+        assert len(result) == 1, f"{name}_backward must return a 1-tuple (one input), not {len(result)} values."
+        checks.assert_close(result[0], _vjp(fwd, (x,), up, 0), what=f"gradient of {name}", where=where, hint=hint)
+
+
+_check_rules(np.random.default_rng(82), (5,))
+x0 = np.random.default_rng(820).normal(size=4)
+with using_rules(mul=mul_backward, tanh=tanh_backward, sigmoid=sigmoid_backward):
+    f_eng, g_eng = as_functions(lambda t: (t * t.tanh() + t.sigmoid() * 3.0).sum())
+    checks.check_gradient(g_eng, lambda v: np.sum(v * np.tanh(v) + 3.0 * _sigmoid(v)), x0,
+                          what="engine gradient of sum(x tanh(x) + 3 sigmoid(x))")
+### BEGIN HIDDEN TESTS
+for seed in range(821, 827):
+    rng = np.random.default_rng(seed)
+    shape = [(int(rng.integers(1, 7)),), (int(rng.integers(1, 4)), int(rng.integers(2, 4)))][seed % 2]
+    _check_rules(rng, shape, spread=1.0 + 3.0 * (seed % 3))
+# Saturated units: tanh and sigmoid far from 0 (a rule using the input, 1 - x², is wildly off here).
+xs = np.array([-30.0, -8.0, -2.5, 0.0, 2.5, 8.0, 30.0])
+up = np.random.default_rng(827).normal(size=xs.size)
+for name, rule, fwd in [("tanh", tanh_backward, np.tanh), ("sigmoid", sigmoid_backward, _sigmoid)]:
+    (result,) = tuple(rule((xs,), fwd(xs), up))
+    checks.assert_close(result, _vjp(fwd, (xs,), up, 0), what=f"gradient of {name}", where="at saturated inputs",
+                        hint="Use `out`: the rule must vanish as the unit saturates.")
+# Through the engine: a tensor used twice, a broadcast scalar, and compositions.
+rng = np.random.default_rng(828)
+x0, s0 = rng.normal(size=5), 1.7
+with using_rules(mul=mul_backward, tanh=tanh_backward, sigmoid=sigmoid_backward):
+    checks.check_gradient(as_functions(lambda t: (t * t * t).sum())[1], lambda v: np.sum(v**3), x0,
+                          what="engine gradient of sum(x * x * x)")
+    checks.check_gradient(as_functions(lambda t: ((t * 0.5).tanh().sigmoid() * t).sum())[1],
+                          lambda v: np.sum(_sigmoid(np.tanh(0.5 * v)) * v), x0,
+                          what="engine gradient of sum(sigmoid(tanh(x/2)) x)")
+    s = Tensor(s0)
+    (s * Tensor(x0)).tanh().sum().backward()
+    checks.assert_close(s.grad, numdiff.derivative(lambda q: np.sum(np.tanh(q * x0)), s0),
+                        what="gradient of a scalar broadcast in s * x", where="through the engine")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Rerun the zoo with your rules installed. Three entries turn "correct"; the fourth does not, because its bug is
+# not in a rule but in the bookkeeping: `x` feeds two ops, and a tensor that overwrites its gradient keeps only
+# one of the two contributions. The fix is the `+=` in `Tensor._accumulate`.
+
+# %%
+with using_rules(mul=mul_backward, tanh=tanh_backward, sigmoid=sigmoid_backward):
+    for name, (build, leaf) in ZOO.items():
+        err, worst = gradient_check(*as_functions(build, leaf), x_zoo)
+        print(f"{name:40s} relative error {err:8.1e}  worst component {worst}  -> {verdict(err)}")
+
+# %% [markdown]
+# ### Exercise 3: `detach`, and a stop-gradient loss
+#
+# Write `detach(t)`: a new leaf `Tensor` that shares `t`'s data array (no copy, as `torch.Tensor.detach` does),
+# with no parents and no op. Then use it in `stop_gradient_loss(y, target)`, the squared error
+# $\sum_i (y_i - \text{target}_i)^2$ in which the target counts as a constant: its gradient flows into `y` only,
+# even when the target was computed from the same parameters.
+
+# %% nbgrader={"grade": false, "grade_id": "08_pitfalls-detach-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def detach(t):
+    """A new leaf Tensor with the same data array as `t` (not a copy), no `_prev` and no `_op`."""
+    ### BEGIN SOLUTION
+    return Tensor(t.data)
+    ### END SOLUTION
+
+
+def stop_gradient_loss(y, target):
+    """The scalar Tensor sum((y - target)**2), through which no gradient flows into `target`."""
+    ### BEGIN SOLUTION
+    return ((y - detach(target)) ** 2).sum()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "08_pitfalls-detach", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def _check_detach(t):
+    d = detach(t)
+    assert isinstance(d, Tensor), f"detach must return a Tensor, not {type(d).__name__}."
+    assert d is not t, "detach returned the same tensor: it must return a NEW leaf, or gradients still flow."
+    assert not d._prev and not d._op, (f"Your detached tensor still has parents {len(d._prev)} / op {d._op!r}: "
+                                       "it keeps the whole graph alive. A leaf has _prev = () and _op = ''.")
+    assert np.shares_memory(d.data, t.data), "detach must share t's data array (Tensor(t.data)), not copy it."
+    assert not np.any(d.grad), "A fresh leaf starts with a zero gradient."
+
+
+rng = np.random.default_rng(83)
+p0 = rng.normal(size=4)
+p = Tensor(p0.copy())
+_check_detach(p)
+_check_detach((p ** 2).exp())
+p = Tensor(p0.copy())
+loss = stop_gradient_loss(p.exp(), p**3)  # both the prediction and the target depend on p
+checks.assert_close(loss.data, np.sum((np.exp(p0) - p0**3) ** 2), what="loss value")
+loss.backward()
+checks.check_gradient(lambda _: p.grad, lambda q: np.sum((np.exp(q) - p0**3) ** 2), p0,
+                      what="gradient through the stop-gradient loss",
+                      hint="Only the prediction's path may count: the target is held constant at its value.")
+target = Tensor(rng.normal(size=4))
+stop_gradient_loss(Tensor(p0.copy()), target).backward()
+assert not np.any(target.grad), f"Gradient leaked into the target: target.grad = {target.grad}."
+### BEGIN HIDDEN TESTS
+_REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
+              "tanh": lambda inputs, out, up: (up * (1 - out**2),),
+              "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
+for seed in range(830, 836):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 7))
+    w0, a, b = rng.normal(size=(3, n))
+    with using_rules(**_REFERENCE):
+        w = Tensor(w0.copy())
+        _check_detach(w * a)
+        loss = stop_gradient_loss((w * a).tanh(), (w * b).sigmoid() + w.relu())
+        loss.backward()
+        frozen = _sigmoid(w0 * b) + np.maximum(w0, 0.0)
+        checks.check_gradient(lambda _, w=w: w.grad,
+                              lambda q, a=a, frozen=frozen: np.sum((np.tanh(q * a) - frozen) ** 2),
+                              w0, what="gradient through the stop-gradient loss",
+                              hint="The target is a constant: detach it, not the prediction.")
+        # Detaching cuts a graph: nothing reaches w through a detached intermediate.
+        w = Tensor(w0.copy())
+        (detach(w.exp()) * w).sum().backward()
+        checks.assert_close(w.grad, np.exp(w0), what="gradient of sum(detach(exp(w)) * w)",
+                            hint="Through a detached value only the other path counts.")
+# The detached tensor and the original share their data: a change in place shows through.
+t = Tensor(np.arange(3.0))
+d = detach(t)
+d.add_(1.0)
+assert np.array_equal(t.data, [1.0, 2.0, 3.0]), "detach must share the data array, not copy it."
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 4: the version counter
+#
+# Make the engine refuse to compute a gradient from data that changed after the forward pass, as PyTorch does.
+# Every op calls `HOOKS["save"](*inputs, out)` at forward time and keeps whatever it returns; at backward time
+# it calls `HOOKS["unpack"](saved, op)` and uses the arrays it returns, in the same order.
+#
+# - `save_for_backward(*tensors)` returns a record of each tensor together with its `_version` *now*.
+# - `unpack_saved(saved, op)` returns the tensors' data arrays, in order, after checking every version: if a
+#   tensor's `_version` is no longer the one saved, it raises a `RuntimeError` whose message names the op and
+#   both versions (for example "one of the variables needed for gradient computation by 'pow' has been modified
+#   by an inplace operation: it is at version 1; expected version 0").
+#
+# The test installs them with `using_hooks(save_for_backward, unpack_saved)`. A change made *before* the
+# forward pass, or *after* the backward pass, is harmless and must not raise. (Our engine saves every input and
+# the output of every op, so it is stricter than PyTorch, which saves only what each backward rule reads:
+# PyTorch lets you change an input of `a + b` in place, ours does not.)
+
+# %% nbgrader={"grade": false, "grade_id": "08_pitfalls-version_check-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def save_for_backward(*tensors):
+    """Record each tensor together with its current `_version`; return the record (any form you like)."""
+    ### BEGIN SOLUTION
+    return [(t, t._version) for t in tensors]
+    ### END SOLUTION
+
+
+def unpack_saved(saved, op):
+    """The data arrays of the saved tensors, in order; RuntimeError if one has changed in place since it was saved.
+
+    Args:
+        saved: What save_for_backward returned.
+        op: The name of the op whose backward needs the tensors, for the error message.
+    """
+    ### BEGIN SOLUTION
+    arrays = []
+    for t, version in saved:
+        if t._version != version:
+            raise RuntimeError(f"one of the variables needed for gradient computation by {op!r} has been modified "
+                               f"by an inplace operation: it is at version {t._version}; expected version {version}")
+        arrays.append(t.data)
+    return arrays
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "08_pitfalls-version_check", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def _expect_error(loss, ops, now, then, what):
+    """backward() must raise a RuntimeError naming one of `ops` and both versions."""
+    ops = (ops,) if isinstance(ops, str) else ops
+    try:
+        loss.backward()
+    except RuntimeError as error:
+        message = str(error)
+    else:
+        raise AssertionError(f"{what}, but backward() ran without a RuntimeError. Compare each saved version "
+                             "with the tensor's current _version in unpack_saved.")
+    assert any(op in message for op in ops) and str(now) in message and str(then) in message, (
+        f"Your error message {message!r} should name the op ({' or '.join(ops)}) and both versions "
+        f"(now {now}, saved {then}).")
+
+
+def _expect_no_error(run, what):
+    """run() must not raise: `what` is a harmless change."""
+    try:
+        run()
+    except RuntimeError as error:
+        raise AssertionError(f"{what}, which is harmless, but your unpack_saved raised: {error!r}. Compare each "
+                             "tensor's _version with the version save_for_backward recorded, not with 0.") from None
+
+
+rng = np.random.default_rng(84)
+x0 = rng.normal(size=3)
+with using_hooks(save_for_backward, unpack_saved):
+    x = Tensor(x0.copy())  # no change in place: the right gradient, no error
+    ((x**2).exp() - x).sum().backward()
+    checks.assert_close(x.grad, numdiff.gradient(lambda v: np.sum(np.exp(v**2) - v), x0),
+                        what="gradient with version checks on", hint="unpack_saved must return the arrays in order.")
+    x = Tensor(x0.copy())
+    loss = (x**2).sum()
+    x.add_(1.0)
+    _expect_error(loss, "pow", 1, 0, "x changed in place after x**2 was computed")
+    x = Tensor(x0.copy())
+    x.mul_(2.0)  # changed BEFORE the forward pass: harmless
+    _expect_no_error(lambda: (x**2).sum().backward(), "x.mul_(2) happened before x**2 was computed")
+    checks.assert_close(x.grad, 4 * x0, what="gradient of sum(x²) after x.mul_(2) before the forward pass",
+                        hint="Only a change AFTER save_for_backward is an error: compare with the saved version.")
+### BEGIN HIDDEN TESTS
+_REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
+              "tanh": lambda inputs, out, up: (up * (1 - out**2),),
+              "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
+for seed in range(840, 844):
+    rng = np.random.default_rng(seed)
+    a0, b0 = rng.normal(size=(2, int(rng.integers(1, 6))))
+    with using_hooks(save_for_backward, unpack_saved), using_rules(**_REFERENCE):
+        a, b = Tensor(a0.copy()), Tensor(b0.copy())  # the second input of a two-input op changes
+        loss = (a * b).tanh().sum()
+        b.add_(0.5)
+        _expect_error(loss, "mul", 1, 0, "b changed in place after a * b")
+        a = Tensor(a0.copy())  # an op's OUTPUT changes (exp's backward needs it; so does sum's)
+        y = a.exp()
+        loss = y.sum()
+        y.mul_(2.0)
+        _expect_error(loss, ("sum", "exp"), 1, 0, "exp(x) changed in place before backward")
+        a = Tensor(a0.copy())  # two changes through the data setter
+        loss = a.relu().sum()
+        a.data = a.data + 1.0
+        a.data -= 3.0
+        _expect_error(loss, "relu", 2, 0, "x changed twice (x.data = ..., x.data -= ...) after relu(x)")
+        a, b = Tensor(a0.copy()), Tensor(b0.copy())  # no false alarms: correct gradients for a two-input op
+        a.add_(1.0)
+        _expect_no_error(lambda a=a, b=b: (a * b.sigmoid() - (a - b) ** 3).sum().backward(),
+                         "a.add_(1) happened before the forward pass")
+        ref_a = numdiff.gradient(lambda v, b0=b0: np.sum(v * _sigmoid(b0) - (v - b0) ** 3), a0 + 1.0)
+        ref_b = numdiff.gradient(lambda v, a0=a0: np.sum((a0 + 1.0) * _sigmoid(v) - (a0 + 1.0 - v) ** 3), b0)
+        checks.assert_close(a.grad, ref_a, what="gradient for a", where="with version checks on",
+                            hint="unpack_saved must return the arrays in the order they were saved.")
+        checks.assert_close(b.grad, ref_b, what="gradient for b", where="with version checks on")
+        a = Tensor(a0.copy())  # a change after backward is harmless, and the graph can be rebuilt
+        loss = (a**3).sum()
+        loss.backward()
+        a.add_(1.0)
+        a.zero_grad()
+        _expect_no_error(lambda a=a: (a**3).sum().backward(), "a changed after one backward, before a new forward")
+        checks.assert_close(a.grad, 3 * (a0 + 1.0) ** 2, what="gradient after a fresh forward pass")
+# Only the op whose saved tensor changed complains: x**2 saved x at version 0, exp(x) at version 1.
+with using_hooks(save_for_backward, unpack_saved):
+    x = Tensor(np.array([0.5, -0.3]))
+    y = x**2
+    x.add_(1.0)
+    z = x.exp()
+    _expect_error((y + z).sum(), "pow", 1, 0, "x changed after x**2 (but before exp(x))")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# With your hooks installed, the silent bug of pitfall 3 becomes a loud one:
+
+# %%
+with using_hooks(save_for_backward, unpack_saved):
+    x = Tensor(np.array([1.0, 2.0, 3.0]))
+    loss = (x**2).sum()
+    x.add_(1.0)
+    try:
+        loss.backward()
+    except RuntimeError as error:
+        print("RuntimeError:", error)
+
+# %% [markdown]
+# ### Exercise 5: a training loop without the pitfalls
+#
+# Write `train(loss_fn, w, steps, lr)`: `steps` steps of gradient descent on the parameter tensor `w`, where
+# `loss_fn(w)` builds a fresh scalar loss tensor. Each step must
+#
+# 1. zero `w.grad` first (it may hold anything when `train` is called, even stale gradients from earlier work),
+# 2. build the loss and call `backward()`,
+# 3. update `w` **in place** (the caller's `w` must move): `w.data -= lr * w.grad`,
+# 4. add the loss's *value* to a running total.
+#
+# Return the total as a Python `float` (the sum of the losses computed at the start of each step), not a tensor:
+# the tests count the nodes your return value keeps alive.
+
+# %% nbgrader={"grade": false, "grade_id": "08_pitfalls-training_loop-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def train(loss_fn, w, steps, lr):
+    """Run `steps` steps of gradient descent on the Tensor `w` in place; return the total loss as a float."""
+    ### BEGIN SOLUTION
+    total = 0.0
+    for _ in range(steps):
+        w.zero_grad()
+        loss = loss_fn(w)
+        loss.backward()
+        w.data -= lr * w.grad
+        total += float(loss.data)
+    return total
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "08_pitfalls-training_loop", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def _reference_descent(loss_np, w0, steps, lr):
+    """Gradient descent with numerical gradients: the final weights and the total loss."""
+    v, total = np.array(w0, dtype=float), 0.0
+    for _ in range(steps):
+        total += loss_np(v)
+        v = v - lr * numdiff.gradient(loss_np, v)
+    return v, total
+
+
+def _check_train(loss_fn, loss_np, w0, steps, lr, rng):
+    w = Tensor(np.array(w0, dtype=float))
+    w.grad = rng.normal(size=np.shape(w0))  # stale gradients from earlier work
+    total = train(loss_fn, w, steps, lr)
+    if isinstance(total, Tensor):
+        grown = count_nodes(train(loss_fn, Tensor(np.array(w0, dtype=float)), 3 * steps, lr))
+        raise AssertionError(f"train returned a Tensor that keeps {count_nodes(total)} nodes alive after {steps} "
+                             f"steps and {grown} after {3 * steps}: a graph leak. Add float(loss.data), not loss.")
+    v, ref_total = _reference_descent(loss_np, w0, steps, lr)
+    checks.assert_close(w.data, v, what=f"weights after {steps} steps", where="(the caller's w)",
+                        hint="Zero w.grad before each backward (gradients accumulate), and update w in place.")
+    checks.assert_close(total, ref_total, what="total loss", where=f"over {steps} steps",
+                        hint="Add each step's loss value, computed before that step's update.")
+
+
+rng = np.random.default_rng(85)
+target = rng.normal(size=4)
+_check_train(lambda w: ((w - target) ** 2).sum() + (-w).exp().sum(),
+             lambda v: float(np.sum((v - target) ** 2) + np.sum(np.exp(-v))), rng.normal(size=4), 20, 0.05, rng)
+### BEGIN HIDDEN TESTS
+_REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
+              "tanh": lambda inputs, out, up: (up * (1 - out**2),),
+              "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
+for seed, steps in [(850, 1), (851, 7), (852, 33)]:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 6))
+    xs, ys = rng.normal(size=(2, n))
+    with using_rules(**_REFERENCE):
+        _check_train(lambda w, xs=xs, ys=ys: (((w * xs).tanh() - ys) ** 2).sum() + (w * w).sum() * 0.1,
+                     lambda v, xs=xs, ys=ys: float(np.sum((np.tanh(v * xs) - ys) ** 2) + 0.1 * np.sum(v * v)),
+                     rng.normal(size=n), steps, 0.1, rng)
+# The return value keeps no graph, however long the training.
+short = train(lambda w: (w**2).sum(), Tensor(np.ones(3)), 2, 0.1)
+long = train(lambda w: (w**2).sum(), Tensor(np.ones(3)), 40, 0.1)
+for total in (short, long):
+    assert not isinstance(total, Tensor), f"train returned a Tensor ({count_nodes(total)} nodes): a graph leak."
+    float(total)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Summary
+#
+# | symptom | likely cause | tool |
+# |---|---|---|
+# | relative error $> 10^{-2}$ | a wrong backward rule (sign, factor, input instead of output, missing operand) | `gradient_check`, worst index |
+# | relative error $10^{-5}$ to $10^{-2}$ | a kink between $x \pm h$, a float32 check, or a small bug | kink detection, float64, $h \approx \varepsilon^{1/3}$ |
+# | early layers do not learn | vanishing gradients: sigmoid chains, too small a gain | per-layer gradient norms, He/Xavier gain |
+# | loss jumps to NaN | exploding gradients: too large a gain | per-layer gradient norms, gradient clipping |
+# | steps grow over time | gradients never zeroed | `w.zero_grad()` before each `backward()` |
+# | memory grows every iteration | `total += loss` keeps every graph | `total += loss.item()` |
+# | gradient silently wrong after an update | data changed in place between forward and backward | version counters |
+# | a branch stops learning | an accidental `detach` / `.data` / NumPy round trip | gradient check |
