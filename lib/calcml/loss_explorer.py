@@ -1,0 +1,237 @@
+r"""The softmax + cross-entropy explorer, and the ridge loss seen from above.
+
+For logits $z \in \mathbb{R}^K$ and a true class $c$, the softmax $p_k = e^{z_k} / \sum_j e^{z_j}$ and the
+cross-entropy $\ell(z) = -\log p_c$ have the gradient
+
+$$ \frac{\partial \ell}{\partial z_k} = p_k - [k = c], $$
+
+so one step of gradient descent raises the true logit (by $1 - p_c$) and lowers each other logit in
+proportion to its probability. `loss_explorer` lets a learner see this: sliders move the logits, a dropdown
+picks the true class, and bars show $p$ and the gradient. It holds no softmax and no solved gradient: it
+takes the learner's `softmax_fn` (and optionally `grad_fn`), and its reference gradient is
+`numdiff.gradient` of $-\log$ `softmax_fn(z)[c]`.
+
+`ridge_contours` draws $L(w) = \frac1N\|Xw - y\|^2 + \lambda\|w\|^2$ over a grid of $w \in \mathbb{R}^2$, one
+panel per $\lambda$, so the bowl can be seen to round out and its bottom to move towards $w = 0$.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike, NDArray
+
+from calcml import numdiff, plots, widgets
+
+Batch = Callable[..., ArrayLike]
+
+
+class LossExplorer:
+    r"""Logits $z$, a true class $c$, the probabilities $p$ and the gradient of $\ell = -\log p_c$.
+
+    Made by `loss_explorer`; display it (or leave it last in a cell) to show it.
+
+    Attributes:
+        figure: The figure (probabilities left, gradient right), always drawn for the current state.
+        logits, true_class: The current state.
+        p, loss: `softmax_fn` of the logits and $-\log p_c$.
+        grad: The gradient shown: `grad_fn`'s if given, else `numeric_grad`.
+        numeric_grad: `numdiff.gradient` of $-\log$ `softmax_fn(z)[c]`, the reference.
+        sliders, dropdown, readout, widget: The controls (container CSS class `calcml-loss-explorer`),
+            or None in static mode.
+    """
+
+    def __init__(self, softmax_fn: Batch, grad_fn: Batch | None, logits: Sequence[float], true_class: int,
+                 logit_range: tuple[float, float], interactive: bool) -> None:
+        self.softmax_fn, self.grad_fn, self.logit_range = softmax_fn, grad_fn, logit_range
+        self.figure = Figure(figsize=(8.0, 3.6), layout="constrained")
+        self._axes = self.figure.subplots(1, 2)
+        self.sliders: list[ipywidgets.FloatSlider] | None = None
+        self.dropdown: ipywidgets.Dropdown | None = None
+        self.readout: ipywidgets.HTML | None = None
+        self.widget: ipywidgets.VBox | None = None
+        self._image: ipywidgets.Image | None = None
+        self._png: bytes | None = None
+        self.logits, self.true_class = np.asarray(logits, dtype=np.float64), int(true_class)
+        if interactive:
+            self._build_widgets()
+        self._redraw()
+
+    def update(self, logits: Sequence[float] | None = None, true_class: int | None = None) -> NDArray[np.float64]:
+        """Set the logits and/or the true class (moving the controls, if any), redraw, return the gradient."""
+        if logits is not None:
+            self.logits = np.clip(np.asarray(logits, dtype=np.float64), *self.logit_range)
+        if true_class is not None:
+            self.true_class = int(true_class)
+        if self.sliders is not None and self.dropdown is not None:
+            self._syncing = True
+            for slider, value in zip(self.sliders, self.logits, strict=True):
+                slider.value = float(value)
+            self.dropdown.value = self.true_class
+            self._syncing = False
+        self._redraw()
+        return self.grad
+
+    def readout_text(self) -> str:
+        """The readout as plain text: the loss, p, the gradient and how well it matches numdiff."""
+        def vec(v: NDArray[np.float64]) -> str:
+            return "(" + ", ".join(f"{x:+.3f}" for x in v) + ")"
+        source = "your grad_fn" if self.grad_fn is not None else "numdiff"
+        text = (f"loss −log p_{self.true_class} = {self.loss:.4f};  p = {vec(self.p)};  "
+                f"gradient ({source}) = {vec(self.grad)}, sum {self.grad.sum():+.3f}")
+        if self.grad_fn is not None:
+            err = float(np.max(np.abs(self.grad - self.numeric_grad)))
+            text += f";  max |grad_fn − numdiff| = {err:.1e}"
+        return text
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes (rendered once per state)."""
+        if self._png is None:
+            buffer = io.BytesIO()
+            self.figure.savefig(buffer, format="png", dpi=90)
+            self._png = buffer.getvalue()
+        return self._png
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        data: dict[str, Any] = {} if self.widget is None else dict(self.widget._repr_mimebundle_())
+        data["image/png"] = base64.b64encode(self.png()).decode("ascii")
+        data["text/plain"] = f"Softmax + cross-entropy: {self.readout_text()}"
+        return data
+
+    def _build_widgets(self) -> None:
+        lo, hi = self.logit_range
+        layout = ipywidgets.Layout(width="min(100%, 420px)")
+        self.sliders = [ipywidgets.FloatSlider(value=float(v), min=lo, max=hi, step=0.1, description=f"logit z_{k}",
+                                               continuous_update=True, readout_format=".1f", layout=layout)
+                        for k, v in enumerate(self.logits)]
+        self.dropdown = ipywidgets.Dropdown(options=[(f"class {k}", k) for k in range(self.logits.size)],
+                                            value=self.true_class, description="true class")
+        self.readout = ipywidgets.HTML()
+        self.readout.add_class("calcml-loss-readout")
+        self._image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
+        self.widget = ipywidgets.VBox([*self.sliders, self.dropdown, self.readout, self._image])
+        self.widget.add_class("calcml-loss-explorer")
+        self._syncing = False
+        for control in (*self.sliders, self.dropdown):
+            control.observe(self._on_control, names="value")
+
+    def _on_control(self, change: dict[str, Any]) -> None:
+        if self._syncing or self.sliders is None or self.dropdown is None:
+            return
+        self.logits = np.array([s.value for s in self.sliders], dtype=np.float64)
+        self.true_class = int(self.dropdown.value)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        z, c, k = self.logits, self.true_class, np.arange(self.logits.size)
+        self._png = None
+        self.p = np.asarray(self.softmax_fn(z[None, :]), dtype=np.float64).reshape(z.shape)
+        with np.errstate(divide="ignore"):
+            self.loss = float(-np.log(self.p[c]))
+            self.numeric_grad = numdiff.gradient(
+                lambda v: -np.log(np.asarray(self.softmax_fn(v[None, :]), dtype=np.float64)[0, c]), z)
+        shown = self.numeric_grad if self.grad_fn is None else self.grad_fn(z[None, :], np.array([c]))
+        self.grad = np.asarray(shown, dtype=np.float64).reshape(z.shape)
+        colours = [plots.COLORS["vermillion"] if j == c else plots.COLORS["blue"] for j in k]
+        left, right = self._axes
+        left.clear()
+        right.clear()
+        plots.new_axes("class k", "probability $p_k$", f"softmax; loss $-\\log p_{c}$ = {self.loss:.3f}", ax=left)
+        source = "numdiff" if self.grad_fn is None else "your grad_fn"
+        plots.new_axes("class k", r"gradient $\partial\ell/\partial z_k$", f"gradient of the loss ({source})", ax=right)
+        left.bar(k, self.p, color=colours, gid="p")
+        left.set_ylim(0.0, 1.0)
+        right.bar(k, self.grad, color=colours, gid="grad", label="gradient (true class in vermillion)")
+        right.bar(k, self.p, fill=False, edgecolor=plots.COLORS["black"], ls="--", gid="p-outline",
+                  label="p, for comparison")
+        right.axhline(0.0, color=plots.COLORS["black"], lw=0.8)
+        right.set_ylim(-1.05, 1.05)
+        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize="small")
+        for ax in (left, right):
+            ax.set_xticks(k, [f"{j}" + (" (true)" if j == c else "") for j in k])
+        if self.readout is not None:
+            self.readout.value = f'<span role="status" aria-live="polite">{self.readout_text()}</span>'
+        if self._image is not None:
+            self._image.value = self.png()
+
+
+def loss_explorer(softmax_fn: Batch, grad_fn: Batch | None = None, *, logits: Sequence[float] = (2.0, 0.5, -1.0),
+                  true_class: int = 1, logit_range: tuple[float, float] = (-6.0, 6.0)) -> LossExplorer:
+    r"""Sliders for the logits and a dropdown for the true class, with bars of $p$ and of $\nabla_z \ell$.
+
+    With a front end (see `widgets.has_frontend`) the controls redraw the figure and the readout; without
+    one, the figure for the initial state is shown statically.
+
+    Args:
+        softmax_fn: The learner's softmax of a batch: logits of shape (N, K) to probabilities (N, K).
+            It is called with N = 1.
+        grad_fn: Optional: the learner's gradient of the mean cross-entropy, called as
+            `grad_fn(Z, y)` with Z of shape (1, K) and class indices y of shape (1,). None shows the
+            numerical gradient of $-\log$ `softmax_fn(z)[c]` instead.
+        logits: The initial logits; their number K sets the number of sliders.
+        true_class: The initial true class, in 0..K-1.
+        logit_range: The range of each slider.
+
+    Returns:
+        The explorer; `update(logits, true_class)` drives it from code.
+    """
+    if not 0 <= true_class < len(logits):
+        raise ValueError(f"true_class must be in 0..{len(logits) - 1}, not {true_class}")
+    return LossExplorer(softmax_fn, grad_fn, logits, true_class, (float(logit_range[0]), float(logit_range[1])),
+                        widgets.has_frontend())
+
+
+def ridge_loss_grid(X: ArrayLike, y: ArrayLike, lam: float, w1: ArrayLike, w2: ArrayLike) -> NDArray[np.float64]:
+    r"""$L(w) = \frac1N\|Xw - y\|^2 + \lambda\|w\|^2$ for every $w = (w_1, w_2)$ of a grid (X has 2 columns).
+
+    Args:
+        X: Features, shape (N, 2).
+        y: Targets, shape (N,).
+        lam: The regularisation strength $\lambda \ge 0$.
+        w1, w2: Grid coordinates of the same shape (as made by `np.meshgrid`).
+
+    Returns:
+        The loss at each grid point, shaped like `w1`.
+    """
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    W = np.stack([np.asarray(w1, dtype=np.float64), np.asarray(w2, dtype=np.float64)], axis=-1)
+    residual = W @ X.T - y
+    return np.mean(residual**2, axis=-1) + lam * np.sum(W**2, axis=-1)
+
+
+def ridge_contours(X: ArrayLike, y: ArrayLike, lams: Sequence[float], *, extent: float = 3.0,
+                   num: int = 201) -> list[Axes]:
+    r"""Contours of the ridge loss over $w \in [-e, e]^2$, one panel per $\lambda$, with the lowest grid point.
+
+    Args:
+        X: Features, shape (N, 2).
+        y: Targets, shape (N,).
+        lams: The values of $\lambda$, one panel each.
+        extent: Half-width $e$ of the square of $w$ shown.
+        num: Grid points per axis.
+
+    Returns:
+        The axes (a new pyplot figure), labelled $w_1$ and $w_2$; the marker of the minimum has gid "min".
+    """
+    _, axes = plt.subplots(1, len(lams), figsize=(3.4 * len(lams), 3.4), layout="constrained", squeeze=False)
+    grid = np.linspace(-extent, extent, num)
+    w1, w2 = np.meshgrid(grid, grid)
+    for ax, lam in zip(axes[0], lams, strict=True):
+        plots.new_axes("weight w₁", "weight w₂", f"λ = {lam:g}", ax=ax)
+        loss = ridge_loss_grid(X, y, lam, w1, w2)
+        levels = loss.min() + (loss.max() - loss.min()) * np.geomspace(1e-3, 1.0, 14)
+        ax.contour(w1, w2, loss, levels=levels, colors=plots.COLORS["blue"], linewidths=1.0)
+        i, j = np.unravel_index(np.argmin(loss), loss.shape)
+        ax.plot(w1[i, j], w2[i, j], "o", color=plots.COLORS["vermillion"], ms=7, gid="min", label="lowest loss")
+        ax.plot(0.0, 0.0, "+", color=plots.COLORS["black"], ms=10, label="w = 0")
+        ax.set_aspect("equal")
+        ax.legend(loc="upper left", fontsize="small")
+    return list(axes[0])
