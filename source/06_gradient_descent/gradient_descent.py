@@ -1,0 +1,797 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Gradient descent: step size, curvature and momentum
+#
+# Training a model means walking downhill on a loss surface, one gradient at a time. The walk is simple to
+# write and surprisingly subtle to tune: a step too small and training crawls, a step slightly too large and
+# the loss explodes to `inf`. Both behaviours are predicted, to the digit, by the **curvature** of the loss:
+# the eigenvalues of its Hessian. This unit derives those predictions on quadratics, where everything can be
+# solved exactly, then adds **momentum**, the one-line change that turns $\kappa$ steps into $\sqrt{\kappa}$.
+#
+# **After this unit you can** (learning objective 5):
+#
+# - implement gradient descent and heavy-ball momentum, returning whole trajectories;
+# - explain the error recursion $e_{k+1} = (I - \eta A) e_k$ and why each eigen-direction of the Hessian
+#   contracts by its own factor $|1 - \eta\lambda_i|$;
+# - predict divergence from the threshold $\eta < 2/\lambda_{\max}$, and read the condition number
+#   $\kappa = \lambda_{\max}/\lambda_{\min}$ off a zig-zagging trajectory;
+# - derive the best fixed step $\eta^\star = 2/(\lambda_{\min} + \lambda_{\max})$ and its rate
+#   $(\kappa - 1)/(\kappa + 1)$, and momentum's stability bound $\eta\lambda < 2 + 2\beta$ and tuned rate
+#   $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$;
+# - explain why plain gradient descent crawls along Rosenbrock's banana-shaped valley.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from calcml import checks, descent_playground, functions, numdiff, plots
+
+# %% [markdown]
+# ## 1. One step downhill
+#
+# The gradient $\nabla f(x)$ points in the direction of steepest ascent, so a small step against it lowers
+# $f$. **Gradient descent** repeats that step with a fixed **learning rate** (step size) $\eta > 0$:
+#
+# $$ x_{k+1} = x_k - \eta\, \nabla f(x_k), \qquad k = 0, 1, 2, \dots $$
+#
+# How large may $\eta$ be? That depends on how fast the gradient itself changes, that is on the second
+# derivatives. Near a minimum $x^\star$ every smooth function looks like a quadratic (Taylor, with
+# $\nabla f(x^\star) = 0$):
+#
+# $$ f(x) \approx f(x^\star) + \tfrac12 (x - x^\star)^\top H (x - x^\star), \qquad H = \nabla^2 f(x^\star), $$
+#
+# so the **quadratic** $f(x) = \tfrac12 x^\top A x - b^\top x$ is the model problem: whatever we learn about
+# it describes every smooth problem close to its minimum. Its gradient needs one line of care. Writing
+# $x^\top A x = \sum_{ij} A_{ij} x_i x_j$ and differentiating by $x_m$ gives $\sum_j A_{mj}x_j + \sum_i
+# A_{im} x_i$, so
+#
+# $$ \nabla f(x) = \tfrac12 (A + A^\top)\, x - b, \qquad \nabla^2 f = \tfrac12 (A + A^\top). $$
+#
+# **Only the symmetric part of $A$ matters.** When $A$ is symmetric this is the familiar $Ax - b$, the
+# Hessian is $A$, and (for $A$ positive definite) the minimiser solves $Ax^\star = b$. The course's
+# `calcml.functions.Quadratic` implements exactly these formulas; let us check the symmetric part against
+# finite differences on a matrix that is *not* symmetric.
+
+# %%
+A = np.array([[2.0, 2.0], [0.0, 2.0]])  # not symmetric
+b = np.array([1.0, 2.0])
+bowl = functions.Quadratic(A, b)
+x = np.array([0.3, -0.4])
+print("numerical gradient       :", numdiff.gradient(bowl.f, x))
+print("(A + Aᵀ)/2 · x − b        :", 0.5 * (A + A.T) @ x - b)
+print("A · x − b  (wrong here)   :", A @ x - b)
+
+# %% [markdown]
+# ## 2. The error recursion: every eigen-direction on its own
+#
+# Take $A$ symmetric positive definite and measure the error $e_k = x_k - x^\star$. Because $b = Ax^\star$,
+# the gradient is $\nabla f(x_k) = Ax_k - Ax^\star = A e_k$, and subtracting $x^\star$ from both sides of the
+# update gives a linear recursion for the error alone:
+#
+# $$ e_{k+1} = e_k - \eta A e_k = (I - \eta A)\, e_k, \qquad\text{so}\qquad e_k = (I - \eta A)^k e_0 . $$
+#
+# Now diagonalise. A symmetric $A$ has an orthonormal basis of eigenvectors: $A = Q \Lambda Q^\top$ with
+# $Q^\top Q = I$ and $\Lambda = \operatorname{diag}(\lambda_1, \dots, \lambda_n)$. Then
+# $I - \eta A = Q (I - \eta\Lambda) Q^\top$, and in the eigen-coordinates $c_k = Q^\top e_k$ the matrix is
+# diagonal:
+#
+# $$ c_{k,i} = (1 - \eta\lambda_i)^k\, c_{0,i} . $$
+#
+# **Gradient descent on a quadratic is $n$ independent one-dimensional problems.** Along eigenvector $i$
+# the error is multiplied by $1 - \eta\lambda_i$ at every step: it shrinks if $|1 - \eta\lambda_i| < 1$,
+# flips sign if $1 - \eta\lambda_i < 0$, and grows if $|1 - \eta\lambda_i| > 1$. Let us check both forms of
+# the solution against one honest gradient step.
+
+# %%
+bowl = functions.quadratic_with_spectrum([1.0, 0.1], seed=0)  # Hessian eigenvalues 1 and 0.1
+lam, Q = np.linalg.eigh(bowl.A)
+x_star, x0, lr = bowl.minimiser, np.array([2.0, 1.0]), 0.5
+
+x1 = x0 - lr * bowl.grad(x0)
+print("one step obeys e1 = (I − ηA) e0:", np.allclose(x1 - x_star, (np.eye(2) - lr * bowl.A) @ (x0 - x_star)))
+k = 20
+e_matrix = np.linalg.matrix_power(np.eye(2) - lr * bowl.A, k) @ (x0 - x_star)
+e_eigen = Q @ ((1 - lr * lam) ** k * (Q.T @ (x0 - x_star)))
+print(f"e_{k} by matrix power: {e_matrix},  by eigen-coordinates: {e_eigen}")
+
+# %% [markdown]
+# Since the closed form needs no loop, it gives us exact trajectories to draw with, until you write the
+# iterative method yourself in Exercise 1:
+
+# %%
+def gd_on_quadratic(bowl, x0, lr, steps):
+    """Exact gradient-descent iterates x_0..x_steps on a quadratic, from x_k = x* + Q (1 − ηΛ)^k Qᵀ (x0 − x*)."""
+    lam, Q = np.linalg.eigh(bowl.hessian())
+    c0 = Q.T @ (np.asarray(x0, dtype=float) - bowl.minimiser)
+    powers = (1 - lr * lam) ** np.arange(steps + 1)[:, None]  # (steps + 1, n)
+    return bowl.minimiser + (powers * c0) @ Q.T
+
+
+path = gd_on_quadratic(bowl, x0, lr, 40)
+coords = np.abs((path - x_star) @ Q)  # |c_{k,i}|, one column per eigen-direction
+ax = plots.new_axes("step k", "|error along eigenvector i|", "Each eigen-direction contracts geometrically")
+for i, colour in zip(range(2), plots.PALETTE, strict=False):
+    ax.semilogy(coords[:, i], "o", ms=4, color=colour, label=f"λ = {lam[i]:g}: measured")
+    ax.semilogy(coords[0, i] * np.abs(1 - lr * lam[i]) ** np.arange(41), "-", color=colour, lw=1,
+                label=f"|1 − ηλ|^k = {abs(1 - lr * lam[i]):g}^k")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Straight lines on a log scale: geometric decay, with slope $\log|1 - \eta\lambda_i|$. With $\eta = 0.5$
+# the stiff direction ($\lambda = 1$) halves at every step while the flat one ($\lambda = 0.1$) loses only 5%.
+# **The slowest direction sets the pace.**
+#
+# ## 3. Worked example: a bowl you can solve by hand
+#
+# Take $A = \begin{pmatrix} 2 & 1 \\ 1 & 2 \end{pmatrix}$. Its trace is 4 and its determinant 3, so its
+# eigenvalues solve $\lambda^2 - 4\lambda + 3 = 0$: $\lambda = 1$ with eigenvector $(1, -1)/\sqrt2$, and
+# $\lambda = 3$ with eigenvector $(1, 1)/\sqrt2$. Gradient descent multiplies the two error components by
+#
+# $$ 1 - \eta \quad\text{and}\quad 1 - 3\eta . $$
+#
+# - **When does it diverge?** $|1 - 3\eta| < 1$ needs $\eta < 2/3$; the other factor only needs $\eta < 2$.
+#   The steep direction decides: above $\eta = 2/3$ the iterates blow up.
+# - **Which step is fastest?** Raising $\eta$ helps the first factor and, beyond $\eta = 1/3$, hurts the
+#   second. The worst of the two is smallest where they balance with opposite signs:
+#   $1 - \eta = -(1 - 3\eta)$, that is $\eta = 1/2$, where both factors have size $1/2$.
+#
+# So with $\eta = 1/2$ **the error halves at every step, exactly, whatever the start.** In fact
+# $I - \tfrac12 A = \begin{pmatrix} 0 & -1/2 \\ -1/2 & 0 \end{pmatrix}$, whose square is $\tfrac14 I$.
+
+# %%
+A = np.array([[2.0, 1.0], [1.0, 2.0]])
+M = np.eye(2) - 0.5 * A
+print("I − A/2 =\n", M, "\n(I − A/2)² =\n", M @ M)
+e0 = np.array([0.7, -1.9])
+ratios = [np.linalg.norm(np.linalg.matrix_power(M, k) @ e0) / np.linalg.norm(e0) for k in range(6)]
+print("‖e_k‖ / ‖e_0‖ for k = 0..5:", np.round(ratios, 6))
+
+# %% [markdown]
+# ## 4. The divergence threshold $\eta < 2/\lambda_{\max}$
+#
+# The worked example generalises at once. Every factor must satisfy $|1 - \eta\lambda_i| < 1$, that is
+# $0 < \eta\lambda_i < 2$, and the largest eigenvalue is the hardest to satisfy:
+#
+# $$ \boxed{\ \text{gradient descent converges from every start} \iff 0 < \eta < \frac{2}{\lambda_{\max}}\ } $$
+#
+# The threshold is sharp. Just below it, the stiff component flips sign at every step but still shrinks;
+# just above it, the same component grows by a factor slightly over 1 per step, and nothing else matters
+# for long.
+
+# %%
+bowl = functions.quadratic_with_spectrum([1.0, 0.1], seed=0)
+threshold = 2 / bowl.eigenvalues.max()
+ax = plots.new_axes("step k", "‖x_k − x*‖  (log scale)", f"Just below and just above η = 2/λ_max = {threshold:g}")
+for factor, colour in [(0.95, plots.COLORS["blue"]), (1.05, plots.COLORS["vermillion"])]:
+    path = gd_on_quadratic(bowl, x0, factor * threshold, 80)
+    ax.semilogy(np.linalg.norm(path - bowl.minimiser, axis=1), color=colour, lw=2,
+                label=f"η = {factor:g} × 2/λ_max")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## 5. The condition number, zig-zags, and the best fixed step
+#
+# Call the extreme eigenvalues $\mu = \lambda_{\min}$ and $L = \lambda_{\max}$. After $k$ steps the error has
+# shrunk at least by the worst factor to the power $k$,
+#
+# $$ \|e_k\| \le \rho(\eta)^k \|e_0\|, \qquad \rho(\eta) = \max_i |1 - \eta\lambda_i| = \max\bigl(|1 - \eta\mu|,\ |1 - \eta L|\bigr), $$
+#
+# because $1 - \eta\lambda$ is linear in $\lambda$, so its extremes sit at the ends of the spectrum. As
+# $\eta$ grows, $|1 - \eta\mu|$ falls and, past $1/L$, $|1 - \eta L|$ rises: the best step balances them with
+# opposite signs, $1 - \eta\mu = \eta L - 1$:
+#
+# $$ \eta^\star = \frac{2}{\mu + L}, \qquad \rho(\eta^\star) = 1 - \frac{2\mu}{\mu + L} = \frac{L - \mu}{L + \mu} = \frac{\kappa - 1}{\kappa + 1}, \qquad \kappa = \frac{L}{\mu} . $$
+#
+# The **condition number** $\kappa$ is all that matters. Since $\ln\frac{\kappa-1}{\kappa+1} \approx -2/\kappa$
+# for large $\kappa$, gaining one decimal digit of accuracy takes about $\frac{\ln 10}{2}\,\kappa \approx 1.15\,\kappa$
+# steps even with the best fixed step: a problem with $\kappa = 1000$ needs over a thousand steps per digit.
+
+# %%
+mu, L = 0.1, 1.0
+etas = np.linspace(0.0, 2.2, 441)
+ax = plots.new_axes("learning rate η", "contraction per step ρ(η)", "The V of ρ(η) for κ = 10 (μ = 0.1, L = 1)")
+ax.plot(etas, np.abs(1 - etas * mu), ":", color=plots.COLORS["sky_blue"], label="|1 − ημ|  (flat direction)")
+ax.plot(etas, np.abs(1 - etas * L), ":", color=plots.COLORS["orange"], label="|1 − ηL|  (steep direction)")
+ax.plot(etas, np.maximum(np.abs(1 - etas * mu), np.abs(1 - etas * L)), color=plots.COLORS["blue"], lw=2.5,
+        label="ρ(η), the worst of the two")
+ax.axvline(2 / (mu + L), color=plots.COLORS["bluish_green"], ls="--", label="η* = 2/(μ + L): ρ = (κ−1)/(κ+1)")
+ax.axvline(2 / L, color=plots.COLORS["vermillion"], ls="--", label="2/L: divergence beyond")
+ax.axhline(1.0, color=plots.COLORS["black"], lw=0.8)
+ax.set_ylim(0, 1.3)
+ax.legend(loc="lower left", fontsize="small")
+plt.show()
+
+# %% [markdown]
+# What does a large $\kappa$ look like? The level sets of $f$ are ellipses whose axes have lengths
+# proportional to $1/\sqrt{\lambda_i}$, so $\kappa = 100$ is a valley ten times longer than it is wide. The
+# gradient points across the valley, not along it: at $\eta^\star$ the steep component is multiplied by
+# $1 - \eta^\star L = -\frac{\kappa - 1}{\kappa + 1} \approx -1$ (it flips sides every step) while the flat one
+# creeps by the factor $+\frac{\kappa - 1}{\kappa + 1} \approx 1$. The result is the famous **zig-zag**:
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(12, 4), layout="constrained")
+grid = np.stack(np.meshgrid(np.linspace(-2.5, 2.5, 201), np.linspace(-2.5, 2.5, 201)))
+start = np.array([-2.0, 1.2])
+for ax, kappa in zip(axes, [1, 10, 100], strict=True):
+    bowl = functions.quadratic_with_spectrum([1.0, 1.0 / kappa], seed=4, minimiser=[0.0, 0.0])
+    best = 2 / (1.0 + 1.0 / kappa)
+    path = gd_on_quadratic(bowl, start, best, 30)
+    plots.new_axes("x₁", "x₂", f"κ = {kappa}: 30 steps at η*, ρ = {(kappa - 1) / (kappa + 1):.3f}", ax=ax)
+    ax.contour(grid[0], grid[1], bowl.f(grid), levels=np.geomspace(1e-3, 4, 10), colors=plots.COLORS["sky_blue"],
+               linewidths=0.8)
+    ax.plot(path[:, 0], path[:, 1], "o-", color=plots.COLORS["vermillion"], ms=3, lw=1.2, label="x_k")
+    ax.plot(0, 0, "*", color=plots.COLORS["black"], ms=12, label="x*")
+    ax.set_aspect("equal")
+    ax.legend(loc="lower right")
+plt.show()
+
+# %% [markdown]
+# With $\kappa = 1$ the bowl is round, the gradient points straight at the minimum, and one step of
+# $\eta^\star = 1/\lambda$ lands on it. With $\kappa = 100$ thirty steps bounce from wall to wall and have
+# covered less than half of the way along the valley ($0.98^{30} \approx 0.55$ of the error is left).
+#
+# ## 6. Heavy-ball momentum
+#
+# A ball rolling down the valley would not stop at every step to ask the gradient for directions: it keeps
+# part of its velocity. Polyak's **heavy-ball method** adds that memory to gradient descent,
+#
+# $$ x_{k+1} = x_k - \eta \nabla f(x_k) + \beta\, (x_k - x_{k-1}), \qquad x_{-1} = x_0, $$
+#
+# with **momentum** $0 \le \beta < 1$ ($\beta = 0$ is plain gradient descent; $x_{-1} = x_0$ makes the first
+# step a plain gradient step). Across the valley the zig-zag's alternating pushes cancel in the velocity;
+# along the valley the small, consistent pushes add up.
+#
+# **The recursion, per eigen-direction.** On a quadratic the error obeys
+# $e_{k+1} = e_k - \eta A e_k + \beta(e_k - e_{k-1})$, and in eigen-coordinates each direction is again on its
+# own, now with a two-term recurrence:
+#
+# $$ c_{k+1} = (1 + \beta - \eta\lambda)\, c_k - \beta\, c_{k-1}, \qquad
+# \begin{pmatrix} c_{k+1} \\ c_k \end{pmatrix} = \underbrace{\begin{pmatrix} 1 + \beta - \eta\lambda & -\beta \\ 1 & 0 \end{pmatrix}}_{M(\lambda)} \begin{pmatrix} c_k \\ c_{k-1} \end{pmatrix}. $$
+#
+# The eigenvalues of $M(\lambda)$ are the roots of $p(z) = z^2 - (1 + \beta - \eta\lambda) z + \beta$, and the
+# direction converges exactly when both roots have modulus below 1. The largest modulus, the **spectral
+# radius**, is the contraction per step.
+#
+# **Stability.** A real monic quadratic $p(z) = z^2 + a_1 z + a_0$ has both roots inside the unit circle exactly
+# when $|a_0| < 1$, $p(1) > 0$ and $p(-1) > 0$ (the second-order Jury test). Complex roots are conjugates with
+# $|z|^2 = a_0$; real roots have $p(\pm 1) > 0$ only if neither $+1$ nor $-1$ lies between them, and the
+# product $a_0$ below 1 in size rules out both lying beyond the same end. Here $a_0 = \beta$,
+# $p(1) = \eta\lambda$ and $p(-1) = 2 + 2\beta - \eta\lambda$, so
+#
+# $$ \boxed{\ \text{heavy ball converges} \iff 0 \le \beta < 1 \ \text{ and }\ 0 < \eta\lambda_i < 2 + 2\beta \text{ for every } i\ } $$
+#
+# Momentum stretches the stable range of $\eta\lambda_{\max}$ from $2$ towards $4$. The map below colours
+# each setting by its spectral radius: dark is fast, yellow is slow, and beyond the line the iterates diverge.
+
+# %%
+t, beta = np.meshgrid(np.linspace(0.0, 4.2, 421), np.linspace(0.0, 0.99, 100))  # t = ηλ
+trace = (1 + beta - t).astype(complex)
+disc = np.sqrt(trace**2 - 4 * beta)
+radius = np.maximum(np.abs(trace + disc), np.abs(trace - disc)) / 2
+ax = plots.new_axes("ηλ  (step size × curvature)", "momentum β", "Spectral radius of the heavy-ball recurrence")
+image = ax.pcolormesh(t, beta, np.minimum(radius, 1.0), cmap="cividis", shading="auto")
+ax.figure.colorbar(image, ax=ax, label="contraction per step (clipped at 1)")
+ax.plot(2 + 2 * beta[:, 0], beta[:, 0], color=plots.COLORS["vermillion"], lw=2.5, label="ηλ = 2 + 2β: stability edge")
+ax.plot((1 - np.sqrt(beta[:, 0])) ** 2, beta[:, 0], "--", color=plots.COLORS["sky_blue"], lw=1.5,
+        label="(1 ± √β)²: complex roots between")
+ax.plot((1 + np.sqrt(beta[:, 0])) ** 2, beta[:, 0], "--", color=plots.COLORS["sky_blue"], lw=1.5)
+ax.set_xlim(0, 4.2)
+ax.legend(loc="lower right", fontsize="small")
+plt.show()
+
+# %% [markdown]
+# **The tuned rate.** Between the dashed curves the discriminant $(1 + \beta - \eta\lambda)^2 - 4\beta$ is
+# negative, the two roots are complex conjugates, and their modulus is fixed by their product:
+# $|z|^2 = \beta$. So *every* eigen-direction with $(1 - \sqrt\beta)^2 \le \eta\lambda \le (1 + \sqrt\beta)^2$
+# contracts by exactly $\sqrt\beta$ per step, whatever its $\lambda$. Fit the whole spectrum $[\mu, L]$ into
+# that window, tightly:
+#
+# $$ \eta\mu = (1 - \sqrt\beta)^2, \quad \eta L = (1 + \sqrt\beta)^2
+# \quad\Longrightarrow\quad \sqrt\kappa = \frac{1 + \sqrt\beta}{1 - \sqrt\beta}
+# \quad\Longrightarrow\quad \sqrt\beta = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}, \qquad
+# \eta = \frac{(1 + \sqrt\beta)^2}{L} = \frac{4}{(\sqrt L + \sqrt\mu)^2} . $$
+#
+# With these settings the contraction per step is $\dfrac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ instead of
+# $\dfrac{\kappa - 1}{\kappa + 1}$: the number of steps grows like $\sqrt\kappa$, not $\kappa$. For
+# $\kappa = 10^4$ that is 100 times fewer steps.
+
+# %%
+kappas = np.geomspace(2, 1e4, 200)
+digits = 6 * np.log(10)  # steps to gain six digits: k = ln(10⁶) / −ln ρ
+ax = plots.new_axes("condition number κ", "steps to shrink the error 10⁶-fold", "Momentum: √κ instead of κ")
+ax.loglog(kappas, digits / -np.log((kappas - 1) / (kappas + 1)), color=plots.COLORS["blue"], lw=2,
+          label="gradient descent, best fixed step: ρ = (κ−1)/(κ+1)")
+ax.loglog(kappas, digits / -np.log((np.sqrt(kappas) - 1) / (np.sqrt(kappas) + 1)), color=plots.COLORS["vermillion"],
+          lw=2, label="heavy ball, tuned: ρ = (√κ−1)/(√κ+1)")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## 7. Rosenbrock's banana: why gradient descent crawls
+#
+# Real losses are not quadratics, but near any point they look like one, with the local Hessian in the role of
+# $A$. Rosenbrock's function
+#
+# $$ f(x, y) = (1 - x)^2 + 100\,(y - x^2)^2 $$
+#
+# is the classic test. Its minimum is $(1, 1)$, at the end of a long, curved, flat-bottomed valley along
+# $y = x^2$. The Hessian
+#
+# $$ \nabla^2 f = \begin{pmatrix} 2 - 400y + 1200x^2 & -400x \\ -400x & 200 \end{pmatrix}
+# \quad\text{is}\quad \begin{pmatrix} 802 & -400 \\ -400 & 200 \end{pmatrix} \text{ at } (1, 1), $$
+#
+# with eigenvalues $\approx 1001.6$ and $0.40$: a condition number of about $2500$. Stability forces
+# $\eta < 2/1001.6 \approx 0.002$ (the valley walls are steep), and then the valley floor (curvature 0.4)
+# contracts by about $1 - 0.002 \times 0.4 = 0.9992$ per step: thousands of steps per digit. Worse, the valley
+# *bends*, so the slow direction keeps turning and the trajectory must follow it. Along the floor $y = x^2$
+# the Hessian is $\begin{pmatrix} 2 + 800x^2 & -400x \\ -400x & 200 \end{pmatrix}$, ill-conditioned everywhere:
+
+# %%
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+grid = np.stack(np.meshgrid(np.linspace(-2, 2, 241), np.linspace(-1, 3, 241)))
+plots.new_axes("x", "y", "Rosenbrock's valley (log-spaced contours)", ax=left)
+left.contour(grid[0], grid[1], functions.rosenbrock(grid), levels=np.geomspace(0.05, 2500, 15),
+             colors=plots.COLORS["sky_blue"], linewidths=0.8)
+floor = np.linspace(-2, 2, 200)
+left.plot(floor, floor**2, "--", color=plots.COLORS["orange"], lw=1.5, label="valley floor y = x²")
+left.plot(1, 1, "*", color=plots.COLORS["black"], ms=14, label="minimum (1, 1)")
+left.plot(-1.2, 1.0, "o", color=plots.COLORS["vermillion"], ms=7, label="classic start (−1.2, 1)")
+left.set_ylim(-1, 3)
+left.legend(loc="lower right")
+
+along = np.linalg.eigvalsh(np.moveaxis(functions.rosenbrock_hessian(np.stack([floor, floor**2])), [0, 1], [-2, -1]))
+plots.new_axes("x  (on the floor y = x²)", "eigenvalue, or κ (log scale)", "Curvature across and along the valley",
+               ax=right)
+right.semilogy(floor, along[:, 1], color=plots.COLORS["vermillion"], lw=2, label="λ_max: across the valley")
+right.semilogy(floor, along[:, 0], color=plots.COLORS["blue"], lw=2, label="λ_min: along the valley")
+right.semilogy(floor, along[:, 1] / along[:, 0], ":", color=plots.COLORS["black"], lw=1.5, label="κ = λ_max/λ_min")
+right.legend()
+plt.show()
+
+# %% [markdown]
+# You will watch gradient descent crawl along this valley, and momentum roll down it, with your own code at
+# the end of the unit.
+#
+# ## Exercises
+#
+# The exercises build the two optimisers and the formulas that tune them. Exercises 2, 3 and 5 take the
+# matrix $A$ of $f(x) = \frac12 x^\top A x - b^\top x$, which **need not be symmetric**: as section 1
+# showed, what gradient descent sees is the Hessian $H = \frac12(A + A^\top)$. `np.linalg.eigvalsh(H)` returns
+# its (real) eigenvalues in ascending order. Each test cell grades its own exercise only.
+#
+# ### Exercise 1: gradient descent (2 points)
+#
+# Write `gradient_descent(grad, x0, lr, steps)`, returning the whole **trajectory**: an array whose row $k$
+# is $x_k$, starting with $x_0$ itself in row 0. Do not modify the caller's `x0` (an in-place `x -= ...`
+# on it would), and remember that `x0` may arrive as a list of integers.
+
+# %% nbgrader={"grade": false, "grade_id": "06_gradient_descent-gradient_descent-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def gradient_descent(grad, x0, lr, steps):
+    """Run `steps` steps of gradient descent x_{k+1} = x_k − lr · grad(x_k) from x0.
+
+    Args:
+        grad: A function taking a float array of shape (n,) and returning the gradient, shape (n,).
+        x0: The start, array-like of shape (n,) (a list of ints is fine); it must not be modified.
+        lr: The learning rate η > 0.
+        steps: The number of steps, an int ≥ 0.
+
+    Returns:
+        A float array of shape (steps + 1, n) whose row k is x_k; row 0 is x0.
+    """
+    ### BEGIN SOLUTION
+    x = np.array(x0, dtype=float)  # a new array: the caller's x0 is never touched
+    trajectory = np.empty((steps + 1, x.size))
+    trajectory[0] = x
+    for k in range(steps):
+        x = x - lr * grad(x)
+        trajectory[k + 1] = x
+    return trajectory
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "06_gradient_descent-gradient_descent", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def _exact_gd(bowl, x0, lr, steps):  # x_k = x* + Q (1 − ηΛ)^k Qᵀ (x0 − x*): no iteration at all
+    lam, Q = np.linalg.eigh(bowl.hessian())
+    return bowl.minimiser + ((1 - lr * lam) ** np.arange(steps + 1)[:, None] * (Q.T @ (x0 - bowl.minimiser))) @ Q.T
+
+
+# f(x) = ‖x‖², grad 2x: with η = 1/4 every step halves x (an identity you can check by hand).
+checks.assert_close(gradient_descent(lambda x: 2 * x, [1, 2], 0.25, 3), [[1, 2], [0.5, 1], [0.25, 0.5], [0.125, 0.25]],
+                    what="trajectory", where="for f = ‖x‖², x0 = [1, 2], η = 1/4, 3 steps",
+                    hint="Row 0 must be x0 itself, then one row per step: shape (steps + 1, n).")
+_bowl = functions.quadratic_with_spectrum([2.0, 0.5], seed=1)
+_x0 = np.array([1.0, -2.0])
+_saved = _x0.copy()
+checks.assert_close(gradient_descent(_bowl.grad, _x0, 0.3, 25), _exact_gd(_bowl, _saved, 0.3, 25),
+                    what="trajectory", where="on a quadratic with Hessian eigenvalues 2 and 0.5, η = 0.3, 25 steps",
+                    hint="Compare with the closed form x_k = x* + (I − ηA)^k (x0 − x*) of section 2.")
+assert np.array_equal(_x0, _saved), (
+    f"gradient_descent changed the caller's x0 from {_saved} to {_x0}: copy it first (np.array(x0, dtype=float)), "
+    "then update the copy.")
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(20240606)
+for _trial in range(6):
+    _n = int(_rng.integers(1, 7))
+    _lam = np.exp(_rng.uniform(np.log(0.1), np.log(10.0), size=_n))
+    _bowl = functions.quadratic_with_spectrum(_lam, seed=int(_rng.integers(1_000_000)))
+    _lr = float(_rng.uniform(0.05, 1.95)) / _lam.max()
+    _steps = int(_rng.integers(0, 41))
+    _x0 = _rng.normal(size=_n) * 3
+    _saved = _x0.copy()
+    _got = gradient_descent(_bowl.grad, _x0, _lr, _steps)
+    checks.assert_close(_got, _exact_gd(_bowl, _saved, _lr, _steps), what="trajectory",
+                        where=f"on a random {_n}-D quadratic, η = {_lr:.3g}, {_steps} steps",
+                        hint="Row 0 is x0, then one row per step: shape (steps + 1, n).")
+    assert np.array_equal(_x0, _saved), "gradient_descent modified the caller's x0; update a copy instead."
+# Zero steps: the trajectory is x0 alone, as a (1, n) array.
+checks.assert_close(gradient_descent(lambda x: 2 * x, np.array([0.5, -1.5, 2.0]), 0.1, 0), [[0.5, -1.5, 2.0]],
+                    what="trajectory", where="with steps = 0", hint="With no steps the trajectory is [x0], shape (1, n).")
+# A non-quadratic: every row must obey the update rule from the row before (Rosenbrock, 60 steps).
+_x0 = np.array([-1.2, 1.0])
+_path = np.asarray(gradient_descent(functions.rosenbrock_grad, _x0, 1e-3, 60), dtype=float)
+checks.assert_close(_path.shape, (61, 2), what="trajectory shape", where="on Rosenbrock, 60 steps")
+checks.assert_close(_path[0], [-1.2, 1.0], what="first row", where="on Rosenbrock", hint="Row 0 must be x0.")
+_expected_next = _path[:-1] - 1e-3 * np.array([functions.rosenbrock_grad(p) for p in _path[:-1]])
+checks.assert_close(_path[1:], _expected_next, what="rows 1..60 of the trajectory", where="on Rosenbrock, η = 1e-3",
+                    hint="Each row must be x_{k+1} = x_k − η ∇f(x_k) of the row before.")
+assert np.array_equal(_x0, [-1.2, 1.0]), "gradient_descent modified the caller's x0; update a copy instead."
+# An integer array start must work and stay untouched.
+_x0 = np.array([3, -1])
+checks.assert_close(gradient_descent(lambda x: 2 * x, _x0, 0.1, 4), np.array([3.0, -1.0]) * 0.8 ** np.arange(5)[:, None],
+                    what="trajectory", where="from an integer array x0 = [3, -1], η = 0.1",
+                    hint="Convert x0 to floats first: np.array(x0, dtype=float).")
+assert np.array_equal(_x0, [3, -1]), "gradient_descent modified the caller's x0; update a copy instead."
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 2: the divergence threshold (1 point)
+#
+# Write `divergence_threshold(A)`, the learning rate $2/\lambda_{\max}$ beyond which gradient descent on
+# $f(x) = \frac12 x^\top A x - b^\top x$ diverges (section 4). Remember that the Hessian is the symmetric part
+# of $A$.
+
+# %% nbgrader={"grade": false, "grade_id": "06_gradient_descent-divergence_threshold-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def divergence_threshold(A):
+    """The largest stable learning rate 2 / λ_max(H) of gradient descent on f(x) = ½ xᵀAx − bᵀx.
+
+    Args:
+        A: An (n, n) array, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2, the Hessian
+            of f, is positive definite.
+
+    Returns:
+        The float 2 / λ_max, with λ_max the largest eigenvalue of H.
+    """
+    ### BEGIN SOLUTION
+    A = np.asarray(A, dtype=float)
+    return float(2.0 / np.linalg.eigvalsh(0.5 * (A + A.T))[-1])
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "06_gradient_descent-divergence_threshold", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_sym = "The Hessian of ½xᵀAx is (A + Aᵀ)/2: symmetrise A, then take its largest eigenvalue with np.linalg.eigvalsh."
+checks.assert_close(divergence_threshold(np.diag([1.0, 4.0])), 2 / 4, what="threshold", where="for A = diag(1, 4)",
+                    hint="The steepest direction (λ = 4) decides: η < 2/λ_max.")
+checks.assert_close(divergence_threshold(np.array([[2.0, 1.0], [1.0, 2.0]])), 2 / 3, what="threshold",
+                    where="for the worked example A = [[2, 1], [1, 2]] (eigenvalues 1 and 3)")
+checks.assert_close(divergence_threshold(np.array([[2.0, 2.0], [0.0, 2.0]])), 2 / 3, what="threshold",
+                    where="for the non-symmetric A = [[2, 2], [0, 2]], whose symmetric part is [[2, 1], [1, 2]]",
+                    hint=_sym)
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(777)
+for _trial in range(6):
+    _n = int(_rng.integers(1, 8))
+    _lam = np.exp(_rng.uniform(np.log(0.05), np.log(20.0), size=_n))
+    _H = functions.quadratic_with_spectrum(_lam, seed=int(_rng.integers(1_000_000))).A
+    _skew = _rng.normal(size=(_n, _n)) * 3
+    _A = _H + (_skew - _skew.T) if _trial % 2 else _H  # odd trials: same Hessian, plus a large skew part
+    _got = divergence_threshold(_A)
+    checks.assert_close(_got, 2 / _lam.max(), what="threshold",
+                        where=f"for a random {_n}×{_n} A{' (not symmetric)' if _trial % 2 else ''}", hint=_sym)
+    # The independent fact: just below the threshold GD shrinks the error, just above it the error explodes.
+    _e0 = _rng.normal(size=_n)
+    for _factor, _shrinks in [(0.98, True), (1.02, False)]:
+        _e = np.linalg.matrix_power(np.eye(_n) - _factor * float(_got) * _H, 400) @ _e0
+        assert (np.linalg.norm(_e) < np.linalg.norm(_e0)) == _shrinks, (
+            f"Gradient descent with η = {_factor} × your threshold {float(_got):.6g} "
+            f"{'diverges' if _shrinks else 'still converges'} on a random {_n}-D quadratic, so your threshold is "
+            f"not the edge of stability. {_sym}")
+checks.assert_close(divergence_threshold(np.array([[4.0]])), 0.5, what="threshold", where="for the 1×1 A = [[4]]")
+checks.assert_close(divergence_threshold(np.array([[3.0, 4.0], [-4.0, 3.0]])), 2 / 3, what="threshold",
+                    where="for A = [[3, 4], [-4, 3]], whose symmetric part is 3I", hint=_sym)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 3: the best fixed step (2 points)
+#
+# Write `best_fixed_step(A)`, the step $\eta^\star = 2/(\lambda_{\min} + \lambda_{\max})$ of section 5, which
+# makes the worst contraction factor $\max_i |1 - \eta\lambda_i|$ as small as it can be. (Check: for the
+# worked example it should give $1/2$.)
+
+# %% nbgrader={"grade": false, "grade_id": "06_gradient_descent-best_fixed_step-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def best_fixed_step(A):
+    """The learning rate 2 / (λ_min + λ_max) that makes gradient descent on ½ xᵀAx − bᵀx contract fastest.
+
+    Args:
+        A: An (n, n) array, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2 is positive definite.
+
+    Returns:
+        The float 2 / (λ_min + λ_max), with λ_min, λ_max the extreme eigenvalues of H.
+    """
+    ### BEGIN SOLUTION
+    A = np.asarray(A, dtype=float)
+    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
+    return float(2.0 / (lam[0] + lam[-1]))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "06_gradient_descent-best_fixed_step", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+_sym = "The Hessian of ½xᵀAx is (A + Aᵀ)/2: symmetrise A, then use its extreme eigenvalues (np.linalg.eigvalsh)."
+checks.assert_close(best_fixed_step(np.array([[2.0, 1.0], [1.0, 2.0]])), 0.5, what="best step",
+                    where="for the worked example A = [[2, 1], [1, 2]]",
+                    hint="There the factors 1 − η and 1 − 3η balance at η = 1/2.")
+checks.assert_close(best_fixed_step(np.diag([1.0, 4.0])), 2 / 5, what="best step", where="for A = diag(1, 4)",
+                    hint="η* balances |1 − ηλ_min| = |1 − ηλ_max| with opposite signs.")
+checks.assert_close(best_fixed_step(np.array([[2.0, 2.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0]])), 0.5,
+                    what="best step", where="for the non-symmetric A = [[2, 2, 0], [0, 2, 0], [0, 0, 1]] "
+                    "(its symmetric part has eigenvalues 1, 1 and 3)", hint=_sym)
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(31415)
+for _trial in range(6):
+    _n = int(_rng.integers(2, 8))
+    _lam = np.exp(_rng.uniform(np.log(0.05), np.log(20.0), size=_n))
+    _H = functions.quadratic_with_spectrum(_lam, seed=int(_rng.integers(1_000_000))).A
+    _skew = _rng.normal(size=(_n, _n)) * 3
+    _A = _H + (_skew - _skew.T) if _trial % 2 else _H
+    _got = best_fixed_step(_A)
+    checks.assert_close(_got, 2 / (_lam.min() + _lam.max()), what="best step",
+                        where=f"for a random {_n}×{_n} A{' (not symmetric)' if _trial % 2 else ''}", hint=_sym)
+    # Independent facts: its worst factor is (κ − 1)/(κ + 1), no step on a fine grid does better, and measured
+    # over 200 steps (the 2-norm of (I − ηH)^200, the worst start) no nearby step shrinks errors more.
+    _worst = np.max(np.abs(1 - np.multiply.outer(np.linspace(1e-3, 2, 2000) / _lam.max(), _lam)), axis=-1)
+    _kappa = _lam.max() / _lam.min()
+    _mine = float(np.max(np.abs(1 - float(_got) * _lam)))
+    checks.assert_close(_mine, (_kappa - 1) / (_kappa + 1), what="worst contraction factor of your step",
+                        where=f"for κ = {_kappa:.4g}")
+    assert _mine <= _worst.min() + 1e-12, (
+        "Another fixed step contracts faster than yours in the worst direction; balance the two extreme factors.")
+    _shrink = [np.linalg.norm(np.linalg.matrix_power(np.eye(_n) - r * float(_got) * _H, 200), 2)
+               for r in (1.0, 0.8, 0.95, 1.05, 1.2)]
+    assert _shrink[0] <= min(_shrink[1:]) * (1 + 1e-9), (
+        f"After 200 steps GD with your step shrinks the worst error to {_shrink[0]:.3g}×, but a nearby step "
+        f"reaches {min(_shrink[1:]):.3g}×.")
+# κ = 1: the best step is 1/λ, and one step lands exactly on the minimum.
+checks.assert_close(best_fixed_step(2.5 * np.eye(3)), 0.4, what="best step", where="for A = 2.5 I (κ = 1)",
+                    hint="With λ_min = λ_max = λ, η* = 2/(2λ) = 1/λ.")
+checks.assert_close(best_fixed_step(np.array([[5.0]])), 0.2, what="best step", where="for the 1×1 A = [[5]]")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 4: heavy-ball momentum (3 points)
+#
+# Write `momentum(grad, x0, lr, beta, steps)` for the heavy-ball update of section 6,
+#
+# $$ x_{k+1} = x_k - \eta \nabla f(x_k) + \beta (x_k - x_{k-1}), \qquad x_{-1} = x_0, $$
+#
+# returning the trajectory exactly as in Exercise 1. With `beta = 0` it must reproduce gradient descent.
+# (It is this function that drives the playground at the end of the unit.)
+
+# %% nbgrader={"grade": false, "grade_id": "06_gradient_descent-momentum-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def momentum(grad, x0, lr, beta, steps):
+    """Run `steps` steps of heavy-ball momentum x_{k+1} = x_k − lr·grad(x_k) + beta·(x_k − x_{k−1}), x_{−1} = x0.
+
+    Args:
+        grad: A function taking a float array of shape (n,) and returning the gradient, shape (n,).
+        x0: The start, array-like of shape (n,); it must not be modified.
+        lr: The learning rate η > 0.
+        beta: The momentum β, 0 ≤ β < 1.
+        steps: The number of steps, an int ≥ 0.
+
+    Returns:
+        A float array of shape (steps + 1, n) whose row k is x_k; row 0 is x0.
+    """
+    ### BEGIN SOLUTION
+    x = np.array(x0, dtype=float)
+    previous = x.copy()
+    trajectory = np.empty((steps + 1, x.size))
+    trajectory[0] = x
+    for k in range(steps):
+        x, previous = x - lr * grad(x) + beta * (x - previous), x
+        trajectory[k + 1] = x
+    return trajectory
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "06_gradient_descent-momentum", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def _exact_hb(bowl, x0, lr, beta, steps):  # per eigen-direction, (c_k, c_{k-1}) = M(λ)^k (c_0, c_0)
+    lam, Q = np.linalg.eigh(bowl.hessian())
+    c0 = Q.T @ (np.asarray(x0, dtype=float) - bowl.minimiser)
+    rows = []
+    for k in range(steps + 1):
+        ck = [(np.linalg.matrix_power(np.array([[1 + beta - lr * li, -beta], [1.0, 0.0]]), k) @ [ci, ci])[0]
+              for li, ci in zip(lam, c0, strict=True)]
+        rows.append(bowl.minimiser + Q @ np.array(ck))
+    return np.array(rows)
+
+
+# By hand, f = x²/2 (grad x), η = β = 1/2, x_{-1} = x0 = 1: x1 = 1 − 1/2 = 1/2, x2 = 1/2 − 1/4 + (1/2)(1/2 − 1) = 0,
+# x3 = 0 − 0 + (1/2)(0 − 1/2) = −1/4.
+checks.assert_close(momentum(lambda x: x, [1.0], 0.5, 0.5, 3), [[1.0], [0.5], [0.0], [-0.25]], what="trajectory",
+                    where="for f = x²/2, x0 = 1, η = β = 1/2, 3 steps",
+                    hint="x_{-1} = x0, so the first step is a plain gradient step; then add +β(x_k − x_{k−1}).")
+_bowl = functions.quadratic_with_spectrum([2.0, 0.5], seed=1)
+_x0 = np.array([1.0, -2.0])
+_saved = _x0.copy()
+checks.assert_close(momentum(_bowl.grad, _x0, 0.3, 0.0, 20), _exact_hb(_bowl, _saved, 0.3, 0.0, 20),
+                    what="trajectory with β = 0", where="on a quadratic with eigenvalues 2 and 0.5, η = 0.3",
+                    hint="With β = 0 heavy ball is plain gradient descent.")
+checks.assert_close(momentum(_bowl.grad, _x0, 0.6, 0.7, 30), _exact_hb(_bowl, _saved, 0.6, 0.7, 30),
+                    what="trajectory", where="on a quadratic with eigenvalues 2 and 0.5, η = 0.6, β = 0.7",
+                    hint="The momentum term is +β(x_k − x_{k−1}), with x_{-1} = x0.")
+assert np.array_equal(_x0, _saved), "momentum modified the caller's x0; update a copy instead."
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(8675309)
+for _trial in range(5):
+    _n = int(_rng.integers(1, 6))
+    _lam = np.exp(_rng.uniform(np.log(0.1), np.log(10.0), size=_n))
+    _bowl = functions.quadratic_with_spectrum(_lam, seed=int(_rng.integers(1_000_000)))
+    _beta = float(_rng.uniform(0.0, 0.95))
+    _lr = float(_rng.uniform(0.05, 0.95)) * 2 * (1 + _beta) / _lam.max()
+    _steps = int(_rng.integers(0, 31))
+    _x0 = _rng.normal(size=_n) * 2
+    _saved = _x0.copy()
+    checks.assert_close(momentum(_bowl.grad, _x0, _lr, _beta, _steps), _exact_hb(_bowl, _saved, _lr, _beta, _steps),
+                        what="trajectory", where=f"on a random {_n}-D quadratic, η = {_lr:.3g}, β = {_beta:.3g}",
+                        hint="x_{k+1} = x_k − η∇f(x_k) + β(x_k − x_{k−1}) with x_{-1} = x0.")
+    assert np.array_equal(_x0, _saved), "momentum modified the caller's x0; update a copy instead."
+    # β = 0 must be gradient descent.
+    checks.assert_close(momentum(_bowl.grad, _saved, _lr / 2, 0.0, 15), _exact_hb(_bowl, _saved, _lr / 2, 0.0, 15),
+                        what="trajectory with β = 0", where=f"on a random {_n}-D quadratic",
+                        hint="With β = 0 heavy ball is plain gradient descent.")
+# Both sides of the stability bound ηλ_max < 2(1 + β): converges at 0.9× the bound, blows up at 1.1×.
+for _seed, _beta in [(11, 0.3), (12, 0.8)]:
+    _bowl = functions.quadratic_with_spectrum([4.0, 1.0, 0.5], seed=_seed)
+    _e0 = np.linalg.norm(np.ones(3) - _bowl.minimiser)
+    for _factor, _converges in [(0.9, True), (1.1, False)]:
+        _lr = _factor * 2 * (1 + _beta) / 4.0
+        with np.errstate(all="ignore"):
+            _path = np.asarray(momentum(_bowl.grad, np.ones(3), _lr, _beta, 400), dtype=float)
+            _final = float(np.linalg.norm(_path[-1] - _bowl.minimiser))
+        assert (_final < 1e-3 * _e0) if _converges else not (_final < 1e3 * _e0), (
+            f"With β = {_beta} and η = {_factor} × 2(1 + β)/λ_max, heavy ball should "
+            f"{'converge' if _converges else 'diverge'}, but after 400 steps ‖x − x*‖ = {_final:.3g} "
+            f"(started at {_e0:.3g}).")
+# A non-quadratic: every row obeys the update rule from the two rows before (Rosenbrock, 80 steps).
+_path = np.asarray(momentum(functions.rosenbrock_grad, np.array([-1.2, 1.0]), 1e-3, 0.9, 80), dtype=float)
+checks.assert_close(_path.shape, (81, 2), what="trajectory shape", where="on Rosenbrock, 80 steps")
+_prev = np.vstack([_path[:1], _path[:-2]])  # x_{k-1}, with x_{-1} = x0
+_expected_next = (_path[:-1] - 1e-3 * np.array([functions.rosenbrock_grad(p) for p in _path[:-1]])
+                  + 0.9 * (_path[:-1] - _prev))
+checks.assert_close(_path[1:], _expected_next, what="rows 1..80 of the trajectory", where="on Rosenbrock, η = 1e-3, β = 0.9",
+                    hint="Each row must be x_k − η∇f(x_k) + β(x_k − x_{k−1}) of the rows before, with x_{-1} = x0.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 5: tuned momentum (2 points)
+#
+# Write `tuned_momentum(A)`, returning the pair `(lr, beta)` derived at the end of section 6:
+#
+# $$ \eta = \frac{4}{(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2}, \qquad
+# \beta = \left(\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}\right)^2, \qquad \kappa = \frac{\lambda_{\max}}{\lambda_{\min}}, $$
+#
+# with the eigenvalues of the Hessian $\frac12(A + A^\top)$ again. The tests check the defining property: with
+# your pair, every eigen-direction's recurrence contracts by $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$ per step.
+
+# %% nbgrader={"grade": false, "grade_id": "06_gradient_descent-tuned_momentum-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def tuned_momentum(A):
+    """Polyak's heavy-ball settings for f(x) = ½ xᵀAx − bᵀx, which contract every direction by (√κ−1)/(√κ+1).
+
+    Args:
+        A: An (n, n) array, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2 is positive definite.
+
+    Returns:
+        A tuple (lr, beta) of floats: lr = 4 / (√λ_max + √λ_min)² and beta = ((√κ − 1)/(√κ + 1))², with
+        κ = λ_max / λ_min the condition number of H.
+    """
+    ### BEGIN SOLUTION
+    A = np.asarray(A, dtype=float)
+    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
+    small, large = np.sqrt(lam[0]), np.sqrt(lam[-1])
+    return float(4.0 / (large + small) ** 2), float(((large - small) / (large + small)) ** 2)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "06_gradient_descent-tuned_momentum", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def _hb_radius(lr, beta, lam):  # the largest |root| of z² − (1 + β − ηλ) z + β over the eigenvalues
+    return max(np.max(np.abs(np.linalg.eigvals(np.array([[1 + beta - lr * li, -beta], [1.0, 0.0]])))) for li in lam)
+
+
+def _check_tuned(A, lam, where):
+    result = tuned_momentum(A)
+    assert np.shape(result) == (2,), f"tuned_momentum should return a pair (lr, beta), not {result!r}."
+    lr, beta = float(result[0]), float(result[1])
+    kappa = max(lam) / min(lam)
+    target = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+    sym = "" if np.array_equal(A, A.T) else " A is not symmetric here: the Hessian is (A + Aᵀ)/2."
+    checks.assert_close(beta, target**2, what="β", where=where, hint="β is the square of (√κ − 1)/(√κ + 1)." + sym)
+    checks.assert_close(lr, 4 / (np.sqrt(max(lam)) + np.sqrt(min(lam))) ** 2, what="learning rate η", where=where,
+                        hint="η = 4/(√λ_max + √λ_min)², from η λ_max = (1 + √β)²." + sym)
+    checks.assert_close(_hb_radius(lr, beta, lam), target, what="contraction per step of heavy ball with your (η, β)",
+                        where=where, rtol=1e-6)
+
+
+_check_tuned(np.array([[2.0, 1.0], [1.0, 2.0]]), [1.0, 3.0], "for the worked example A = [[2, 1], [1, 2]]")
+_check_tuned(np.diag([0.01, 0.3, 1.0]), [0.01, 0.3, 1.0], "for A = diag(0.01, 0.3, 1)")
+_check_tuned(np.array([[2.0, 2.0], [0.0, 2.0]]), [1.0, 3.0], "for the non-symmetric A = [[2, 2], [0, 2]]")
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(4242)
+for _trial in range(6):
+    _n = int(_rng.integers(2, 7))
+    _lam = np.exp(_rng.uniform(np.log(0.01), np.log(50.0), size=_n))
+    _H = functions.quadratic_with_spectrum(_lam, seed=int(_rng.integers(1_000_000))).A
+    _skew = _rng.normal(size=(_n, _n)) * 3
+    _A = _H + (_skew - _skew.T) if _trial % 2 else _H
+    _check_tuned(_A, list(_lam), f"for a random {_n}×{_n} A{' (not symmetric)' if _trial % 2 else ''}")
+    # Tuned momentum beats the best fixed step of gradient descent whenever κ > 1.
+    _lr, _beta = (float(v) for v in tuned_momentum(_A))
+    _kappa = _lam.max() / _lam.min()
+    assert _hb_radius(_lr, _beta, _lam) < (_kappa - 1) / (_kappa + 1), "Tuned heavy ball should beat (κ−1)/(κ+1)."
+# κ = 1: no momentum is needed, and η = 1/λ lands on the minimum in one step.
+_lr, _beta = (float(v) for v in tuned_momentum(3.0 * np.eye(4)))
+checks.assert_close(_beta, 0.0, what="β", where="for A = 3I (κ = 1)", hint="With κ = 1, (√κ − 1)/(√κ + 1) = 0.")
+checks.assert_close(_lr, 1 / 3, what="learning rate η", where="for A = 3I (κ = 1)", hint="With λ_min = λ_max = λ, η = 1/λ.")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## The descent playground
+#
+# The playground runs **your** `momentum` from Exercise 4 (so it works once that exercise passes). The solid
+# curve is heavy ball with your $\beta$; the dashed one is the same function with $\beta = 0$, plain gradient
+# descent, for comparison. The readout says, live, whether your settings are inside the stability region
+# $\eta\lambda_{\max} < 2(1 + \beta)$, and predicts the contraction per step from the spectral radius. Things to
+# try:
+#
+# - With $\beta = 0$, push $\eta$ just past $2$ (here $\lambda_{\max} = 1$): the readout turns to UNSTABLE and
+#   the loss curve turns up. Now raise $\beta$: the same $\eta$ becomes stable again.
+# - Raise $\kappa$ to 100 and find the best $\eta$ for plain descent; compare with $\eta^\star = 2/(1 + 1/\kappa)$.
+# - At $\kappa = 100$, set the tuned values $\beta = (9/11)^2 \approx 0.67$, $\eta = 4/1.1^2 \approx 3.3$ and
+#   count the steps to $10^{-10}$ against plain descent.
+# - Switch the landscape to the Rosenbrock valley.
+
+# %%
+descent_playground.playground(momentum)
+
+# %% [markdown]
+# ## Rosenbrock, with your optimisers
+#
+# From the classic start $(-1.2, 1)$ with $\eta = 10^{-3}$ (half the local stability limit at the minimum),
+# 2000 steps of plain gradient descent are still crawling along the valley floor, while momentum
+# $\beta = 0.9$ (which allows 1.9× larger $\eta\lambda$ and remembers the direction of the valley) has brought
+# $f - f^\star$ below $10^{-8}$.
+
+# %%
+descent_playground.playground(momentum, problem="rosenbrock", lr=1e-3, beta=0.9, steps=2000)
+
+# %% [markdown]
+# ## Summary
+#
+# | quantity | gradient descent | heavy ball ($\beta$) |
+# |---|---|---|
+# | error recursion per eigen-direction | $c_{k+1} = (1 - \eta\lambda) c_k$ | $c_{k+1} = (1 + \beta - \eta\lambda) c_k - \beta c_{k-1}$ |
+# | stable iff | $0 < \eta\lambda_{\max} < 2$ | $0 \le \beta < 1$, $0 < \eta\lambda_{\max} < 2 + 2\beta$ |
+# | best settings | $\eta^\star = \frac{2}{\lambda_{\min} + \lambda_{\max}}$ | $\eta = \frac{4}{(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2}$, $\sqrt\beta = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ |
+# | contraction per step | $\frac{\kappa - 1}{\kappa + 1}$ | $\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ |
+# | steps per digit, large $\kappa$ | $\approx 1.15\,\kappa$ | $\approx 1.15\,\sqrt\kappa$ |
+#
+# The curvature (the Hessian's eigenvalues) sets both the largest safe step and the speed; the condition number
+# $\kappa$ is the one number that tells a fast problem from a slow one, and momentum is the cheapest way to pay
+# $\sqrt\kappa$ instead of $\kappa$. On a real loss the Hessian changes from place to place, as on Rosenbrock,
+# so these bounds are local guides rather than guarantees, and that is why adaptive methods exist.
