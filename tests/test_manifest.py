@@ -58,3 +58,17 @@ def test_every_unit_has_its_source() -> None:
 def test_syllabus_and_start_page_are_generated_from_the_manifest() -> None:
     for path, text in course_pages.render().items():
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run `make pages`"
+
+
+def test_every_learning_objective_is_taught_and_graded() -> None:
+    data = manifest.load()
+    for number in data["objectives"]:
+        units = [e for e in data["units"] if number in e["objectives"]]
+        assert units and any(e["exercises"] for e in units), f"objective {number} has no graded unit"
+
+
+def test_every_lib_module_is_mirrored_by_a_test_module() -> None:
+    lib = manifest.ROOT / "lib"
+    modules = {p.stem for p in (lib / "calcml").glob("*.py") if p.stem != "__init__"}
+    tests = {p.stem.removeprefix("test_") for p in (lib / "tests").glob("test_*.py")}
+    assert modules <= tests, f"lib modules without a test module: {sorted(modules - tests)}"
