@@ -1,0 +1,1329 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 5 · Autograd: a reverse-mode engine in under 200 lines
+#
+# Every deep-learning framework rests on one fact: a program that computes a number can also compute,
+# for a small constant factor more work, how that number changes with respect to **every one** of its
+# inputs. In this unit you build that machinery yourself: a scalar automatic-differentiation engine in the
+# style of Andrej Karpathy's *micrograd*. You then train a small neural network with it, and build its
+# mirror image, forward mode, to measure when each of the two wins.
+#
+# **By the end of this unit you can** (learning objective 4):
+# - explain why one backward pass yields the whole gradient, and why the gradient of a value used several
+#   times is a *sum* over its uses;
+# - implement `Value`, a reverse-mode engine with `+ − × ÷`, powers, `exp`, `log`, `tanh`, `relu` and
+#   `sigmoid`, whose `backward()` walks the graph in topological order without recursion, so a graph
+#   10,000 operations deep is no problem;
+# - train a multilayer perceptron with your engine, and verify the gradient of the loss with respect to
+#   every parameter against finite differences;
+# - implement forward mode with dual numbers, and explain (with measurements) why training uses reverse mode.
+#
+# You need the chain rule (unit 3) and computational graphs (unit 4).
+
+# %%
+import gc
+import math
+import sys
+import time
+from types import SimpleNamespace
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from calcml import checks, data, decision, expressions, graph, numdiff, plots
+
+# An autograd engine makes hundreds of thousands of small objects linked in reference cycles (each
+# backward closure refers to its own node), which Python's cycle collector scans again and again.
+# Freezing the objects that exist now (the libraries above) spares it rescanning them: about twice as fast.
+gc.freeze()
+
+# %% [markdown]
+# ## 1 · The problem: one derivative per parameter
+#
+# Here is the task this unit builds towards. Below are 40 points from two interleaving half moons, and a
+# small neural network: two inputs, two hidden layers of six $\tanh$ units, one output score $s(x)$.
+# The network predicts the class $\operatorname{sign} s(x)$, and training lowers the **logistic loss**
+#
+# $$ L(\theta) = \frac1N \sum_{i=1}^N \log\!\left(1 + e^{-y_i\, s(x_i;\,\theta)}\right), \qquad y_i \in \{-1, +1\}, $$
+#
+# by gradient descent, $\theta \leftarrow \theta - \eta\, \nabla L(\theta)$. The network has 67
+# parameters, so every step needs 67 partial derivatives. The obvious way to get them is the numerical
+# gradient of unit 1: nudge each parameter in turn. The cell below does exactly that, with `numdiff`,
+# evaluating the whole network with NumPy.
+
+# %%
+X_train, y_train = data.moons(40, noise=0.1, seed=1)   # labels are -1 and +1
+SIZES = (2, 6, 6, 1)                                     # inputs, two hidden tanh layers, one linear output
+LEARNING_RATE, STEPS = 2.0, 30
+
+
+def init_parameters(sizes, seed=0):
+    """All parameters as one flat vector: layer by layer, neuron by neuron, its weights then its bias.
+
+    Weights are uniform in [-1, 1] and biases 0: the same numbers, in the same order, as the MLP you
+    will build in exercise 4.
+    """
+    rng = np.random.default_rng(seed)
+    parts = []
+    for nin, nout in zip(sizes[:-1], sizes[1:], strict=True):
+        for _ in range(nout):
+            parts += [rng.uniform(-1.0, 1.0, nin), [0.0]]
+    return np.concatenate(parts)
+
+
+def mlp_scores(theta, P, sizes=SIZES):
+    """The scores s(x) of all the points P (shape (m, 2)) at once, for the parameter vector theta."""
+    h, start = np.asarray(P, dtype=float), 0
+    for k, (nin, nout) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        block = theta[start:start + nout * (nin + 1)].reshape(nout, nin + 1)   # one row per neuron: w, b
+        start += block.size
+        h = h @ block[:, :-1].T + block[:, -1]
+        if k < len(sizes) - 2:
+            h = np.tanh(h)
+    return h[:, 0]
+
+
+def loss_numpy(theta):
+    return np.mean(np.log1p(np.exp(-y_train * mlp_scores(theta, X_train))))
+
+
+theta = init_parameters(SIZES)
+snapshots, losses = [theta], [loss_numpy(theta)]
+for _ in range(STEPS):
+    theta = theta - LEARNING_RATE * numdiff.gradient(loss_numpy, theta)
+    snapshots.append(theta)
+    losses.append(loss_numpy(theta))
+evaluations = STEPS * 4 * theta.size
+print(f"{theta.size} parameters, {STEPS} steps: {evaluations:,} evaluations of the loss for the gradients; "
+      f"loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+
+# %% [markdown]
+# Slide through the training run (or press play): the left panel shows where the network predicts each
+# class after each step, the right panel the loss and the accuracy so far.
+
+# %%
+decision.training_explorer(snapshots, mlp_scores, X_train, y_train, losses)
+
+# %% [markdown]
+# It works, and it is hopeless. The fourth-order stencil of `numdiff` costs **4 evaluations of the loss
+# per parameter**: here $4 \times 67 = 268$ per step. A modest image model has $10^7$ parameters; at
+# $4\times10^7$ forward passes per step, training would never finish (and finite differences are only
+# accurate to about $10^{-10}$, not to machine precision).
+#
+# **Reverse-mode automatic differentiation** computes the same 67 numbers, exactly up to rounding, for
+# the price of *one* forward pass and *one* backward pass, about two or three loss evaluations, however
+# many parameters there are. That is the engine you build now.
+
+# %% [markdown]
+# ## 2 · Reverse mode in one equation
+#
+# Record the computation as a graph (unit 4): each node $v$ is a number computed by one operation from
+# its inputs. For a final output $L$, write $\bar v = \partial L / \partial v$ for the **gradient** (or
+# *adjoint*) of node $v$. The chain rule of unit 3 says that $v$ influences $L$ only through the nodes
+# $u$ that use it, so
+#
+# $$ \bar v \;=\; \sum_{u \,\text{uses}\, v} \bar u \,\frac{\partial u}{\partial v}, \qquad \bar L = 1. $$
+#
+# Read it twice; the whole engine is in it.
+# - **Local:** $\partial u / \partial v$ is the derivative of *one* operation, such as $\partial(ab)/\partial a = b$.
+#   Each operation only needs to know its own derivative.
+# - **A sum over uses:** a value used in three places receives three contributions, and they *add up*.
+#   In code: `v.grad += ...`, never `v.grad = ...`.
+# - **An order:** $\bar v$ is complete only when every $u$ that uses $v$ has contributed. So process the
+#   nodes in *reverse topological order*: output first, each node after all the nodes that use it.
+#
+# The local derivatives you will need:
+#
+# | operation $u$ | $\partial u/\partial a$ | $\partial u/\partial b$ |
+# |---|---|---|
+# | $a + b$ | $1$ | $1$ |
+# | $a \cdot b$ | $b$ | $a$ |
+# | $a^c$, $c$ a constant | $c\,a^{c-1}$ | |
+# | $a^b$, $b$ a variable ($a > 0$) | $b\,a^{b-1}$ | $a^b \ln a$ |
+# | $e^a$ | $e^a = u$ | |
+# | $\ln a$ | $1/a$ | |
+# | $\tanh a$ | $1 - \tanh^2 a = 1 - u^2$ | |
+# | $\operatorname{relu}(a) = \max(a, 0)$ | $1$ if $a > 0$, else $0$ | |
+# | $\sigma(a) = 1/(1 + e^{-a})$ | $\sigma(a)\,(1 - \sigma(a)) = u(1-u)$ | |
+#
+# Three of them are cheapest written with the *output* $u$, which the forward pass has already computed.
+
+# %% [markdown]
+# ## 3 · Worked example: one backward pass by hand
+#
+# Take $a = 1.5$, $b = -0.5$ and
+#
+# $$ c = a\,b, \qquad d = c + a, \qquad e = \tanh d, \qquad L = e\,a. $$
+#
+# The input $a$ is used three times (in $c$, $d$ and $L$), so its gradient has three terms. The cell
+# runs the forward pass, then the backward pass line by line, in reverse order, each line one local
+# derivative from the table, each contribution *added*.
+
+# %%
+a, b = 1.5, -0.5
+# Forward pass: compute and remember every intermediate value.
+c = a * b
+d = c + a
+e = math.tanh(d)
+L = e * a
+# Backward pass: start from dL/dL = 1 and visit the nodes from the output back.
+L_bar = 1.0
+e_bar = L_bar * a                   # L = e * a  ->  dL/de = a
+a_bar = L_bar * e                   #                dL/da = e       (first use of a)
+d_bar = e_bar * (1 - e**2)          # e = tanh d ->  de/dd = 1 - e^2 (uses the output e)
+c_bar = d_bar * 1.0                 # d = c + a  ->  dd/dc = 1
+a_bar += d_bar * 1.0                #                dd/da = 1       (second use of a: add)
+a_bar += c_bar * b                  # c = a * b  ->  dc/da = b       (third use of a: add)
+b_bar = c_bar * a                   #                dc/db = a
+print(f"L = {L:.6f},  dL/da = {a_bar:.6f},  dL/db = {b_bar:.6f}")
+
+
+def L_of(v):
+    """The same L, as a function of the vector (a, b), for the numerical check."""
+    return np.tanh(v[0] * v[1] + v[0]) * v[0]
+
+
+checks.assert_close([a_bar, b_bar], numdiff.gradient(L_of, [a, b]), what="hand-made gradient")
+print("numdiff agrees:", numdiff.gradient(L_of, [a, b]))
+
+# %% [markdown]
+# The same computation as a picture: each box shows a value (`data`) and its gradient (`grad`), each
+# circle an operation, arrows run forward. Check that the grad of $a$ is the sum of the three
+# contributions, $e + \bar d + \bar c\, b$.
+
+# %%
+def node(label, value, grad, prev=(), op=""):
+    return SimpleNamespace(label=label, data=value, grad=grad, _prev=prev, _op=op)
+
+
+na, nb = node("a", a, a_bar), node("b", b, b_bar)
+nc = node("c", c, c_bar, (na, nb), "*")
+nd = node("d", d, d_bar, (nc, na), "+")
+ne = node("e", e, e_bar, (nd,), "tanh")
+nL = node("L", L, L_bar, (ne, na), "*")
+ax = graph.draw(nL, title="L = tanh(a·b + a) · a: values (forward) and gradients (backward)")
+
+# %% [markdown]
+# ## 4 · From hand to engine
+#
+# Your engine automates exactly this. A `Value` holds a number `data`, its gradient `grad`, the Values it
+# was computed from (`_prev`) and a function `_backward`. Each operation does two things:
+#
+# 1. **forward:** compute the result and wrap it in a new `Value` that records its inputs;
+# 2. **backward, for later:** store in `out._backward` a small closure that, once `out.grad` is final,
+#    *adds* `out.grad` × (local derivative) to the `grad` of each input.
+#
+# Here is the pattern for an operation that you will *not* be asked to write, $\sin$:
+#
+# ```python
+# def sin(self):
+#     out = Value(math.sin(self.data), (self,), "sin")
+#     def _backward():
+#         # d sin(a)/da = cos(a). Read out.grad only now, when it is complete, and ADD: self may have other uses.
+#         self.grad += math.cos(self.data) * out.grad
+#     out._backward = _backward
+#     return out
+# ```
+#
+# The closure remembers `self` and `out`; nothing runs until `backward()` calls it. `backward()` on the
+# output sets its `grad` to 1, puts every node of the graph in topological order (inputs before the
+# nodes that use them), and calls each node's `_backward` in *reverse* order: precisely the hand
+# computation above.
+#
+# **Why not recursion?** The textbook topological sort is a recursive depth-first search. Python stops
+# recursion at a depth of about 1000, and a training loop, an unrolled recurrent network or the chains
+# in the tests easily build graphs thousands of operations deep. As in unit 4, use an explicit stack (a
+# list you push onto and pop from). One way: push `(node, False)`; when you pop `(node, False)` for a
+# node not yet visited, mark it visited, push `(node, True)` and then `(child, False)` for each input;
+# when you pop `(node, True)`, all its inputs are already placed, so append it to the order.
+#
+# **How the class grows.** Exercise 1 defines the class `Value`. Exercises 2 and 3 add methods to it with
+# the three-line decorator `add_method` below, one function per method. If you change an earlier
+# exercise, re-run the later exercise cells too, so their methods are attached to the new class.
+#
+# **How the exercises depend on each other.** The tests of exercises 2 and 3 call your `backward()` from
+# exercise 1: an engine is one piece. Exercise 3's hidden tests also run random expressions that mix every
+# operation of exercises 1–3, and exercise 4 trains a network with all of them. Exercise 5 (forward
+# mode) stands alone.
+
+# %%
+def add_method(cls):
+    """Decorator: attach the function below to `cls` as a method of the same name."""
+    def attach(function):
+        setattr(cls, function.__name__, function)
+        return function
+    return attach
+
+
+# %% [markdown]
+# ## Exercise 1 · `Value` with `+`, `×` and `backward()` (3 points)
+#
+# Complete the class. `__add__` and `__mul__` accept a `Value` or a plain number on the right
+# (`x + 1`, `x * 2.5`): wrap a number in a `Value` (a constant leaf). `topological_order()` lists the graph
+# without recursion, and `backward()` uses it. `zero_grad()` is given (it uses your `topological_order()`):
+# call it before running `backward()` a second time on the same graph, because gradients *accumulate*.
+
+# %% nbgrader={"grade": false, "grade_id": "05_autograd-value_core-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class Value:
+    """A scalar that remembers how it was computed, so that gradients can flow back through it.
+
+    data: the number; grad: d(output)/d(self) after output.backward(), else 0.0; _prev: the Values it
+    was computed from, a tuple ((x, x) for x * x); _op: the operation, for drawing; _backward: once
+    self.grad is final, adds self.grad * (local derivative) to each input's grad (a leaf's does nothing).
+    """
+
+    def __init__(self, data, _prev=(), _op="", label=""):
+        self.data, self.grad = float(data), 0.0
+        self._prev, self._op, self.label = tuple(_prev), _op, label
+        self._backward = lambda: None
+
+    def __repr__(self):
+        return f"Value(data={self.data:.6g}, grad={self.grad:.6g})"
+
+    def zero_grad(self):
+        """Set grad to 0.0 on this Value and every Value it depends on (before a new backward())."""
+        for v in self.topological_order():
+            v.grad = 0.0
+
+    def __add__(self, other):
+        """self + other, for a Value or a number other: a new Value, with d/da = d/db = 1."""
+        ### BEGIN SOLUTION
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other), "+")
+        def _backward():
+            # Add (+=), never assign: in x + x, self and other are the same Value.
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+        ### END SOLUTION
+
+    def __mul__(self, other):
+        """self * other, for a Value or a number other: d(ab)/da = b, d(ab)/db = a."""
+        ### BEGIN SOLUTION
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other), "*")
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+        ### END SOLUTION
+
+    def topological_order(self):
+        """A list of every Value self depends on, each once and after all its inputs, ending with self.
+        No recursion (use a stack): a graph 10,000 operations deep must work at the default limit of 1000."""
+        ### BEGIN SOLUTION
+        order, visited, stack = [], set(), [(self, False)]
+        while stack:
+            v, inputs_placed = stack.pop()
+            if inputs_placed:
+                order.append(v)  # all inputs of v are already in the order
+            elif id(v) not in visited:
+                visited.add(id(v))
+                stack.append((v, True))  # come back to v after its inputs
+                stack.extend((child, False) for child in v._prev)
+        return order
+        ### END SOLUTION
+
+    def backward(self):
+        """Set self.grad = 1.0, then add d(self)/dv to v.grad for every Value v that self depends on,
+        calling _backward in reverse topological order (each node after all the nodes that use it)."""
+        ### BEGIN SOLUTION
+        order = self.topological_order()
+        self.grad = 1.0  # d(self)/d(self)
+        for v in reversed(order):
+            v._backward()
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "05_autograd-value_core", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# The references are numdiff on the same formula evaluated with plain floats, and exact identities.
+def backward_at_default_recursion_limit(root, depth):
+    """root.backward() with Python's default recursion limit (1000), as a user's session would have it."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        root.backward()
+    except RecursionError:
+        raise checks.CheckFailure(
+            f"backward() raised RecursionError on a graph {depth:,} operations deep: your topological sort "
+            "recurses. Walk the graph with an explicit stack (a list you append to and pop from).") from None
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def f(a, b):  # a is used three times
+    return (a * b + a) * a + b * 3.0
+
+
+a, b = Value(1.5), Value(-0.5)
+out = f(a, b)
+checks.assert_close(out.data, f(1.5, -0.5), what="value of (a*b + a)*a + b*3")
+out.backward()
+checks.assert_close([a.grad, b.grad], numdiff.gradient(lambda v: f(v[0], v[1]), [1.5, -0.5]),
+                    what="gradient [a.grad, b.grad] of (a*b + a)*a + b*3", where="at a = 1.5, b = -0.5",
+                    hint="a is used three times: does every use ADD its contribution (+=)?")
+checks.assert_close(out.grad, 1.0, what="grad of the output itself", hint="backward() starts from d(out)/d(out) = 1.")
+
+x = Value(-1.5)
+(x * x).backward()
+checks.assert_close(x.grad, 2 * -1.5, what="gradient of x * x", where="at x = -1.5",
+                    hint="In x * x the two inputs are the same Value: both contributions must be added (+=).")
+x = Value(0.25)
+(x + x).backward()
+checks.assert_close(x.grad, 2.0, what="gradient of x + x", hint="Both uses of x must be added (+=).")
+
+for call in ("first", "second"):  # backward() has already called it once
+    try:
+        graph.check_topological_order(out.topological_order(), out)
+    except checks.CheckFailure as failure:
+        raise checks.CheckFailure(
+            f"{failure} (checked on the {call} call after backward().) If the order is right the first time "
+            "only, topological_order() keeps state between calls: a visited set stored outside the method, "
+            "or a mutable default argument such as visited=set().") from None
+assert out.topological_order()[-1] is out, "topological_order() must end with the Value it is called on."
+
+# Gradients accumulate, so zero them before a second backward(): it must give the same gradients again.
+first = [a.grad, b.grad]
+out.zero_grad()
+out.backward()
+checks.assert_close([a.grad, b.grad], first, what="gradient from a second backward() after zero_grad()",
+                    hint="Does topological_order() keep state between calls (a visited set stored outside it)?")
+
+# A chain 10,000 operations deep: d/dx0 of x0 * 1.0001^10000 is 1.0001^10000.
+x0 = Value(0.5)
+x = x0
+for _ in range(10_000):
+    x = x * 1.0001 + 0.0
+backward_at_default_recursion_limit(x, 20_000)
+checks.assert_close(x0.grad, 1.0001**10_000, what="gradient through a chain 10,000 steps deep")
+### BEGIN HIDDEN TESTS
+def engine_gradient(program):
+    leaves = [Value(v) for v in program.x]
+    program.run(leaves).backward()
+    return [leaf.grad for leaf in leaves]
+
+
+# Random expression DAGs of + and * (with reuse and constants on the right), against numdiff.
+for seed, n_inputs, n_steps in [(5101, 1, 8), (5102, 2, 12), (5103, 3, 25), (5104, 4, 40), (5105, 5, 80)]:
+    program = expressions.random_program(seed, expressions.BASIC, n_inputs=n_inputs, n_steps=n_steps)
+    expressions.check_gradient(program, engine_gradient)
+    leaves = [Value(v) for v in program.x]
+    root = program.run(leaves)
+    graph.check_topological_order(root.topological_order(), root)
+    root.backward()
+    first = [leaf.grad for leaf in leaves]
+    root.zero_grad()
+    root.backward()
+    checks.assert_close([leaf.grad for leaf in leaves], first, what="gradient from a second backward()",
+                        where=f"for the program {program}",
+                        hint="Does topological_order() keep state between calls?")
+
+# A leaf that the output does not use keeps grad 0; integers work as constants.
+u, w = Value(2.0), Value(7.0)
+(u * 3 + 1).backward()
+checks.assert_close([u.grad, w.grad], [3.0, 0.0], what="[u.grad, w.grad] of u * 3 + 1")
+
+# A different deep chain, with reuse at every step: x <- x + x * 0.0001, 12,345 times.
+x0 = Value(0.8)
+x = x0
+for _ in range(12_345):
+    x = x + x * 0.0001
+backward_at_default_recursion_limit(x, 24_690)
+checks.assert_close(x0.grad, 1.0001**12_345, what="gradient through a chain 12,345 steps deep with reuse")
+checks.assert_close(x.data, 0.8 * 1.0001**12_345, what="value of the deep chain")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 2 · The rest of the arithmetic (2 points)
+#
+# Python evaluates `2 - x` by asking the float `2` first; it does not know `Value`, so Python then calls
+# `x.__rsub__(2)`: the **reflected** operators receive the left operand as `other`. Reuse what you have:
+# $a - b = a + (-b)$, $a / b = a \cdot b^{-1}$. Only the power needs a new rule, in two forms:
+# - `x ** 3` (a plain-number exponent, a constant): $\partial/\partial a = c\,a^{c-1}$, and nothing else.
+#   Do **not** compute $\ln a$ here: $a$ may be negative, as in $(-1.5)^2$.
+# - `x ** y` and `2 ** x` (a `Value` exponent): also $\partial a^b / \partial b = a^b \ln a$, for $a > 0$.
+
+# %% nbgrader={"grade": false, "grade_id": "05_autograd-arithmetic-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+@add_method(Value)
+def __neg__(self):
+    """-self."""
+    ### BEGIN SOLUTION
+    return self * -1.0
+    ### END SOLUTION
+
+@add_method(Value)
+def __radd__(self, other):
+    """other + self, for a number other."""
+    ### BEGIN SOLUTION
+    return self + other
+    ### END SOLUTION
+
+@add_method(Value)
+def __sub__(self, other):
+    """self - other, for a Value or a number other."""
+    ### BEGIN SOLUTION
+    return self + (-other)
+    ### END SOLUTION
+
+@add_method(Value)
+def __rsub__(self, other):
+    """other - self, for a number other (2 - x)."""
+    ### BEGIN SOLUTION
+    return (-self) + other
+    ### END SOLUTION
+
+@add_method(Value)
+def __rmul__(self, other):
+    """other * self, for a number other."""
+    ### BEGIN SOLUTION
+    return self * other
+    ### END SOLUTION
+
+@add_method(Value)
+def __truediv__(self, other):
+    """self / other, for a Value or a number other."""
+    ### BEGIN SOLUTION
+    return self * other**-1
+    ### END SOLUTION
+
+@add_method(Value)
+def __rtruediv__(self, other):
+    """other / self, for a number other (2 / x)."""
+    ### BEGIN SOLUTION
+    return self**-1 * other
+    ### END SOLUTION
+
+@add_method(Value)
+def __pow__(self, other):
+    """self ** other: other a number (a constant exponent) or a Value (then self.data must be > 0)."""
+    ### BEGIN SOLUTION
+    if isinstance(other, Value):
+        out = Value(self.data**other.data, (self, other), "**")
+        def _backward():
+            self.grad += other.data * self.data ** (other.data - 1) * out.grad
+            other.grad += out.data * math.log(self.data) * out.grad  # d(a^b)/db = a^b ln a
+    else:
+        out = Value(self.data**other, (self,), f"**{other:g}")
+        def _backward():
+            self.grad += other * self.data ** (other - 1) * out.grad  # no log: a may be negative
+    out._backward = _backward
+    return out
+    ### END SOLUTION
+
+@add_method(Value)
+def __rpow__(self, other):
+    """other ** self, for a number other > 0 (2 ** x)."""
+    ### BEGIN SOLUTION
+    return Value(other) ** self
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "05_autograd-arithmetic", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+CRASH_HINTS = {
+    ValueError: "A math domain error is a log (or a fractional power) of a number <= 0: a constant exponent, "
+                "as in x ** 3 or x ** -1, needs no log, and its base may be negative.",
+    OverflowError: "math.exp of a large number overflows: arrange the formula so that exp only sees numbers <= 0.",
+    ZeroDivisionError: "A division by zero.",
+    TypeError: "An operation is missing, or returns something other than a Value.",
+}
+
+
+def crash(name, x0, error):
+    """A CheckFailure explaining an exception raised by the student's code."""
+    return checks.CheckFailure(f"Your {name} (or its backward()) at x = {x0} raised {error!r}. "
+                               + CRASH_HINTS.get(type(error), ""))
+
+
+def check_one_input(name, build, points, hint=""):
+    """The value and derivative of build(x), run on a Value, against build on floats and numdiff."""
+    for x0 in points:
+        x = Value(x0)
+        try:
+            out = build(x)
+            out.backward()
+        except (ValueError, OverflowError, ZeroDivisionError, TypeError) as error:
+            raise crash(name, x0, error) from None
+        checks.assert_close(out.data, build(x0), what=f"value of {name}", where=f"at x = {x0}", hint=hint)
+        checks.assert_close(x.grad, numdiff.derivative(build, x0), what=f"derivative of {name}",
+                            where=f"at x = {x0}", hint=hint)
+
+
+check_one_input("-x", lambda x: -x, [0.7, -2.0])
+check_one_input("x - 2.5", lambda x: x - 2.5, [0.7])
+check_one_input("2 + x", lambda x: 2 + x, [0.7], hint="2 + x calls x.__radd__(2).")
+check_one_input("2 - x", lambda x: 2 - x, [0.7, -1.2], hint="2 - x calls x.__rsub__(2): it is 2 - x, not x - 2.")
+check_one_input("3 * x", lambda x: 3 * x, [0.7])
+check_one_input("x / 4", lambda x: x / 4, [0.7])
+check_one_input("2 / x", lambda x: 2 / x, [0.7, -1.6], hint="2 / x calls x.__rtruediv__(2): it is 2 / x, not x / 2.")
+check_one_input("x ** 3", lambda x: x**3, [0.7, -1.5], hint="A constant exponent needs no log (the base may be negative).")
+check_one_input("x ** -2", lambda x: x**-2, [0.7, -1.5])
+check_one_input("2 ** x", lambda x: 2**x, [0.7, -1.2], hint="d(2^x)/dx = 2^x ln 2.")
+
+x, y = Value(1.7), Value(-0.6)
+for name, build in [("x - y", lambda x, y: x - y), ("x / y", lambda x, y: x / y), ("x ** y", lambda x, y: x**y)]:
+    x.grad = y.grad = 0.0
+    out = build(x, y)
+    out.backward()
+    checks.assert_close([x.grad, y.grad], numdiff.gradient(lambda v, build=build: build(v[0], v[1]), [1.7, -0.6]),
+                        what=f"gradient [x.grad, y.grad] of {name}", where="at x = 1.7, y = -0.6",
+                        hint="For a^b: d/da = b a^(b-1) and d/db = a^b ln a." if "**" in name else "")
+x = Value(-0.9)
+(x / x).backward()
+checks.assert_close(x.grad, 0.0, what="gradient of x / x (which is 1 everywhere)")
+### BEGIN HIDDEN TESTS
+def engine_gradient(program):
+    leaves = [Value(v) for v in program.x]
+    program.run(leaves).backward()
+    return [leaf.grad for leaf in leaves]
+
+
+for seed, n_inputs, n_steps in [(5201, 1, 6), (5202, 2, 10), (5203, 3, 20), (5204, 4, 35), (5205, 3, 60),
+                                (5206, 2, 15), (5207, 5, 30)]:
+    program = expressions.random_program(seed, expressions.ARITHMETIC, n_inputs=n_inputs, n_steps=n_steps)
+    expressions.check_gradient(program, engine_gradient)
+
+# Every reflected operator and power on its own, at random points and constants.
+rng = np.random.default_rng(5208)
+for op in ["radd", "rsub", "rmul", "rdiv", "rpow", "pow", "pow_c", "neg", "sub", "div"]:
+    for seed in rng.integers(0, 10_000, size=3):
+        expressions.check_gradient(expressions.single_op_program(op, int(seed)), engine_gradient)
+
+# The power rule with a Value exponent, across bases and exponents.
+for base, exponent in rng.uniform([0.3, -2.5], [4.0, 2.5], size=(6, 2)):
+    p, q = Value(base), Value(exponent)
+    (p**q).backward()
+    checks.assert_close([p.grad, q.grad], numdiff.gradient(lambda v: v[0] ** v[1], [base, exponent]),
+                        what="gradient [a.grad, b.grad] of a ** b", where=f"at a = {base:.4g}, b = {exponent:.4g}",
+                        hint="d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a.")
+
+# Integer exponents of negative bases must not take a log.
+for base in [-2.3, -0.4]:
+    for power in [2, 3, -1]:
+        check_one_input(f"x ** {power}", lambda x, power=power: x**power, [base],
+                        hint="A constant exponent needs no log (the base may be negative).")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 3 · `exp`, `log`, `tanh`, `relu`, `sigmoid` (2 points)
+#
+# The elementary functions are methods: `x.exp()`, `x.tanh()`. Use the table of section 2, and prefer the
+# output where it appears in the derivative. For `relu`, use the derivative 0 at exactly 0 (as PyTorch does).
+#
+# `sigmoid` must not overflow: `math.exp(800)` raises `OverflowError`, yet $\sigma(-800)$ is simply
+# (almost) 0. Compute $1/(1 + e^{-a})$ for $a \ge 0$ and the equal $e^{a}/(1 + e^{a})$ for $a < 0$, so
+# that `exp` only ever sees a number $\le 0$.
+
+# %% nbgrader={"grade": false, "grade_id": "05_autograd-functions-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+@add_method(Value)
+def exp(self):
+    """e ** self."""
+    ### BEGIN SOLUTION
+    out = Value(math.exp(self.data), (self,), "exp")
+    def _backward():
+        self.grad += out.data * out.grad  # (e^a)' = e^a, already computed
+    out._backward = _backward
+    return out
+    ### END SOLUTION
+
+@add_method(Value)
+def log(self):
+    """The natural logarithm of self (self.data > 0)."""
+    ### BEGIN SOLUTION
+    out = Value(math.log(self.data), (self,), "log")
+    def _backward():
+        self.grad += out.grad / self.data
+    out._backward = _backward
+    return out
+    ### END SOLUTION
+
+@add_method(Value)
+def tanh(self):
+    """The hyperbolic tangent of self."""
+    ### BEGIN SOLUTION
+    out = Value(math.tanh(self.data), (self,), "tanh")
+    def _backward():
+        self.grad += (1.0 - out.data**2) * out.grad  # 1 - tanh^2: the output, squared
+    out._backward = _backward
+    return out
+    ### END SOLUTION
+
+@add_method(Value)
+def relu(self):
+    """max(self, 0); its derivative is taken as 0 at exactly 0."""
+    ### BEGIN SOLUTION
+    out = Value(max(self.data, 0.0), (self,), "relu")
+    def _backward():
+        self.grad += (self.data > 0) * out.grad
+    out._backward = _backward
+    return out
+    ### END SOLUTION
+
+@add_method(Value)
+def sigmoid(self):
+    """1 / (1 + e ** -self), without overflow for any float self."""
+    ### BEGIN SOLUTION
+    z = math.exp(-abs(self.data))  # in (0, 1]: never overflows
+    out = Value(1.0 / (1.0 + z) if self.data >= 0 else z / (1.0 + z), (self,), "sigmoid")
+    def _backward():
+        self.grad += out.data * (1.0 - out.data) * out.grad
+    out._backward = _backward
+    return out
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "05_autograd-functions", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def check_function(name, method, reference, points, hint=""):
+    """x.method() on a Value: its value against reference (NumPy), its derivative against numdiff."""
+    for x0 in points:
+        x = Value(x0)
+        try:
+            out = getattr(x, method)()
+            out.backward()
+        except (ValueError, OverflowError, ZeroDivisionError, TypeError) as error:
+            raise checks.CheckFailure(f"Your {name} (or its backward()) at x = {x0} raised {error!r}. {hint}") from None
+        checks.assert_close(out.data, reference(x0), what=f"value of {name}", where=f"at x = {x0}")
+        checks.assert_close(x.grad, numdiff.derivative(reference, x0), what=f"derivative of {name}",
+                            where=f"at x = {x0}", hint=hint)
+
+
+def stable_sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # an identity: sigma(x) = (1 + tanh(x/2)) / 2
+
+
+check_function("exp(x)", "exp", np.exp, [0.3, -1.2])
+check_function("log(x)", "log", np.log, [0.3, 2.5])
+check_function("tanh(x)", "tanh", np.tanh, [1.2, -0.3, 2.0],
+               hint="d tanh(x)/dx = 1 - tanh(x)^2: square the output, not the input.")
+check_function("relu(x)", "relu", lambda x: np.maximum(x, 0.0), [1.3, -0.7])
+check_function("sigmoid(x)", "sigmoid", stable_sigmoid, [0.3, -1.2, 4.0], hint="d sigma/dx = sigma (1 - sigma).")
+check_function("sigmoid(x)", "sigmoid", stable_sigmoid, [800.0, -800.0],
+               hint="Compute it with exp(-|x|), which never overflows.")
+
+# Composed with exercise 1: the worked example of section 3.
+a, b = Value(1.5), Value(-0.5)
+out = (a * b + a).tanh() * a
+out.backward()
+checks.assert_close([a.grad, b.grad], numdiff.gradient(lambda v: np.tanh(v[0] * v[1] + v[0]) * v[0], [1.5, -0.5]),
+                    what="gradient of tanh(a*b + a) * a", where="at a = 1.5, b = -0.5")
+### BEGIN HIDDEN TESTS
+def engine_gradient(program):
+    leaves = [Value(v) for v in program.x]
+    program.run(leaves).backward()
+    return [leaf.grad for leaf in leaves]
+
+
+def backward_at_default_recursion_limit(root, depth):
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        root.backward()
+    except RecursionError:
+        raise checks.CheckFailure(
+            f"backward() raised RecursionError on a graph {depth:,} operations deep: your topological sort "
+            "recurses. Walk the graph with an explicit stack (a list you append to and pop from).") from None
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+check_function("exp(x)", "exp", np.exp, [2.2, -3.1, 0.0])
+check_function("log(x)", "log", np.log, [0.05, 7.5])
+check_function("tanh(x)", "tanh", np.tanh, [-2.6, 0.9], hint="d tanh(x)/dx = 1 - tanh(x)^2.")
+check_function("relu(x)", "relu", lambda x: np.maximum(x, 0.0), [3.7, -2.2, 0.4])
+check_function("sigmoid(x)", "sigmoid", stable_sigmoid, [-4.5, 7.0, 35.0, -35.0])
+check_function("sigmoid(x)", "sigmoid", stable_sigmoid, [709.5, -709.5, 1000.0, -1000.0],
+               hint="Compute it with exp(-|x|), which never overflows.")
+
+# Random DAGs of + and * with the functions of this exercise (needs only exercises 1 and 3)...
+for seed, n_steps in [(5301, 8), (5302, 15), (5303, 30), (5304, 50)]:
+    program = expressions.random_program(seed, expressions.BASIC + expressions.FUNCTIONS, n_inputs=3,
+                                         n_steps=n_steps)
+    expressions.check_gradient(program, engine_gradient)
+# ... and with every operation of exercises 1-3: the whole engine.
+for seed, n_inputs, n_steps in [(5311, 2, 10), (5312, 3, 20), (5313, 4, 40), (5314, 3, 80), (5315, 5, 25)]:
+    program = expressions.random_program(seed, expressions.ALL, n_inputs=n_inputs, n_steps=n_steps)
+    expressions.check_gradient(program, engine_gradient)
+
+# A deep chain through tanh, with reuse: x <- x + 0.0001 * tanh(x), 10,000 times.
+def tanh_chain(x, steps=10_000):
+    for _ in range(steps):
+        x = x + np.tanh(x) * 0.0001
+    return x
+
+
+x0 = Value(0.3)
+x = x0
+for _ in range(10_000):
+    x = x + x.tanh() * 0.0001
+backward_at_default_recursion_limit(x, 30_000)
+checks.assert_close(x0.grad, numdiff.derivative(tanh_chain, 0.3), what="gradient through 10,000 tanh steps")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Your engine on the worked example of section 3: the same numbers as the hand computation, now drawn
+# from your own `Value` objects.
+
+# %%
+a, b = Value(1.5, label="a"), Value(-0.5, label="b")
+L_value = (a * b + a).tanh() * a
+L_value.backward()
+print(f"dL/da = {a.grad:.6f} (by hand {a_bar:.6f}),  dL/db = {b.grad:.6f} (by hand {b_bar:.6f})")
+ax = graph.draw(L_value, title="Your engine: L = tanh(a·b + a) · a")
+
+# %% [markdown]
+# ## Exercise 4 · A neural network trained by your engine (3 points)
+#
+# A **neuron** with weights $w \in \mathbb{R}^{n}$ and bias $b$ maps an input $x$ to
+# $\tanh(w \cdot x + b)$, or to $w \cdot x + b$ without the nonlinearity. A **layer** is a list of
+# neurons that all read the same input; an **MLP** (multilayer perceptron) feeds each layer's outputs to
+# the next. The `__init__` methods are given: they fix the structure (`self.w`, `self.b`, `self.neurons`,
+# `self.layers`) and draw the same initial weights as `init_parameters` in section 1. Write:
+# - `__call__` of each class: the forward pass, on `Value`s, so your engine records the graph;
+# - `parameters()`: every trainable `Value`, in the order *layer by layer, neuron by neuron, weights
+#   then bias* (the order of `init_parameters`);
+# - `logistic_loss(model, X, y)`: the mean logistic loss of section 1, as a `Value`.
+#
+# The tests compare the gradient of your loss with respect to **every parameter** with finite
+# differences, so a forward pass that steps outside the engine (using `.data` where a `Value` belongs)
+# shows up as a zero or wrong gradient.
+
+# %% nbgrader={"grade": false, "grade_id": "05_autograd-mlp-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class Neuron:
+    """One unit: tanh(w · x + b) if nonlin, else w · x + b."""
+
+    def __init__(self, nin, nonlin=True, rng=None):
+        rng = np.random.default_rng(0) if rng is None else rng
+        self.w = [Value(wi) for wi in rng.uniform(-1.0, 1.0, nin)]
+        self.b = Value(0.0)
+        self.nonlin = nonlin
+
+    def __call__(self, x):
+        """The output Value for the input x, a sequence of nin numbers or Values."""
+        ### BEGIN SOLUTION
+        act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
+        return act.tanh() if self.nonlin else act
+        ### END SOLUTION
+
+    def parameters(self):
+        """The weights, then the bias: a list of nin + 1 Values."""
+        ### BEGIN SOLUTION
+        return self.w + [self.b]
+        ### END SOLUTION
+
+
+class Layer:
+    """nout neurons reading the same nin inputs."""
+
+    def __init__(self, nin, nout, nonlin=True, rng=None):
+        self.neurons = [Neuron(nin, nonlin, rng) for _ in range(nout)]
+
+    def __call__(self, x):
+        """The list of the nout output Values."""
+        ### BEGIN SOLUTION
+        return [neuron(x) for neuron in self.neurons]
+        ### END SOLUTION
+
+    def parameters(self):
+        """The parameters of every neuron, neuron by neuron."""
+        ### BEGIN SOLUTION
+        return [p for neuron in self.neurons for p in neuron.parameters()]
+        ### END SOLUTION
+
+
+class MLP:
+    """Layers of sizes nouts after nin inputs; tanh on every layer but the last, which is linear."""
+
+    def __init__(self, nin, nouts, seed=0):
+        rng = np.random.default_rng(seed)
+        sizes = [nin, *nouts]
+        self.layers = [Layer(sizes[k], sizes[k + 1], nonlin=k < len(nouts) - 1, rng=rng) for k in range(len(nouts))]
+
+    def __call__(self, x):
+        """The output for the input x: a Value if the last layer has one neuron, else a list of Values."""
+        ### BEGIN SOLUTION
+        for layer in self.layers:
+            x = layer(x)
+        return x[0] if len(x) == 1 else x
+        ### END SOLUTION
+
+    def parameters(self):
+        """The parameters of every layer, layer by layer."""
+        ### BEGIN SOLUTION
+        return [p for layer in self.layers for p in layer.parameters()]
+        ### END SOLUTION
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = 0.0
+
+
+def logistic_loss(model, X, y):
+    """The Value (1/N) sum_i log(1 + exp(-y_i * model(X[i]))), for N points X (N, nin) and labels y = ±1."""
+    ### BEGIN SOLUTION
+    total = 0.0
+    for xi, yi in zip(X, y, strict=True):
+        total = total + (1.0 + (-float(yi) * model(xi)).exp()).log()
+    return total / len(y)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "05_autograd-mlp", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def structure(model):
+    """The parameters read straight from the given structure: layer by layer, neuron by neuron, w then b."""
+    return [p for layer in model.layers for n in layer.neurons for p in [*n.w, n.b]]
+
+
+def numpy_scores(model, theta, P):
+    """The model's outputs for the points P (m, nin), with its parameters replaced by theta, in NumPy."""
+    h, start = np.asarray(P, dtype=float), 0
+    for layer in model.layers:
+        nin = len(layer.neurons[0].w)
+        block = np.asarray(theta[start:start + len(layer.neurons) * (nin + 1)]).reshape(len(layer.neurons), nin + 1)
+        start += block.size
+        h = h @ block[:, :-1].T + block[:, -1]
+        if layer.neurons[0].nonlin:
+            h = np.tanh(h)
+    return h
+
+
+def check_mlp(nin, nouts, seed, X, y):
+    where = f"for MLP({nin}, {nouts}) on {len(X)} points"
+    model = MLP(nin, nouts, seed=seed)
+    params = model.parameters()
+    expected = structure(model)
+    assert len(params) == len(expected), (
+        f"parameters() returned {len(params)} Values {where}, but the model has {len(expected)}: "
+        "every neuron has nin weights and 1 bias.")
+    assert all(p is q for p, q in zip(params, expected, strict=True)), (
+        f"parameters() {where} must list the Values of the model itself, layer by layer, neuron by neuron, "
+        "each neuron's weights then its bias.")
+    theta = np.array([p.data for p in expected])
+    outputs = [model(x) for x in X]
+    actual = [o.data for o in outputs] if nouts[-1] == 1 else [[o.data for o in row] for row in outputs]
+    reference = numpy_scores(model, theta, X)
+    checks.assert_close(actual, reference[:, 0] if nouts[-1] == 1 else reference, what="network outputs",
+                        where=where, hint="tanh on every layer but the last, which is linear: w · x + b.")
+    if nouts[-1] != 1:
+        return
+    loss = logistic_loss(model, X, y)
+
+    def loss_of(t):
+        return np.mean(np.log1p(np.exp(-y * numpy_scores(model, t, X)[:, 0])))
+
+    checks.assert_close(loss.data, loss_of(theta), what="logistic loss", where=where, batch_size=len(X),
+                        hint="The mean over the points of log(1 + exp(-y s)).")
+    model.zero_grad()
+    loss.backward()
+    checks.assert_close([p.grad for p in expected], numdiff.gradient(loss_of, theta),
+                        what="gradient of the loss with respect to every parameter", where=where,
+                        batch_size=len(X), hint="Does the forward pass use .data where a Value belongs?")
+
+
+X_small, y_small = data.moons(6, noise=0.1, seed=5)
+check_mlp(2, [3, 1], 11, X_small, y_small)
+check_mlp(2, [3, 3, 1], 12, X_small, y_small)
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(5401)
+X3 = rng.normal(size=(5, 3))
+y3 = rng.choice([-1.0, 1.0], size=5)
+check_mlp(3, [4, 4, 1], 5402, X3, y3)
+check_mlp(1, [2, 1], 5403, X3[:, :1], y3)
+check_mlp(2, [5, 2], 5404, X_small, y_small)             # two outputs: a list of Values
+X8, y8 = data.moons(8, noise=0.2, seed=5405)
+check_mlp(2, [8, 8, 1], 5406, X8, y8)
+check_mlp(2, [1], 5407, X8, y8)                          # a linear model: one layer, no tanh
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Training with your engine
+#
+# The same network, data, learning rate and initial weights as in section 1, but with the gradients from
+# your `backward()`. Each step is one forward pass and one backward pass, instead of 268 loss
+# evaluations; the two training runs should agree to many digits.
+
+# %%
+model = MLP(2, SIZES[1:], seed=0)
+engine_losses, engine_snapshots = [], []
+for step in range(STEPS + 1):
+    loss = logistic_loss(model, X_train, y_train)
+    engine_losses.append(loss.data)
+    engine_snapshots.append(np.array([p.data for p in model.parameters()]))
+    if step == STEPS:
+        break
+    model.zero_grad()
+    loss.backward()
+    for p in model.parameters():
+        p.data -= LEARNING_RATE * p.grad
+gap = max(abs(u - v) for u, v in zip(engine_losses, losses, strict=True))
+accuracy = decision.accuracy([model(x).data for x in X_train], y_train)
+print(f"largest difference from the numerical-gradient run: {gap:.1e};  training accuracy {accuracy:.1%}")
+
+ax = decision.plot_training_curve(losses, label="numerical gradients (268 loss evaluations per step)")
+decision.plot_training_curve(engine_losses, ax=ax, label="your engine (1 forward + 1 backward per step)",
+                             linestyle="--")
+ax.set_title("Two ways to get the same gradient")
+plt.show()
+
+# %% [markdown]
+# The explorer again, now replaying *your* run. (The plots evaluate the saved weights with NumPy on
+# thousands of grid points at once; your `Value` network gives the same numbers one point at a time, as
+# exercise 4's tests checked.)
+
+# %%
+decision.training_explorer(engine_snapshots, mlp_scores, X_train, y_train, engine_losses)
+
+# %% [markdown]
+# ## 5 · Forward mode: dual numbers
+#
+# Reverse mode runs the chain rule from the output back. It can also run forward, alongside the values.
+# Pick a direction $v$ for the input and carry, with every number $a$, its derivative $\dot a$ along $v$.
+# Each operation updates the pair at once:
+#
+# $$ (a, \dot a) + (b, \dot b) = (a + b,\ \dot a + \dot b), \qquad
+#    (a, \dot a)\cdot(b, \dot b) = (ab,\ \dot a\, b + a\, \dot b), \qquad
+#    f\big((a, \dot a)\big) = \big(f(a),\ f'(a)\, \dot a\big). $$
+#
+# Algebraically these are **dual numbers** $a + \dot a\,\varepsilon$ with $\varepsilon^2 = 0$:
+# $(a + \dot a\varepsilon)(b + \dot b\varepsilon) = ab + (\dot a b + a \dot b)\varepsilon$, and Taylor's
+# formula gives $f(a + \dot a\varepsilon) = f(a) + f'(a)\dot a\,\varepsilon$ exactly. Start the inputs at
+# $(x_i, v_i)$ and every output arrives as $(f(x), J_f(x)\, v)$: one pass gives a **Jacobian-vector
+# product** (JVP), the derivative of *every* output along *one* input direction. No graph, no
+# topological sort, no recursion.
+
+# %% [markdown]
+# ## Exercise 5 · `Dual` numbers and `jvp` (3 points)
+#
+# Complete `Dual`: the arithmetic (with reflected operators, and `**` with a number or a `Dual`
+# exponent, as in exercise 2) and the methods `exp`, `log`, `tanh`, `sin`. `Dual.lift` turns a plain
+# number into a constant, whose derivative is 0. Then write `jvp(f, x, v)`.
+
+# %% nbgrader={"grade": false, "grade_id": "05_autograd-dual-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class Dual:
+    """A dual number val + dot·ε with ε² = 0: a value and its derivative along one direction."""
+
+    def __init__(self, val, dot=0.0):
+        self.val = float(val)
+        self.dot = float(dot)
+
+    def __repr__(self):
+        return f"Dual(val={self.val:.6g}, dot={self.dot:.6g})"
+
+    @staticmethod
+    def lift(x):
+        """x itself if it is a Dual; a number becomes a constant Dual(x, 0.0)."""
+        return x if isinstance(x, Dual) else Dual(x, 0.0)
+
+    def __add__(self, other):
+        """self + other (a Dual or a number)."""
+        ### BEGIN SOLUTION
+        other = Dual.lift(other)
+        return Dual(self.val + other.val, self.dot + other.dot)
+        ### END SOLUTION
+
+    def __radd__(self, other):
+        """other + self."""
+        ### BEGIN SOLUTION
+        return self + other
+        ### END SOLUTION
+
+    def __neg__(self):
+        """-self."""
+        ### BEGIN SOLUTION
+        return Dual(-self.val, -self.dot)
+        ### END SOLUTION
+
+    def __sub__(self, other):
+        """self - other."""
+        ### BEGIN SOLUTION
+        return self + (-Dual.lift(other))
+        ### END SOLUTION
+
+    def __rsub__(self, other):
+        """other - self."""
+        ### BEGIN SOLUTION
+        return Dual.lift(other) + (-self)
+        ### END SOLUTION
+
+    def __mul__(self, other):
+        """self * other: the product rule."""
+        ### BEGIN SOLUTION
+        other = Dual.lift(other)
+        return Dual(self.val * other.val, self.dot * other.val + self.val * other.dot)
+        ### END SOLUTION
+
+    def __rmul__(self, other):
+        """other * self."""
+        ### BEGIN SOLUTION
+        return self * other
+        ### END SOLUTION
+
+    def __truediv__(self, other):
+        """self / other: the quotient rule."""
+        ### BEGIN SOLUTION
+        other = Dual.lift(other)
+        return Dual(self.val / other.val, (self.dot * other.val - self.val * other.dot) / other.val**2)
+        ### END SOLUTION
+
+    def __rtruediv__(self, other):
+        """other / self."""
+        ### BEGIN SOLUTION
+        return Dual.lift(other) / self
+        ### END SOLUTION
+
+    def __pow__(self, other):
+        """self ** other, for a number other, or a Dual other (then self.val > 0)."""
+        ### BEGIN SOLUTION
+        if isinstance(other, Dual):
+            val = self.val**other.val
+            return Dual(val, other.val * self.val ** (other.val - 1) * self.dot + val * math.log(self.val) * other.dot)
+        return Dual(self.val**other, other * self.val ** (other - 1) * self.dot)
+        ### END SOLUTION
+
+    def __rpow__(self, other):
+        """other ** self, for a number other > 0."""
+        ### BEGIN SOLUTION
+        return Dual.lift(other) ** self
+        ### END SOLUTION
+
+    def exp(self):
+        """e ** self."""
+        ### BEGIN SOLUTION
+        val = math.exp(self.val)
+        return Dual(val, val * self.dot)
+        ### END SOLUTION
+
+    def log(self):
+        """The natural logarithm of self (self.val > 0)."""
+        ### BEGIN SOLUTION
+        return Dual(math.log(self.val), self.dot / self.val)
+        ### END SOLUTION
+
+    def tanh(self):
+        """The hyperbolic tangent of self."""
+        ### BEGIN SOLUTION
+        val = math.tanh(self.val)
+        return Dual(val, (1.0 - val**2) * self.dot)
+        ### END SOLUTION
+
+    def sin(self):
+        """The sine of self."""
+        ### BEGIN SOLUTION
+        return Dual(math.sin(self.val), math.cos(self.val) * self.dot)
+        ### END SOLUTION
+
+
+def jvp(f, x, v):
+    """Forward mode: f(x) and the directional derivative J_f(x) v, in one pass of dual numbers.
+
+    Args:
+        f: A function of a list of n inputs, returning a Dual or a list of Duals; it uses only the
+            operations of Dual (and plain numbers).
+        x: The point, a sequence of n floats.
+        v: The direction, a sequence of n floats.
+
+    Returns:
+        (y, dy): NumPy arrays, of shape () if f returns one Dual, (m,) if it returns a list of m Duals.
+    """
+    ### BEGIN SOLUTION
+    out = f([Dual(xi, vi) for xi, vi in zip(x, v, strict=True)])
+    outs = [out] if isinstance(out, Dual) else list(out)
+    y, dy = np.array([o.val for o in outs]), np.array([o.dot for o in outs])
+    return (y[0], dy[0]) if isinstance(out, Dual) else (y, dy)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "05_autograd-dual", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def check_dual(name, build, points, hint=""):
+    """build(Dual(x0, 1)): its val against build on floats, its dot against numdiff."""
+    for x0 in points:
+        out = build(Dual(x0, 1.0))
+        checks.assert_close(out.val, build(x0), what=f"value of {name}", where=f"at x = {x0}", hint=hint)
+        checks.assert_close(out.dot, numdiff.derivative(build, x0), what=f"derivative (dot) of {name}",
+                            where=f"at x = {x0}", hint=hint)
+
+
+def call(name, z):
+    """z.name() for a Dual, np.name(z) for floats: one formula for both."""
+    return getattr(z, name)() if isinstance(z, Dual) else getattr(np, name)(z)
+
+
+check_dual("x * x", lambda x: x * x, [0.7, -1.5], hint="The product rule: (ab)' = a'b + ab'.")
+check_dual("2 - x", lambda x: 2 - x, [0.7], hint="2 - x calls x.__rsub__(2).")
+check_dual("2 / x", lambda x: 2 / x, [0.7, -1.5])
+check_dual("x ** 3 - 2 ** x", lambda x: x**3 - 2**x, [0.7, -1.5])
+check_dual("sin(x)", lambda x: call("sin", x), [0.7, 2.5], hint="(sin x)' = cos x.")
+check_dual("sin(x) e^x / (1 + x^2) + tanh(x) + log(x)",
+           lambda x: call("sin", x) * call("exp", x) / (1 + x**2) + call("tanh", x) + call("log", x), [0.7, 2.5])
+
+
+def F(x):
+    """F(x0, x1) = [x0 * x1, sin(x0) + x1 ** 2], for the jvp test against the numerical Jacobian."""
+    return [x[0] * x[1], call("sin", x[0]) + x[1] ** 2]
+
+
+x_point, direction = np.array([0.6, -1.1]), np.array([0.8, -0.3])
+y, dy = jvp(F, x_point, direction)
+checks.assert_close(y, F(x_point), what="value y of jvp(F, x, v)")
+checks.assert_close(dy, numdiff.jacobian(lambda x: np.array(F(x)), x_point) @ direction,
+                    what="directional derivative dy of jvp(F, x, v)", where=f"at x = {x_point}, v = {direction}",
+                    hint="Seed each input i with Dual(x[i], v[i]).")
+y, dy = jvp(lambda x: x[0] * x[1], x_point, direction)
+assert np.shape(y) == () and np.shape(dy) == (), "For an f that returns one Dual, jvp returns two arrays of shape ()."
+### BEGIN HIDDEN TESTS
+def dual_gradient(program):
+    """The gradient by n forward passes, one per input direction e_i."""
+    grads = []
+    for i in range(program.n_inputs):
+        inputs = [Dual(x, 1.0 if j == i else 0.0) for j, x in enumerate(program.x)]
+        grads.append(program.run(inputs).dot)
+    return grads
+
+
+for seed, n_inputs, n_steps in [(5501, 1, 8), (5502, 2, 15), (5503, 3, 30), (5504, 4, 50), (5505, 3, 100)]:
+    program = expressions.random_program(seed, expressions.DUAL, n_inputs=n_inputs, n_steps=n_steps)
+    expressions.check_gradient(program, dual_gradient, what="gradient by forward mode")
+
+# jvp on random programs with many outputs (every register) and random directions.
+rng = np.random.default_rng(5506)
+for seed, n_inputs, n_steps in [(5507, 2, 6), (5508, 3, 12), (5509, 4, 20)]:
+    program = expressions.random_program(seed, expressions.DUAL, n_inputs=n_inputs, n_steps=n_steps)
+    v = rng.normal(size=n_inputs)
+    y, dy = jvp(lambda xs, p=program: p.run(xs, every=True), program.x, v)
+    checks.assert_close(y, program.run_float(program.x, every=True), what="values y of jvp",
+                        where=f"for the program {program}")
+    jac = numdiff.jacobian(lambda x, p=program: p.run_float(x, every=True), np.array(program.x))
+    checks.assert_close(dy, jac @ v, what="directional derivatives dy of jvp", where=f"for the program {program}",
+                        hint="Seed each input i with Dual(x[i], v[i]).")
+
+for base, exponent in rng.uniform([0.3, -2.5], [4.0, 2.5], size=(4, 2)):
+    for va, vb in [(1.0, 0.0), (0.0, 1.0), (0.4, -1.3)]:
+        _, d = jvp(lambda z: z[0] ** z[1], [base, exponent], [va, vb])
+        expected = numdiff.gradient(lambda z: z[0] ** z[1], [base, exponent]) @ [va, vb]
+        checks.assert_close(d, expected, what="derivative of a ** b along v", where=f"at a = {base:.4g}, b = {exponent:.4g}",
+                            hint="d(a^b) = b a^(b-1) da + a^b ln(a) db.")
+for op in ["sin", "rsub", "rdiv", "rpow", "div", "pow_c", "tanh", "log", "exp"]:
+    for seed in rng.integers(0, 10_000, size=2):
+        expressions.check_gradient(expressions.single_op_program(op, int(seed)), dual_gradient,
+                                   what="gradient by forward mode")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 6 · Forward or reverse? Measure it
+#
+# For $f: \mathbb{R}^n \to \mathbb{R}^m$, one forward pass gives one column of the Jacobian ($J v$), and
+# one backward pass gives one row (the gradient of one output). So:
+# - **many inputs, one output** (a loss of $n$ parameters): forward mode needs $n$ passes, reverse mode 1;
+# - **one input, many outputs** (a curve $t \mapsto f(t) \in \mathbb{R}^m$): forward mode needs 1 pass,
+#   reverse mode $m$.
+#
+# The cell below times both on two families of functions built from your `Value` and `Dual`: a ring
+# $f(x) = \sum_i \tanh(x_i x_{i+1})$ of $n$ inputs, and a recurrence $z_k = \tanh(0.9\, z_{k-1} + t)$
+# with $m$ outputs $z_1, \dots, z_m$. Each pass costs time proportional to the size of the graph, so
+# the $n$ (or $m$) passes grow quadratically: the two lines separate on the log-log plot with slopes 1
+# and 2.
+
+# %%
+def ring(xs):
+    total = 0.0
+    for i in range(len(xs)):
+        total = total + (xs[i] * xs[(i + 1) % len(xs)]).tanh()
+    return total
+
+
+def recurrence(ts, m):
+    z, outputs = 0.0, []
+    for _ in range(m):
+        z = (z * 0.9 + ts[0]).tanh()
+        outputs.append(z)
+    return outputs
+
+
+def best_time(function, *args, repeats=3):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function(*args)
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def reverse_gradient(x):
+    leaves = [Value(v) for v in x]
+    ring(leaves).backward()
+    return [leaf.grad for leaf in leaves]
+
+
+def forward_gradient(x):
+    return [float(jvp(ring, x, np.eye(len(x))[i])[1]) for i in range(len(x))]
+
+
+def forward_derivatives(t, m):
+    return jvp(lambda ts: recurrence(ts, m), [t], [1.0])[1]
+
+
+def reverse_derivatives(t, m):
+    leaf = Value(t)
+    outputs = recurrence([leaf], m)
+    derivatives = []
+    for out in outputs:  # one backward pass per output
+        out.zero_grad()
+        out.backward()
+        derivatives.append(leaf.grad)
+    return derivatives
+
+
+sizes = [2, 4, 8, 16, 32, 64, 128]
+timings = {"forward, n inputs": [], "reverse, n inputs": [], "forward, m outputs": [], "reverse, m outputs": []}
+rng = np.random.default_rng(0)
+for n in sizes:
+    x = rng.uniform(-1.0, 1.0, n)
+    t_fwd, g_fwd = best_time(forward_gradient, x)
+    t_rev, g_rev = best_time(reverse_gradient, x)
+    checks.assert_close(g_fwd, g_rev, what="forward-mode gradient", where="compared with reverse mode")
+    timings["forward, n inputs"].append(t_fwd)
+    timings["reverse, n inputs"].append(t_rev)
+    t_fwd, d_fwd = best_time(forward_derivatives, 0.3, n)
+    t_rev, d_rev = best_time(reverse_derivatives, 0.3, n)
+    checks.assert_close(d_fwd, d_rev, what="forward-mode derivatives", where="compared with reverse mode")
+    timings["forward, m outputs"].append(t_fwd)
+    timings["reverse, m outputs"].append(t_rev)
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
+panels = [("n inputs, 1 output: the gradient of a ring", "n inputs", "n inputs"),
+          ("1 input, m outputs: the derivatives of a recurrence", "m outputs", "m outputs")]
+for ax, (title, key, xlabel) in zip(axes, panels, strict=True):
+    plots.new_axes(f"size ({xlabel})", "time for all derivatives (s)", title, ax=ax)
+    ax.loglog(sizes, timings[f"forward, {key}"], "o-", color=plots.COLORS["blue"], label="forward mode (dual numbers)")
+    ax.loglog(sizes, timings[f"reverse, {key}"], "s--", color=plots.COLORS["vermillion"], label="reverse mode (backward)")
+    ax.legend()
+ratio = timings["forward, n inputs"][-1] / timings["reverse, n inputs"][-1]
+print(f"n = {sizes[-1]} inputs: forward mode takes {ratio:.0f}x as long as one backward pass.")
+
+# %% [markdown]
+# A loss has one output and (in practice) millions of inputs, so training uses reverse mode: that is
+# **backpropagation**. Its price is memory: the backward pass needs the whole graph, every intermediate
+# value, kept from the forward pass, where forward mode forgets each value as soon as it is used.
+# Forward mode wins when inputs are few and outputs many (sensitivities of a simulation to one parameter),
+# and the two combine for second derivatives (forward-over-reverse gives Hessian-vector products).
+#
+# ## Summary
+#
+# - The chain rule on a graph: $\bar v = \sum_{u\,\text{uses}\,v} \bar u\,\partial u/\partial v$. Each
+#   operation knows only its local derivative; gradients **add up** over uses; nodes are processed in
+#   **reverse topological order**.
+# - Your `Value` does this with one closure per operation and an iterative topological sort, in well
+#   under 200 lines, and it trains a neural network with exact gradients.
+# - Forward mode (dual numbers) carries derivatives along with values: one pass per input direction.
+#   Reverse mode: one pass per output. A loss has one output.
+# - Always check an engine against finite differences on random expressions, with reuse and depth: the
+#   bugs (an `=` for a `+=`, a sign in a reflected operator, a recursion limit) hide in exactly those.
+#
+# Next, unit 6 puts the gradient to work: gradient descent, learning rates and momentum.
