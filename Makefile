@@ -29,8 +29,11 @@ $(STAMP): lib/pyproject.toml
 lab: setup
 	$(BIN)/jupyter lab course/START_HERE.ipynb $(LAB_ARGS)
 
+# Two workers on this course's 2-core reference machine; a unit's tests stay on one worker (see tests/conftest.py).
+PYTEST_WORKERS ?= -n auto --dist loadgroup
+
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 release: setup
 	$(BIN)/python -m grading.release $(UNITS)

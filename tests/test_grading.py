@@ -11,8 +11,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def graded(unit, tmp_path):
+def graded(unit, tmp_path_factory, once_per_unit):
     """One nbgrader run per unit over the solved notebook, the untouched release and every wrong answer."""
+    return once_per_unit("graded", unit["id"], lambda: grade_unit(unit, tmp_path_factory.mktemp("course")))
+
+
+def grade_unit(unit: dict, folder) -> tuple[dict, dict]:
     students = {"solved": submissions.solved(unit), "untouched": submissions.release(unit)}
     targets = {}
     for solution_id, sources in submissions.wrong_answers(unit).items():
@@ -20,7 +24,7 @@ def graded(unit, tmp_path):
             name = f"wrong-{solution_id.removesuffix('-solution').split('-', 1)[1]}-{k}"
             students[name] = submissions.with_wrong_answer(unit, solution_id, source)
             targets[name] = solution_id.removesuffix("-solution")
-    scores = workspace.autograde(workspace.create(tmp_path / "course"), unit["id"], students)
+    scores = workspace.autograde(workspace.create(folder / "course"), unit["id"], students)
     return scores, targets
 
 
