@@ -16,7 +16,10 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONPATH := $(CURDIR)/autograder
 
-.PHONY: setup lab test release pages samples grade feedback export bench clean
+# Debian packages the tests need: bubblewrap sandboxes student kernels, chromium drives the browser tests.
+SYSTEM_PACKAGES := bubblewrap chromium
+
+.PHONY: setup system-packages lab test release pages samples grade feedback export bench clean
 
 setup: $(STAMP)
 
@@ -26,13 +29,24 @@ $(STAMP): lib/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e "./lib[course,dev]"
 	touch $(STAMP)
 
+# Installs the missing SYSTEM_PACKAGES as root or with password-less sudo; otherwise says what to run.
+system-packages:
+	@missing=""; \
+	for pkg in $(SYSTEM_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+	  elif sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq $$missing; \
+	  else echo "The tests need these Debian packages:$$missing. Install them with: sudo apt-get install$$missing"; \
+	    exit 1; fi; \
+	fi
+
 lab: setup
 	$(BIN)/jupyter lab course/START_HERE.ipynb $(LAB_ARGS)
 
 # Two workers on this course's 2-core reference machine; a unit's tests stay on one worker (see tests/conftest.py).
 PYTEST_WORKERS ?= -n auto --dist loadgroup
 
-test: setup
+test: setup system-packages
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 release: setup
