@@ -12,8 +12,6 @@ triangles), so nothing depends on colour alone. In both label conventions, `y > 
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike, NDArray
 
-from calcml import plots, widgets
+from calcml import explorer, plots
 
 NEGATIVE, POSITIVE = plots.COLORS["blue"], plots.COLORS["vermillion"]
 
@@ -135,47 +133,43 @@ def plot_training_curve(
     return ax
 
 
-class TrainingExplorer:
+class TrainingExplorer(explorer.Explorer):
     """A slider over the recorded steps of a training run: the decision boundary and the loss so far.
 
     Made by `training_explorer`; display it (or leave it last in a cell) to show it.
 
     Attributes:
-        figure: The figure (boundary left, curves right), always drawn for the current step.
         step: The current step.
         accuracies: The training accuracy at every recorded step.
-        slider, play, readout, widget: The controls (container CSS class `calcml-training-explorer`),
-            or None in static mode.
+        slider, play: The step slider and the play button linked to it, or None in static mode.
+        figure, readout, widget: As for every `explorer.Explorer` (boundary left, curves right);
+            CSS class `calcml-training-explorer`.
     """
+
+    css_class = "calcml-training-explorer"
+    readout_class = "calcml-training-readout"
+    dpi = 80
 
     def __init__(self, snapshots: Sequence[Any], predict: Callable[[Any, NDArray[np.float64]], ArrayLike],
                  X: ArrayLike, y: ArrayLike, losses: Sequence[float], *, step: int, threshold: float,
                  interactive: bool) -> None:
         if len(snapshots) != len(losses) or not snapshots:
             raise ValueError(f"need one loss per snapshot, got {len(snapshots)} snapshots and {len(losses)} losses")
+        super().__init__(Figure(figsize=(10.0, 4.0), layout="constrained"), "Training run")
         self.snapshots, self.predict, self.threshold = list(snapshots), predict, float(threshold)
         self.X, self.y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64).ravel()
         self.losses = [float(v) for v in losses]
         self.accuracies = [accuracy(predict(s, self.X), self.y, threshold) for s in self.snapshots]
-        self.figure = Figure(figsize=(10.0, 4.0), layout="constrained")
         self._axes = self.figure.subplots(1, 2)
         self.slider: ipywidgets.IntSlider | None = None
         self.play: ipywidgets.Play | None = None
-        self.readout: ipywidgets.HTML | None = None
-        self.widget: ipywidgets.VBox | None = None
-        self._image: ipywidgets.Image | None = None
         self.step = self._clip(step)
-        if interactive:
-            self._build_widgets()
-        self._redraw(self.step)
+        self._start(interactive)
 
     def update(self, step: int) -> float:
         """Show `step` (clipped to the recorded range), redraw, and return the loss at that step."""
-        step = self._clip(step)
-        if self.slider is not None and self.slider.value != step:
-            self.slider.value = step  # the slider's observer redraws
-        else:
-            self._redraw(step)
+        self.step = self._clip(step)
+        self._show()
         return self.losses[self.step]
 
     def readout_text(self) -> str:
@@ -184,40 +178,26 @@ class TrainingExplorer:
         return (f"step {k} of {len(self.losses) - 1}: loss {self.losses[k]:.4f}, "
                 f"training accuracy {self.accuracies[k]:.1%}")
 
-    def png(self) -> bytes:
-        """The figure as PNG bytes."""
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=80)
-        return buffer.getvalue()
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        data: dict[str, Any] = {} if self.widget is None else dict(self.widget._repr_mimebundle_())
-        data["image/png"] = base64.b64encode(self.png()).decode("ascii")
-        data["text/plain"] = f"Training run: {self.readout_text()}"
-        return data
-
-    def __repr__(self) -> str:
-        return f"TrainingExplorer({self.readout_text()})"
-
     def _clip(self, step: int) -> int:
         return int(min(max(int(step), 0), len(self.losses) - 1))
 
-    def _build_widgets(self) -> None:
+    def _build_controls(self) -> list[ipywidgets.ValueWidget]:
         last = len(self.losses) - 1
-        self.slider = ipywidgets.IntSlider(value=self.step, min=0, max=last, description="training step",
-                                           continuous_update=True, style={"description_width": "initial"},
-                                           layout=ipywidgets.Layout(width="min(100%, 560px)"))
-        self.play = ipywidgets.Play(value=self.step, min=0, max=last, interval=200, description="play the run")
+        self.slider = ipywidgets.IntSlider(min=0, max=last, description="training step", **explorer.control_options())
+        self.play = ipywidgets.Play(min=0, max=last, interval=200, description="play the run")
         ipywidgets.jslink((self.play, "value"), (self.slider, "value"))
-        self.readout = ipywidgets.HTML()
-        self.readout.add_class("calcml-training-readout")
-        self._image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
-        self.widget = ipywidgets.VBox([ipywidgets.HBox([self.play, self.slider]), self.readout, self._image])
-        self.widget.add_class("calcml-training-explorer")
-        self.slider.observe(lambda change: self._redraw(change["new"]), names="value")
+        return [self.slider]  # the play button moves the slider in the browser, so only the slider is observed
 
-    def _redraw(self, step: int) -> None:
-        self.step = self._clip(step)
+    def _arrange(self, controls: Sequence[ipywidgets.Widget]) -> list[ipywidgets.Widget]:
+        return [ipywidgets.HBox([self.play, *controls])]
+
+    def _read_controls(self) -> None:
+        self.step = self._clip(self.slider.value)
+
+    def _write_controls(self) -> None:
+        self.play.value = self.slider.value = self.step
+
+    def _draw(self) -> None:
         left, right = self._axes
         left.clear()
         right.clear()
@@ -229,10 +209,6 @@ class TrainingExplorer:
             extra.remove()  # the accuracy axis of the previous drawing
         plot_training_curve(self.losses, accuracies=self.accuracies, ax=right, step=self.step)
         right.set_title(f"Loss {self.losses[self.step]:.4f} at step {self.step}")
-        if self.readout is not None:
-            self.readout.value = f'<span role="status" aria-live="polite">{self.readout_text()}</span>'
-        if self._image is not None:
-            self._image.value = self.png()
 
 
 def training_explorer(
@@ -247,7 +223,7 @@ def training_explorer(
 ) -> TrainingExplorer:
     """Replay a recorded training run: a slider (and a play button) over its steps.
 
-    With a front end (see `widgets.has_frontend`) moving the slider redraws the decision boundary, the
+    With a front end (see `explorer.has_frontend`) moving the slider redraws the decision boundary, the
     curves and the readout; without one, the figure for `step` is shown statically.
 
     Args:
@@ -264,4 +240,4 @@ def training_explorer(
     """
     start = len(losses) - 1 if step is None else step
     return TrainingExplorer(snapshots, predict, X, y, losses, step=start, threshold=threshold,
-                            interactive=widgets.has_frontend())
+                            interactive=explorer.has_frontend())

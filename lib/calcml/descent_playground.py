@@ -18,9 +18,6 @@ The playground does not contain an optimiser: you pass yours, called as
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +26,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
-from calcml import functions, plots, widgets
+from calcml import explorer, functions, plots
 
 Array = NDArray[np.float64]
 Optimiser = Callable[[Callable[[Array], Array], Array, float, float, int], ArrayLike]
@@ -58,36 +55,36 @@ def heavy_ball_is_stable(lr: float, beta: float, eigenvalues: ArrayLike) -> bool
     return bool(0.0 <= beta < 1.0 and np.all(lr * lam > 0) and np.all(lr * lam < 2.0 * (1.0 + beta)))
 
 
-class Playground:
+class Playground(explorer.Explorer):
     """Trajectories of an optimiser, redrawn when a control moves. Made by `playground`.
 
     Attributes:
-        figure: Contour plot with the trajectory (left) and the loss gap on a log scale (right).
         settings: The current `problem`, `kappa`, `lr`, `beta` and `steps`.
         trajectory: The optimiser's trajectory for the current settings, shape `(steps + 1, 2)`.
         reference: Plain gradient descent (the same optimiser with `beta = 0`), or None when `beta = 0`.
         controls: The named controls (`problem`, `kappa`, `lr`, `beta`, `steps`), empty in static mode.
-        readout: The live `HTML` readout, or None in static mode.
-        widget: The container (CSS class `calcml-descent-playground`), or None in static mode.
+        figure: Contour plot with the trajectory (left) and the loss gap on a log scale (right).
+        readout, widget: As for every `explorer.Explorer`; CSS class `calcml-descent-playground`.
     """
+
+    css_class = "calcml-descent-playground"
+    readout_class = "calcml-stability-readout"
+    dpi = 90
 
     def __init__(self, optimiser: Optimiser, settings: dict[str, Any], interactive: bool) -> None:
         if settings["problem"] not in PROBLEMS:
             raise ValueError(f"problem must be one of {sorted(PROBLEMS)}, not {settings['problem']!r}")
+        super().__init__(Figure(figsize=(10.0, 4.2), layout="constrained"), "Descent playground")
         self.optimiser, self.settings = optimiser, dict(settings)
-        self.figure = Figure(figsize=(10.0, 4.2), layout="constrained")
         self._axes = (self.figure.add_subplot(1, 2, 1), self.figure.add_subplot(1, 2, 2))
         self.controls: dict[str, ipywidgets.ValueWidget] = {}
-        self.readout: ipywidgets.HTML | None = None
-        self.widget: ipywidgets.VBox | None = None
-        self._image: ipywidgets.Image | None = None
-        self._holding = False
-        if interactive:
-            self._build_widgets()
-        self._redraw()
+        self._start(interactive)
 
     def update(self, **settings: Any) -> None:
-        """Change settings (`problem`, `kappa`, `lr`, `beta`, `steps`) and redraw once."""
+        """Change settings (`problem`, `kappa`, `lr`, `beta`, `steps`) and redraw once.
+
+        A new problem brings its default `lr`, `beta` and `steps`, unless they are given too.
+        """
         unknown = set(settings) - set(self.settings)
         if unknown:
             raise TypeError(f"unknown setting(s) {sorted(unknown)}; use {sorted(self.settings)}")
@@ -95,13 +92,7 @@ class Playground:
             defaults = PROBLEMS[settings["problem"]]
             settings = {**{k: defaults[k] for k in ("lr", "beta", "steps")}, **settings}
         self.settings.update(settings)
-        self._holding = True
-        for name, control in self.controls.items():
-            control.value = self.settings[name]
-        if self.controls:
-            self.controls["kappa"].disabled = self.settings["problem"] != "quadratic"
-        self._holding = False
-        self._redraw()
+        self._show()
 
     @property
     def eigenvalues(self) -> Array:
@@ -127,18 +118,6 @@ class Playground:
         return (f"{where}: λ_min = {lam[0]:.4g}, λ_max = {top:.4g}; plain GD bound η < 2/λ_max = {2 / top:.4g} "
                 f"({gd}). Heavy ball, β = {beta:.2f}: {verdict}. After {s['steps']} steps f − f* = {final}.")
 
-    def png(self) -> bytes:
-        """The figure as PNG bytes."""
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=90)
-        return buffer.getvalue()
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        data: dict[str, Any] = dict(self.widget._repr_mimebundle_()) if self.widget is not None else {}
-        data["image/png"] = base64.b64encode(self.png()).decode("ascii")
-        data["text/plain"] = f"Descent playground: {self.readout_text()}"
-        return data
-
     def _problem(self) -> tuple[Callable[[Array], Any], Callable[[Array], Array]]:
         if self.settings["problem"] == "rosenbrock":
             return functions.rosenbrock, functions.rosenbrock_grad
@@ -162,7 +141,7 @@ class Playground:
             gap = np.asarray(f(path.T), dtype=float) - float(f(np.array(PROBLEMS[self.settings["problem"]]["x_star"])))
         return np.where(np.isfinite(gap), gap, np.inf)
 
-    def _redraw(self) -> None:
+    def _draw(self) -> None:
         s, spec = self.settings, PROBLEMS[self.settings["problem"]]
         f, grad = self._problem()
         self.trajectory = self._run(grad, s["beta"])
@@ -193,41 +172,36 @@ class Playground:
         left.set_ylim(y_lo, y_hi)
         left.legend(loc="lower right", fontsize="small")
         right.legend(loc="best", fontsize="small")
-        if self.readout is not None:
-            self.readout.value = f'<span role="status" aria-live="polite">{html.escape(self.readout_text())}</span>'
-        if self._image is not None:
-            self._image.value = self.png()
 
-    def _build_widgets(self) -> None:
-        s, wide = self.settings, {"style": {"description_width": "initial"},
-                                  "layout": ipywidgets.Layout(width="min(100%, 560px)")}
+    def _build_controls(self) -> list[ipywidgets.ValueWidget]:
+        wide = explorer.control_options
         self.controls = {
             "problem": ipywidgets.Dropdown(options=[("quadratic bowl", "quadratic"),
                                                     ("Rosenbrock valley", "rosenbrock")],
-                                           value=s["problem"], description="landscape", **wide),
-            "kappa": ipywidgets.FloatLogSlider(value=s["kappa"], base=10, min=0, max=3, step=0.05,
-                                               description="condition number κ", **wide),
-            "lr": ipywidgets.FloatLogSlider(value=s["lr"], base=10, min=-5, max=np.log10(5.0), step=0.01,
-                                            readout_format=".3g", description="learning rate η", **wide),
-            "beta": ipywidgets.FloatSlider(value=s["beta"], min=0.0, max=0.99, step=0.01,
-                                           description="momentum β", **wide),
-            "steps": ipywidgets.IntSlider(value=s["steps"], min=1, max=5000, description="steps", **wide),
+                                           description="landscape", **wide()),
+            "kappa": ipywidgets.FloatLogSlider(base=10, min=0, max=3, step=0.05, description="condition number κ",
+                                               **wide()),
+            "lr": ipywidgets.FloatLogSlider(base=10, min=-5, max=np.log10(5.0), step=0.01, readout_format=".3g",
+                                            description="learning rate η", **wide()),
+            "beta": ipywidgets.FloatSlider(min=0.0, max=0.99, step=0.01, description="momentum β", **wide()),
+            "steps": ipywidgets.IntSlider(min=1, max=5000, description="steps", **wide()),
         }
         for name, control in self.controls.items():
             control.add_class(f"calcml-{name}-control")
-            control.observe(self._on_change, names="value")
-        self.controls["kappa"].disabled = s["problem"] != "quadratic"
-        self.readout = ipywidgets.HTML()
-        self.readout.add_class("calcml-stability-readout")
-        self._image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
-        self.widget = ipywidgets.VBox([*self.controls.values(), self.readout, self._image])
-        self.widget.add_class("calcml-descent-playground")
+        return list(self.controls.values())
 
-    def _on_change(self, change: dict[str, Any]) -> None:
-        if self._holding:
-            return
-        name = next(k for k, c in self.controls.items() if c is change["owner"])
-        self.update(**{name: change["new"]})
+    def _on_control(self, change: dict[str, Any]) -> None:
+        if not self._syncing:  # through `update`, so that a new problem brings its defaults
+            name = next(k for k, c in self.controls.items() if c is change["owner"])
+            self.update(**{name: change["new"]})
+
+    def _read_controls(self) -> None:
+        self.settings.update({name: control.value for name, control in self.controls.items()})
+
+    def _write_controls(self) -> None:
+        for name, control in self.controls.items():
+            control.value = self.settings[name]
+        self.controls["kappa"].disabled = self.settings["problem"] != "quadratic"
 
 
 def playground(
@@ -244,7 +218,7 @@ def playground(
     The readout says, live, whether $(\eta, \beta)$ is inside the heavy-ball stability region
     $\eta\lambda_{\max} < 2(1 + \beta)$ and gives the predicted contraction per step. When $\beta > 0$ the
     same optimiser with $\beta = 0$ (plain gradient descent) is drawn too, for comparison. Without a front end
-    (see `widgets.has_frontend`) the figure for the given settings is shown statically.
+    (see `explorer.has_frontend`) the figure for the given settings is shown statically.
 
     Args:
         optimiser: Called as `optimiser(grad, x0, lr, beta, steps)`; returns the trajectory, shape `(steps + 1, 2)`.
@@ -261,4 +235,4 @@ def playground(
     settings = {"problem": problem, "kappa": float(kappa), "lr": float(defaults["lr"] if lr is None else lr),
                 "beta": float(defaults["beta"] if beta is None else beta),
                 "steps": int(defaults["steps"] if steps is None else steps)}
-    return Playground(optimiser, settings, interactive=widgets.has_frontend())
+    return Playground(optimiser, settings, interactive=explorer.has_frontend())

@@ -16,8 +16,6 @@ of shape `(2, ...)` and works elementwise (as `x[0]**2 + x[1]**2` does), grids a
 
 from __future__ import annotations
 
-import base64
-import io
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -29,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from numpy.typing import NDArray
 
-from calcml import numdiff, plots, widgets
+from calcml import explorer, numdiff, plots
 
 Function2D = Callable[[NDArray[np.float64]], Any]
 #: `(xs, ys, Z, AX, AY, U, V)`, made by `field_data`.
@@ -117,7 +115,7 @@ def plot_field(f: Function2D | None, xlim: tuple[float, float] = (-2.0, 2.0), yl
     return ax
 
 
-class GradientExplorer:
+class GradientExplorer(explorer.Explorer):
     r"""A point $x$ and a unit direction $u$ on the contour plot of $f$, with $\nabla f(x)$, the tangent to the
     level set, and a live readout of $f$, $\nabla f$, $\|\nabla f\|$ and $D_u f = \nabla f\cdot u$.
 
@@ -125,14 +123,17 @@ class GradientExplorer:
     a cosine of amplitude $\|\nabla f\|$: largest at the angle of $\nabla f$, zero 90 degrees away.
 
     Attributes:
-        figure: The figure, always drawn for the current state.
         name, point, angle, direction: The function's name, the point (shape `(2,)`), the angle of $u$ in
             degrees and $u = (\cos\theta, \sin\theta)$.
         value, grad, slope: $f(x)$, the numerical $\nabla f(x)$ and $\nabla f\cdot u$.
         slope_along_line: The slope of $t\mapsto f(x+tu)$ at 0, found without the gradient.
-        function, x1, x2, theta, readout, widget: The controls (`function` only for several functions), the
-            readout and the container (CSS class `calcml-gradient-explorer`); all None in static mode.
+        function, x1, x2, theta: The controls (`function` only for several functions), or None in static mode.
+        figure, readout, widget: As for every `explorer.Explorer`; CSS class `calcml-gradient-explorer`.
     """
+
+    css_class = "calcml-gradient-explorer"
+    readout_class = "calcml-gradient-readout"
+    dpi = 90
 
     def __init__(self, functions: Mapping[str, Function2D], xlim: tuple[float, float],
                  ylim: tuple[float, float], point: tuple[float, float], angle: float, interactive: bool) -> None:
@@ -140,23 +141,17 @@ class GradientExplorer:
             raise ValueError("gradient_explorer needs at least one function")
         if not (xlim[0] < xlim[1] and ylim[0] < ylim[1]):
             raise ValueError(f"xlim and ylim must be (low, high) with low < high, not {xlim!r}, {ylim!r}")
-        self.functions, self.xlim, self.ylim = dict(functions), xlim, ylim
-        self._cache: dict[str, Field] = {}
-        self.figure = Figure(figsize=(10.0, 4.4))
+        self.functions, self.xlim, self.ylim, self.name = dict(functions), xlim, ylim, next(iter(functions))
+        super().__init__(Figure(figsize=(10.0, 4.4)), f"Gradient of {self.name}")
         self.figure.subplots_adjust(left=0.06, right=0.985, bottom=0.11, top=0.93, wspace=0.22)
         self._plane, self._slopes = self.figure.subplots(1, 2, width_ratios=(1.1, 1.0))
+        self._cache: dict[str, Field] = {}
         self.function: ipywidgets.Dropdown | None = None
         self.x1: ipywidgets.FloatSlider | None = None
         self.x2: ipywidgets.FloatSlider | None = None
         self.theta: ipywidgets.FloatSlider | None = None
-        self.readout: ipywidgets.HTML | None = None
-        self.widget: ipywidgets.VBox | None = None
-        self._image: ipywidgets.Image | None = None
-        self.name, self._quiet = next(iter(self.functions)), False
         self._set_state(point[0], point[1], angle)
-        if interactive:
-            self._build_widgets()
-        self._redraw()
+        self._start(interactive)
 
     def update(self, *, x1: float | None = None, x2: float | None = None, angle: float | None = None,
                name: str | None = None) -> GradientExplorer:
@@ -166,15 +161,7 @@ class GradientExplorer:
         self.name = self.name if name is None else name
         self._set_state(self.point[0] if x1 is None else x1, self.point[1] if x2 is None else x2,
                         self.angle if angle is None else angle)
-        if self.widget is not None:
-            self._quiet = True  # one redraw below, not one per control
-            try:
-                if self.function is not None:
-                    self.function.value = self.name
-                self.x1.value, self.x2.value, self.theta.value = float(self.point[0]), float(self.point[1]), self.angle
-            finally:
-                self._quiet = False
-        self._redraw()
+        self._show()
         return self
 
     def readout_text(self) -> str:
@@ -190,73 +177,45 @@ class GradientExplorer:
         return "\n".join([*lines, f"angle between u and ∇f = {np.degrees(np.arccos(cosine)):.0f}°,  "
                                   f"∇f·u / |∇f| = cos(angle) = {cosine:.3f}"])
 
-    def png(self) -> bytes:
-        """The figure as PNG bytes (rendered once per state)."""
-        if self._png is None:
-            buffer = io.BytesIO()
-            self.figure.savefig(buffer, format="png", dpi=90)
-            self._png = buffer.getvalue()
-        return self._png
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        data: dict[str, Any] = dict(self.widget._repr_mimebundle_()) if self.widget is not None else {}
-        data["image/png"] = base64.b64encode(self.png()).decode("ascii")
-        data["text/plain"] = f"Gradient of {self.name}:\n{self.readout_text()}"
-        return data
-
-    def __repr__(self) -> str:
-        return f"GradientExplorer({self.name}: {self.readout_text()})"
-
-    def _build_widgets(self) -> None:
-        style, layout = {"description_width": "initial"}, ipywidgets.Layout(width="min(100%, 520px)")
+    def _build_controls(self) -> list[ipywidgets.ValueWidget]:
         (a, b), (c, d) = self.xlim, self.ylim
-        common = {"style": style, "layout": layout, "continuous_update": True}
-        self.x1 = ipywidgets.FloatSlider(value=self.point[0], min=a, max=b, step=(b - a) / 200,
-                                         description="point x₁", readout_format=".2f", **common)
-        self.x2 = ipywidgets.FloatSlider(value=self.point[1], min=c, max=d, step=(d - c) / 200,
-                                         description="point x₂", readout_format=".2f", **common)
-        self.theta = ipywidgets.FloatSlider(value=self.angle, min=0.0, max=360.0, step=1.0,
-                                            description="direction θ of u (degrees)", readout_format=".0f", **common)
-        controls: list[ipywidgets.Widget] = [self.x1, self.x2, self.theta]
-        if len(self.functions) > 1:
-            self.function = ipywidgets.Dropdown(options=list(self.functions), value=self.name,
-                                                description="function", style=style)
-            controls.insert(0, self.function)
-        self.readout = ipywidgets.HTML()
-        self.readout.add_class("calcml-gradient-readout")
-        self._image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
-        self.widget = ipywidgets.VBox([*controls, self.readout, self._image])
-        self.widget.add_class("calcml-gradient-explorer")
-        for control in controls:
-            control.observe(self._on_control, names="value")
+        self.x1 = ipywidgets.FloatSlider(min=a, max=b, step=(b - a) / 200, description="point x₁",
+                                         readout_format=".2f", **explorer.control_options())
+        self.x2 = ipywidgets.FloatSlider(min=c, max=d, step=(d - c) / 200, description="point x₂",
+                                         readout_format=".2f", **explorer.control_options())
+        self.theta = ipywidgets.FloatSlider(min=0.0, max=360.0, step=1.0, description="direction θ of u (degrees)",
+                                            readout_format=".0f", **explorer.control_options())
+        if len(self.functions) == 1:
+            return [self.x1, self.x2, self.theta]
+        self.function = ipywidgets.Dropdown(options=list(self.functions), description="function",
+                                            **explorer.control_options())
+        return [self.function, self.x1, self.x2, self.theta]
 
-    def _on_control(self, change: dict[str, Any]) -> None:
-        if not self._quiet:
-            self.name = self.function.value if self.function is not None else self.name
-            self._set_state(self.x1.value, self.x2.value, self.theta.value)
-            self._redraw()
+    def _read_controls(self) -> None:
+        self.name = self.function.value if self.function is not None else self.name
+        self._set_state(self.x1.value, self.x2.value, self.theta.value)
+
+    def _write_controls(self) -> None:
+        if self.function is not None:
+            self.function.value = self.name
+        self.x1.value, self.x2.value, self.theta.value = float(self.point[0]), float(self.point[1]), self.angle
 
     def _set_state(self, x1: float, x2: float, angle: float) -> None:
         self.point = np.array([np.clip(x1, *self.xlim), np.clip(x2, *self.ylim)], dtype=np.float64)
         self.angle = float(angle) % 360.0 if float(angle) != 360.0 else 360.0
         self.direction = np.array([np.cos(np.radians(self.angle)), np.sin(np.radians(self.angle))])
 
-    def _redraw(self) -> None:
+    def _draw(self) -> None:
         f, p, u = self.functions[self.name], self.point, self.direction
         if self.name not in self._cache:
             self._cache[self.name] = field_data(f, self.xlim, self.ylim)
+        self.caption = f"Gradient of {self.name}"
         self.value = float(np.asarray(f(p.copy()), dtype=np.float64))
         self.grad = numdiff.gradient(f, p)
         self.slope = float(self.grad @ u)
         self.slope_along_line = float(numdiff.derivative(lambda t: f(p + t * u), 0.0))
         self._draw_plane(self._cache[self.name])
         self._draw_slopes()
-        self._png: bytes | None = None
-        if self.readout is not None:
-            html = self.readout_text().replace("\n", "<br>")
-            self.readout.value = f'<div role="status" aria-live="polite" style="line-height:1.4">{html}</div>'
-        if self._image is not None:
-            self._image.value = self.png()
 
     def _draw_plane(self, data: Field) -> None:
         ax, p, g, norm = self._plane, self.point, self.grad, float(np.linalg.norm(self.grad))
@@ -306,7 +265,7 @@ def gradient_explorer(functions: Function2D | Mapping[str, Function2D], *, xlim:
                       angle: float = 0.0, name: str = "f") -> GradientExplorer:
     r"""Sliders for the point $x = (x_1, x_2)$ and the angle $\theta$ of $u$, plus a dropdown of functions.
 
-    Show it by leaving it as the last expression of a cell. With a front end (`widgets.has_frontend`) the
+    Show it by leaving it as the last expression of a cell. With a front end (`explorer.has_frontend`) the
     controls redraw the figure and the readout; without one, the figure of the initial state is shown.
 
     Args:
@@ -321,4 +280,4 @@ def gradient_explorer(functions: Function2D | Mapping[str, Function2D], *, xlim:
         The explorer; its controls and `update(...)` let code (and tests) drive it.
     """
     mapping = functions if isinstance(functions, Mapping) else {name: functions}
-    return GradientExplorer(mapping, xlim, ylim, point, angle, interactive=widgets.has_frontend())
+    return GradientExplorer(mapping, xlim, ylim, point, angle, interactive=explorer.has_frontend())

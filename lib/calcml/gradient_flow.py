@@ -17,8 +17,6 @@ best relative error ($\approx\varepsilon^{2/3} \approx 2\times 10^{-5}$) is alre
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,7 +26,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
-from calcml import checks, plots, widgets
+from calcml import checks, explorer, plots
 
 
 def _sigmoid(z: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -153,29 +151,31 @@ def plot_step_size_by_dtype(f: Callable[[Any], Any], df: Callable[[float], Any],
     return ax
 
 
-class GradientFlowExplorer:
+class GradientFlowExplorer(explorer.Explorer):
     """Sliders for the depth and the gain and a dropdown for the activation, redrawing `plot_gradient_norms`.
 
-    Made by `gradient_flow_explorer`; same static/interactive pattern as `widgets.TangentExplorer`.
+    Made by `gradient_flow_explorer`.
 
     Attributes:
-        figure: The figure, always drawn for the current state.
+        state: The current `(activation, depth, gain)`.
         norms: The current `gradient_norms`; `ratio` is `norms[0] / norms[-1]`.
         depth, gain, activation: The controls (`IntSlider`, `FloatSlider`, `Dropdown`), or None in static mode.
-        readout, widget: The `HTML` readout and the container (CSS class `calcml-gradient-flow`), or None.
+        figure, readout, widget: As for every `explorer.Explorer`; CSS class `calcml-gradient-flow`.
     """
+
+    css_class = "calcml-gradient-flow"
+    readout_class = "calcml-gradient-flow-readout"
 
     def __init__(self, depth: int, gain: float, activation: str, *, width: int, seed: int,
                  interactive: bool) -> None:
+        super().__init__(Figure(figsize=plots.FIGSIZE, layout="constrained"), "Gradient flow")
         self.width, self.seed = width, seed
-        self.figure = Figure(figsize=plots.FIGSIZE, layout="constrained")
         self._ax = self.figure.add_subplot()
         self.state = (activation, int(depth), float(gain))
-        self.norms, self._muted = np.ones(1), False
-        self.depth = self.gain = self.activation = self.readout = self.widget = self._image = None
-        if interactive:
-            self._build_widgets()
-        self._redraw()
+        self.activation: ipywidgets.Dropdown | None = None
+        self.depth: ipywidgets.IntSlider | None = None
+        self.gain: ipywidgets.FloatSlider | None = None
+        self._start(interactive)
 
     @property
     def ratio(self) -> float:
@@ -183,18 +183,11 @@ class GradientFlowExplorer:
         return float(self.norms[0] / self.norms[-1])
 
     def update(self, *, depth: int | None = None, gain: float | None = None, activation: str | None = None) -> float:
-        """Change some controls, redraw, and return the new ratio."""
+        """Change some settings (the controls, if any, clip them to their ranges), redraw, return the new ratio."""
         old = self.state
         self.state = (old[0] if activation is None else activation, old[1] if depth is None else int(depth),
                       old[2] if gain is None else float(gain))
-        if self.widget is not None:
-            self._muted = True  # one redraw below, not one per control
-            try:
-                self.activation.value, self.depth.value, self.gain.value = self.state
-            finally:
-                self._muted = False
-            self.state = (self.activation.value, int(self.depth.value), float(self.gain.value))  # clipped
-        self._redraw()
+        self._show()
         return self.ratio
 
     def readout_text(self) -> str:
@@ -202,57 +195,34 @@ class GradientFlowExplorer:
         activation, depth, gain = self.state
         return f"{activation}, depth {depth}, gain {gain:.2f}: ‖g₀‖/‖g_L‖ = {self.ratio:.2g} ({verdict(self.ratio)})"
 
-    def png(self) -> bytes:
-        """The figure as PNG bytes."""
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=100)
-        return buffer.getvalue()
+    def _build_controls(self) -> list[ipywidgets.ValueWidget]:
+        self.activation = ipywidgets.Dropdown(options=list(ACTIVATIONS), description="activation",
+                                              **explorer.control_options())
+        self.depth = ipywidgets.IntSlider(min=1, max=60, description="depth L (layers)", **explorer.control_options())
+        self.gain = ipywidgets.FloatSlider(min=0.25, max=4.0, step=0.05, description="weight gain",
+                                           readout_format=".2f", **explorer.control_options())
+        return [self.activation, self.depth, self.gain]
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        data: dict[str, Any] = {} if self.widget is None else dict(self.widget._repr_mimebundle_())
-        data["image/png"] = base64.b64encode(self.png()).decode("ascii")
-        data["text/plain"] = f"Gradient flow: {self.readout_text()}"
-        return data
+    def _read_controls(self) -> None:
+        self.state = (self.activation.value, int(self.depth.value), float(self.gain.value))
 
-    def _build_widgets(self) -> None:
-        activation, depth, gain = self.state
-        style, layout = {"description_width": "initial"}, ipywidgets.Layout(width="min(100%, 480px)")
-        self.activation = ipywidgets.Dropdown(options=list(ACTIVATIONS), value=activation, description="activation")
-        self.depth = ipywidgets.IntSlider(value=depth, min=1, max=60, description="depth L (layers)",
-                                          style=style, layout=layout)
-        self.gain = ipywidgets.FloatSlider(value=gain, min=0.25, max=4.0, step=0.05, description="weight gain",
-                                           readout_format=".2f", style=style, layout=layout)
-        self.readout = ipywidgets.HTML()
-        self.readout.add_class("calcml-gradient-flow-readout")
-        self._image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
-        self.widget = ipywidgets.VBox([self.activation, self.depth, self.gain, self.readout, self._image])
-        self.widget.add_class("calcml-gradient-flow")
-        for control in (self.activation, self.depth, self.gain):
-            control.observe(self._on_change, names="value")
+    def _write_controls(self) -> None:
+        self.activation.value, self.depth.value, self.gain.value = self.state
 
-    def _on_change(self, change: dict[str, Any]) -> None:
-        if not self._muted:
-            self.state = (self.activation.value, int(self.depth.value), float(self.gain.value))
-            self._redraw()
-
-    def _redraw(self) -> None:
+    def _draw(self) -> None:
         activation, depth, gain = self.state
         self.norms = gradient_norms(activation, depth, gain, width=self.width, seed=self.seed)
         self._ax.clear()
         plot_gradient_norms([(activation, gain)], depth=depth, width=self.width, seed=self.seed, ax=self._ax)
-        if self.readout is not None:
-            self.readout.value = f'<span role="status" aria-live="polite">{self.readout_text()}</span>'
-        if self._image is not None:
-            self._image.value = self.png()
 
 
 def gradient_flow_explorer(depth: int = 20, gain: float = 1.0, activation: str = "sigmoid", *, width: int = 64,
                            seed: int = 0) -> GradientFlowExplorer:
     """A live plot of the gradient norm per layer, with a readout saying whether gradients vanish or explode.
 
-    With a front end (`widgets.has_frontend`) the controls redraw the plot; without one, the figure for the
+    With a front end (`explorer.has_frontend`) the controls redraw the plot; without one, the figure for the
     initial state is shown statically. Leave it as the last expression of a cell to show it.
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, not {activation!r}")
-    return GradientFlowExplorer(depth, gain, activation, width=width, seed=seed, interactive=widgets.has_frontend())
+    return GradientFlowExplorer(depth, gain, activation, width=width, seed=seed, interactive=explorer.has_frontend())

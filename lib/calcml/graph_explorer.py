@@ -13,15 +13,13 @@ no autograd engine. A slider moves through the steps; the figure outlines the no
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import ipywidgets
 from matplotlib.figure import Figure
 
-from calcml import graph, widgets
+from calcml import explorer, graph
 
 
 class BackwardStep(NamedTuple):
@@ -42,43 +40,35 @@ class BackwardStep(NamedTuple):
     grad: float
 
 
-class BackwardExplorer:
+class BackwardExplorer(explorer.Explorer):
     r"""A slider over the steps of a backward pass; made by `backward_explorer`.
 
     Step 0 is the seed ($\partial L / \partial L = 1$); step $k$ shows the graph after the first $k$ steps,
     with every gradient not reached yet shown as "grad ?".
 
     Attributes:
-        figure: The matplotlib figure, always drawn for the current step.
         step: The current step, from 0 to `len(steps)`.
         slider: The `IntSlider` choosing the step, or None in static mode.
-        readout: The `HTML` readout of the step, or None in static mode.
-        widget: The container (CSS class `calcml-backward-explorer`), or None in static mode.
+        figure, readout, widget: As for every `explorer.Explorer`; CSS class `calcml-backward-explorer`.
     """
+
+    css_class = "calcml-backward-explorer"
+    readout_class = "calcml-step-readout"
 
     def __init__(self, root: Any, steps: Sequence[BackwardStep], *, title: str | None, start: int,
                  interactive: bool) -> None:
+        super().__init__(Figure(figsize=graph.figure_size(root)), "Backward pass")
         self.root, self.steps, self.title = root, [BackwardStep(*s) for s in steps], title
-        self.figure = Figure(figsize=graph.figure_size(root))
         self._ax = self.figure.add_subplot()
         self._ax.set_position((0.005, 0.005, 0.99, 1 - 0.45 / self.figure.get_figheight()))
-        self.step = 0
+        self.step = min(max(int(start), 0), len(self.steps))
         self.slider: ipywidgets.IntSlider | None = None
-        self.readout: ipywidgets.HTML | None = None
-        self.widget: ipywidgets.VBox | None = None
-        self._image: ipywidgets.Image | None = None
-        start = min(max(int(start), 0), len(self.steps))
-        if interactive:
-            self._build_widgets(start)
-        self._redraw(start)
+        self._start(interactive)
 
     def update(self, step: int) -> str:
         """Go to `step` (clipped to 0..len(steps)), redraw, and return the readout text."""
-        step = min(max(int(step), 0), len(self.steps))
-        if self.slider is not None and self.slider.value != step:
-            self.slider.value = step  # the slider's observer redraws
-        else:
-            self._redraw(step)
+        self.step = min(max(int(step), 0), len(self.steps))
+        self._show()
         return self.readout_text()
 
     def grad_at(self, node: Any, step: int | None = None) -> float | None:
@@ -103,48 +93,26 @@ class BackwardExplorer:
                 f" {s.local:.4g} × upstream {s.upstream:.4g} = contribution {s.local * s.upstream:.4g}; "
                 f"now {name(s.node)}.grad = {s.grad:.4g}{part}")
 
-    def png(self) -> bytes:
-        """The figure as PNG bytes."""
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=100)
-        return buffer.getvalue()
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        if self.widget is not None:
-            data.update(self.widget._repr_mimebundle_())
-        data["image/png"] = base64.b64encode(self.png()).decode("ascii")
-        data["text/plain"] = f"Backward pass: {self.readout_text()}"
-        return data
-
-    def __repr__(self) -> str:
-        return f"BackwardExplorer({self.readout_text()})"
-
-    def _build_widgets(self, start: int) -> None:
+    def _build_controls(self) -> list[ipywidgets.ValueWidget]:
         self.slider = ipywidgets.IntSlider(
-            value=start, min=0, max=len(self.steps), step=1, description="backward step",
+            min=0, max=len(self.steps), description="backward step",
             tooltip="Move through the backward pass one contribution at a time (arrow keys work too)",
-            continuous_update=True, style={"description_width": "initial"},
-            layout=ipywidgets.Layout(width="min(100%, 640px)"),
-        )
+            **explorer.control_options())
         self.slider.add_class("calcml-step-slider")
-        self.readout = ipywidgets.HTML()
-        self.readout.add_class("calcml-step-readout")
-        self._image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
-        self.widget = ipywidgets.VBox([self.slider, self.readout, self._image])
-        self.widget.add_class("calcml-backward-explorer")
-        self.slider.observe(lambda change: self._redraw(change["new"]), names="value")
+        return [self.slider]
 
-    def _redraw(self, step: int) -> None:
-        self.step = int(step)
+    def _read_controls(self) -> None:
+        self.step = int(self.slider.value)
+
+    def _write_controls(self) -> None:
+        self.slider.value = self.step
+
+    def _draw(self) -> None:
+        step = self.step
         focus = [self.steps[step - 1].node, self.steps[step - 1].child] if step else [self.root]
         self._ax.clear()
-        graph.draw(self.root, ax=self._ax, highlight=focus, grad_of=lambda node: self.grad_at(node, step),
+        graph.draw(self.root, ax=self._ax, highlight=focus, grad_of=self.grad_at,
                    title=self.title or f"Backward pass, step {step} of {len(self.steps)}")
-        if self.readout is not None:
-            self.readout.value = f'<span role="status" aria-live="polite">{self.readout_text()}</span>'
-        if self._image is not None:
-            self._image.value = self.png()
 
 
 def backward_explorer(
@@ -152,7 +120,7 @@ def backward_explorer(
 ) -> BackwardExplorer:
     """A slider that replays a backward pass on the drawn graph of `root`, one contribution at a time.
 
-    Show it by leaving it as the last expression of a cell. With a front end (see `widgets.has_frontend`)
+    Show it by leaving it as the last expression of a cell. With a front end (see `explorer.has_frontend`)
     the slider redraws the figure and the readout; without one, the figure for step `start` is shown.
 
     Args:
@@ -171,4 +139,4 @@ def backward_explorer(
     for i, s in enumerate(steps):
         if id(s[0]) not in members or id(s[1]) not in members:
             raise ValueError(f"step {i} names a node that is not in the graph of the root")
-    return BackwardExplorer(root, steps, title=title, start=start, interactive=widgets.has_frontend())
+    return BackwardExplorer(root, steps, title=title, start=start, interactive=explorer.has_frontend())

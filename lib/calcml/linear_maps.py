@@ -15,10 +15,7 @@ means. `linear_map_explorer` lets a learner move $x$ and $r$ and watch this happ
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import ipywidgets
 import matplotlib.pyplot as plt
@@ -27,7 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
-from calcml import numdiff, plots, widgets
+from calcml import explorer, numdiff, plots
 
 Map = Callable[[NDArray[np.float64]], ArrayLike]
 
@@ -76,10 +73,10 @@ def draw_local_map(
     """
     if axes is None:
         axes = plt.subplots(1, 2, figsize=(9.6, 4.4), layout="constrained")[1]
-    return _draw(axes, f, np.asarray(x, dtype=np.float64), radius, *local_images(f, x, radius, jac=jac))
+    return _draw_panels(axes, f, np.asarray(x, dtype=np.float64), radius, *local_images(f, x, radius, jac=jac))
 
 
-def _draw(axes: Sequence[Axes], f: Map, x: NDArray[np.float64], radius: float, circle: NDArray[np.float64],
+def _draw_panels(axes: Sequence[Axes], f: Map, x: NDArray[np.float64], radius: float, circle: NDArray[np.float64],
           image: NDArray[np.float64], prediction: NDArray[np.float64], J: NDArray[np.float64]) -> tuple[Axes, Axes]:
     left = plots.new_axes("$x_1$", "$x_2$", f"inputs: circle of radius r = {radius:.3g}", axes[0])
     right = plots.new_axes("$y_1$", "$y_2$", "outputs: f(circle) and the Jacobian's ellipse", axes[1])
@@ -99,55 +96,35 @@ def _draw(axes: Sequence[Axes], f: Map, x: NDArray[np.float64], radius: float, c
     return left, right
 
 
-class LinearMapExplorer:
+class LinearMapExplorer(explorer.Explorer):
     r"""Sliders for the point $x = (x_1, x_2)$ and the radius $r$ of `draw_local_map`, with a live readout.
 
     Attributes:
-        figure: The figure, always drawn for the current state.
         x: The current point, shape (2,); `radius` the current radius; `J` the current Jacobian.
         gap: The largest distance between the true image and the ellipse, $\max_k \|f(x+\delta_k) -
             f(x) - J\delta_k\|$.
         sliders: The `FloatSlider`s "x₁", "x₂" and "radius r" (a dict), or None in static mode.
-        readout: The `HTML` readout, or None in static mode.
-        widget: The container (CSS class `calcml-linear-map-explorer`), or None in static mode.
+        figure, readout, widget: As for every `explorer.Explorer`; CSS class `calcml-linear-map-explorer`.
     """
+
+    css_class = "calcml-linear-map-explorer"
+    readout_class = "calcml-jacobian-readout"
+    dpi = 90
+    monospace = True
 
     def __init__(self, f: Map, *, x0: ArrayLike, radius: float, x_range: tuple[float, float],
                  jac: Callable[[NDArray[np.float64]], ArrayLike] | None, interactive: bool) -> None:
+        super().__init__(Figure(figsize=(9.6, 4.4), layout="constrained"), "Best linear approximation")
         self.f, self.jac, self.x_range = f, jac, (float(x_range[0]), float(x_range[1]))
-        self.figure = Figure(figsize=(9.6, 4.4), layout="constrained")
         self._axes = self.figure.subplots(1, 2)
         self.sliders: dict[str, ipywidgets.FloatSlider] | None = None
-        self.readout: ipywidgets.HTML | None = None
-        self.widget: ipywidgets.VBox | None = None
-        self._image: ipywidgets.Image | None = None
-        self._syncing = False
-        x0 = np.clip(np.asarray(x0, dtype=np.float64), *self.x_range)
-        if interactive:
-            self._build_widgets(x0, radius)
-        self.update(x0, radius)
+        self._set_state(x0, radius)
+        self._start(interactive)
 
     def update(self, x: ArrayLike | None = None, radius: float | None = None) -> NDArray[np.float64]:
         """Move the point and/or change the radius, redraw, and return the new Jacobian."""
-        self.x = np.clip(np.asarray(self.x if x is None else x, dtype=np.float64), *self.x_range)
-        self.radius = min(max(float(self.radius if radius is None else radius), 0.01), 1.0)
-        if self.sliders is not None:
-            self._syncing = True  # setting the sliders here must not call update again
-            try:
-                for key, value in zip(("x1", "x2", "radius"), (*self.x, self.radius), strict=True):
-                    self.sliders[key].value = float(value)
-            finally:
-                self._syncing = False
-        data = local_images(self.f, self.x, self.radius, jac=self.jac)
-        for ax in self._axes:
-            ax.clear()
-        _draw(self._axes, self.f, self.x, self.radius, *data)
-        image, prediction, self.J = data[1:]
-        self.gap = float(np.max(np.linalg.norm(image - prediction, axis=1)))
-        if self.readout is not None:
-            self.readout.value = f'<pre role="status" aria-live="polite">{self.readout_text()}</pre>'
-        if self._image is not None:
-            self._image.value = self.png()
+        self._set_state(self.x if x is None else x, self.radius if radius is None else radius)
+        self._show()
         return self.J
 
     def readout_text(self) -> str:
@@ -158,40 +135,37 @@ class LinearMapExplorer:
                 f"J = [[{a: .4f}, {b: .4f}],\n     [{c: .4f}, {d: .4f}]],  det J = {np.linalg.det(self.J):.4f}\n"
                 f"gap max|f(x+δ) − f(x) − Jδ| = {self.gap:.3g} = {self.gap / r:.3g}·r = {self.gap / r**2:.3g}·r²")
 
-    def png(self) -> bytes:
-        """The figure as PNG bytes."""
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=90)
-        return buffer.getvalue()
+    def _set_state(self, x: ArrayLike, radius: float) -> None:
+        self.x = np.clip(np.asarray(x, dtype=np.float64), *self.x_range)
+        self.radius = min(max(float(radius), 0.01), 1.0)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        data: dict[str, Any] = dict(self.widget._repr_mimebundle_()) if self.widget is not None else {}
-        data["image/png"] = base64.b64encode(self.png()).decode("ascii")
-        data["text/plain"] = self.readout_text()
-        return data
-
-    def _build_widgets(self, x0: NDArray[np.float64], radius: float) -> None:
+    def _build_controls(self) -> list[ipywidgets.ValueWidget]:
         lo, hi = self.x_range
-        layout, style = ipywidgets.Layout(width="min(100%, 520px)"), {"description_width": "initial"}
-        make = ipywidgets.FloatSlider
         self.sliders = {
-            "x1": make(value=x0[0], min=lo, max=hi, step=(hi - lo) / 100, description="x₁", layout=layout),
-            "x2": make(value=x0[1], min=lo, max=hi, step=(hi - lo) / 100, description="x₂", layout=layout),
-            "radius": make(value=radius, min=0.01, max=1.0, step=0.01, description="radius r", layout=layout,
-                           style=style),
+            "x1": ipywidgets.FloatSlider(min=lo, max=hi, step=(hi - lo) / 100, description="x₁",
+                                         **explorer.control_options()),
+            "x2": ipywidgets.FloatSlider(min=lo, max=hi, step=(hi - lo) / 100, description="x₂",
+                                         **explorer.control_options()),
+            "radius": ipywidgets.FloatSlider(min=0.01, max=1.0, step=0.01, description="radius r",
+                                             **explorer.control_options()),
         }
-        self.readout = ipywidgets.HTML()
-        self.readout.add_class("calcml-jacobian-readout")
-        self._image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
-        self.widget = ipywidgets.VBox([*self.sliders.values(), self.readout, self._image])
-        self.widget.add_class("calcml-linear-map-explorer")
-        for slider in self.sliders.values():
-            slider.observe(self._on_slider, names="value")
+        return list(self.sliders.values())
 
-    def _on_slider(self, change: dict[str, Any]) -> None:
+    def _read_controls(self) -> None:
         s = self.sliders
-        if s is not None and not self._syncing:
-            self.update((s["x1"].value, s["x2"].value), s["radius"].value)
+        self._set_state((s["x1"].value, s["x2"].value), s["radius"].value)
+
+    def _write_controls(self) -> None:
+        for key, value in zip(("x1", "x2", "radius"), (*self.x, self.radius), strict=True):
+            self.sliders[key].value = float(value)
+
+    def _draw(self) -> None:
+        data = local_images(self.f, self.x, self.radius, jac=self.jac)
+        for ax in self._axes:
+            ax.clear()
+        _draw_panels(self._axes, self.f, self.x, self.radius, *data)
+        image, prediction, self.J = data[1:]
+        self.gap = float(np.max(np.linalg.norm(image - prediction, axis=1)))
 
 
 def linear_map_explorer(
@@ -200,7 +174,7 @@ def linear_map_explorer(
 ) -> LinearMapExplorer:
     r"""An explorer of $f:\mathbb{R}^2\to\mathbb{R}^2$ near a point: the image of a circle against $f(x) + J\delta$.
 
-    Show it by leaving it as the last expression of a cell. With a front end (`widgets.has_frontend()`)
+    Show it by leaving it as the last expression of a cell. With a front end (`explorer.has_frontend()`)
     sliders move $x_1$, $x_2$ and $r$; without one, the figure for the starting state is shown.
 
     Args:
@@ -213,7 +187,7 @@ def linear_map_explorer(
     Returns:
         The explorer; `update(x, radius)` drives it from code.
     """
-    return LinearMapExplorer(f, x0=x0, radius=radius, x_range=x_range, jac=jac, interactive=widgets.has_frontend())
+    return LinearMapExplorer(f, x0=x0, radius=radius, x_range=x_range, jac=jac, interactive=explorer.has_frontend())
 
 
 def plot_mode_costs(

@@ -17,10 +17,7 @@ panel per $\lambda$, so the bowl can be seen to round out and its bottom to move
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import ipywidgets
 import matplotlib.pyplot as plt
@@ -29,41 +26,39 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
-from calcml import numdiff, plots, widgets
+from calcml import explorer, numdiff, plots
 
 Batch = Callable[..., ArrayLike]
 
 
-class LossExplorer:
+class LossExplorer(explorer.Explorer):
     r"""Logits $z$, a true class $c$, the probabilities $p$ and the gradient of $\ell = -\log p_c$.
 
     Made by `loss_explorer`; display it (or leave it last in a cell) to show it.
 
     Attributes:
-        figure: The figure (probabilities left, gradient right), always drawn for the current state.
         logits, true_class: The current state.
         p, loss: `softmax_fn` of the logits and $-\log p_c$.
         grad: The gradient shown: `grad_fn`'s if given, else `numeric_grad`.
         numeric_grad: `numdiff.gradient` of $-\log$ `softmax_fn(z)[c]`, the reference.
-        sliders, dropdown, readout, widget: The controls (container CSS class `calcml-loss-explorer`),
-            or None in static mode.
+        sliders, dropdown: The controls, or None in static mode.
+        figure, readout, widget: As for every `explorer.Explorer` (probabilities left, gradient right);
+            CSS class `calcml-loss-explorer`.
     """
+
+    css_class = "calcml-loss-explorer"
+    readout_class = "calcml-loss-readout"
+    dpi = 90
 
     def __init__(self, softmax_fn: Batch, grad_fn: Batch | None, logits: Sequence[float], true_class: int,
                  logit_range: tuple[float, float], interactive: bool) -> None:
+        super().__init__(Figure(figsize=(8.0, 3.6), layout="constrained"), "Softmax + cross-entropy")
         self.softmax_fn, self.grad_fn, self.logit_range = softmax_fn, grad_fn, logit_range
-        self.figure = Figure(figsize=(8.0, 3.6), layout="constrained")
         self._axes = self.figure.subplots(1, 2)
         self.sliders: list[ipywidgets.FloatSlider] | None = None
         self.dropdown: ipywidgets.Dropdown | None = None
-        self.readout: ipywidgets.HTML | None = None
-        self.widget: ipywidgets.VBox | None = None
-        self._image: ipywidgets.Image | None = None
-        self._png: bytes | None = None
-        self.logits, self.true_class = np.asarray(logits, dtype=np.float64), int(true_class)
-        if interactive:
-            self._build_widgets()
-        self._redraw()
+        self.logits, self.true_class = np.clip(np.asarray(logits, dtype=np.float64), *logit_range), int(true_class)
+        self._start(interactive)
 
     def update(self, logits: Sequence[float] | None = None, true_class: int | None = None) -> NDArray[np.float64]:
         """Set the logits and/or the true class (moving the controls, if any), redraw, return the gradient."""
@@ -71,13 +66,7 @@ class LossExplorer:
             self.logits = np.clip(np.asarray(logits, dtype=np.float64), *self.logit_range)
         if true_class is not None:
             self.true_class = int(true_class)
-        if self.sliders is not None and self.dropdown is not None:
-            self._syncing = True
-            for slider, value in zip(self.sliders, self.logits, strict=True):
-                slider.value = float(value)
-            self.dropdown.value = self.true_class
-            self._syncing = False
-        self._redraw()
+        self._show()
         return self.grad
 
     def readout_text(self) -> str:
@@ -92,47 +81,26 @@ class LossExplorer:
             text += f";  max |grad_fn − numdiff| = {err:.1e}"
         return text
 
-    def png(self) -> bytes:
-        """The figure as PNG bytes (rendered once per state)."""
-        if self._png is None:
-            buffer = io.BytesIO()
-            self.figure.savefig(buffer, format="png", dpi=90)
-            self._png = buffer.getvalue()
-        return self._png
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        data: dict[str, Any] = {} if self.widget is None else dict(self.widget._repr_mimebundle_())
-        data["image/png"] = base64.b64encode(self.png()).decode("ascii")
-        data["text/plain"] = f"Softmax + cross-entropy: {self.readout_text()}"
-        return data
-
-    def _build_widgets(self) -> None:
+    def _build_controls(self) -> list[ipywidgets.ValueWidget]:
         lo, hi = self.logit_range
-        layout = ipywidgets.Layout(width="min(100%, 420px)")
-        self.sliders = [ipywidgets.FloatSlider(value=float(v), min=lo, max=hi, step=0.1, description=f"logit z_{k}",
-                                               continuous_update=True, readout_format=".1f", layout=layout)
-                        for k, v in enumerate(self.logits)]
+        self.sliders = [ipywidgets.FloatSlider(min=lo, max=hi, step=0.1, description=f"logit z_{k}",
+                                               readout_format=".1f", **explorer.control_options())
+                        for k in range(self.logits.size)]
         self.dropdown = ipywidgets.Dropdown(options=[(f"class {k}", k) for k in range(self.logits.size)],
-                                            value=self.true_class, description="true class")
-        self.readout = ipywidgets.HTML()
-        self.readout.add_class("calcml-loss-readout")
-        self._image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(max_width="100%"))
-        self.widget = ipywidgets.VBox([*self.sliders, self.dropdown, self.readout, self._image])
-        self.widget.add_class("calcml-loss-explorer")
-        self._syncing = False
-        for control in (*self.sliders, self.dropdown):
-            control.observe(self._on_control, names="value")
+                                            description="true class", **explorer.control_options())
+        return [*self.sliders, self.dropdown]
 
-    def _on_control(self, change: dict[str, Any]) -> None:
-        if self._syncing or self.sliders is None or self.dropdown is None:
-            return
+    def _read_controls(self) -> None:
         self.logits = np.array([s.value for s in self.sliders], dtype=np.float64)
         self.true_class = int(self.dropdown.value)
-        self._redraw()
 
-    def _redraw(self) -> None:
+    def _write_controls(self) -> None:
+        for slider, value in zip(self.sliders, self.logits, strict=True):
+            slider.value = float(value)
+        self.dropdown.value = self.true_class
+
+    def _draw(self) -> None:
         z, c, k = self.logits, self.true_class, np.arange(self.logits.size)
-        self._png = None
         self.p = np.asarray(self.softmax_fn(z[None, :]), dtype=np.float64).reshape(z.shape)
         with np.errstate(divide="ignore"):
             self.loss = float(-np.log(self.p[c]))
@@ -157,17 +125,13 @@ class LossExplorer:
         right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize="small")
         for ax in (left, right):
             ax.set_xticks(k, [f"{j}" + (" (true)" if j == c else "") for j in k])
-        if self.readout is not None:
-            self.readout.value = f'<span role="status" aria-live="polite">{self.readout_text()}</span>'
-        if self._image is not None:
-            self._image.value = self.png()
 
 
 def loss_explorer(softmax_fn: Batch, grad_fn: Batch | None = None, *, logits: Sequence[float] = (2.0, 0.5, -1.0),
                   true_class: int = 1, logit_range: tuple[float, float] = (-6.0, 6.0)) -> LossExplorer:
     r"""Sliders for the logits and a dropdown for the true class, with bars of $p$ and of $\nabla_z \ell$.
 
-    With a front end (see `widgets.has_frontend`) the controls redraw the figure and the readout; without
+    With a front end (see `explorer.has_frontend`) the controls redraw the figure and the readout; without
     one, the figure for the initial state is shown statically.
 
     Args:
@@ -186,7 +150,7 @@ def loss_explorer(softmax_fn: Batch, grad_fn: Batch | None = None, *, logits: Se
     if not 0 <= true_class < len(logits):
         raise ValueError(f"true_class must be in 0..{len(logits) - 1}, not {true_class}")
     return LossExplorer(softmax_fn, grad_fn, logits, true_class, (float(logit_range[0]), float(logit_range[1])),
-                        widgets.has_frontend())
+                        explorer.has_frontend())
 
 
 def ridge_loss_grid(X: ArrayLike, y: ArrayLike, lam: float, w1: ArrayLike, w2: ArrayLike) -> NDArray[np.float64]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets
@@ -12,42 +10,11 @@ import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
 
-from calcml import data, decision, plots, widgets
+from calcml import data, decision, plots
+
+from .widget_helpers import assert_interactive, assert_static, shown_image
 
 pytestmark = pytest.mark.filterwarnings("error")
-
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(autouse=True)
-def _close_figures() -> Iterator[None]:
-    yield
-    plt.close("all")
-
-
-@pytest.fixture
-def static(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(widgets.STATIC_ENV, "1")
-
-
-@pytest.fixture
-def interactive(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(widgets.STATIC_ENV, raising=False)
-    monkeypatch.setattr(widgets, "has_frontend", lambda: True)
-
-
-@pytest.fixture
-def widgets_made(monkeypatch: pytest.MonkeyPatch) -> list[ipywidgets.Widget]:
-    made: list[ipywidgets.Widget] = []
-    original = ipywidgets.Widget.__init__
-
-    def spy(self: ipywidgets.Widget, **kwargs: Any) -> None:
-        made.append(self)
-        original(self, **kwargs)
-
-    monkeypatch.setattr(ipywidgets.Widget, "__init__", spy)
-    return made
 
 
 def line(P: np.ndarray) -> np.ndarray:
@@ -154,13 +121,10 @@ def _run() -> tuple[list[np.ndarray], Any, np.ndarray, np.ndarray, list[float]]:
 def test_static_explorer_shows_the_last_step_and_makes_no_widget(widgets_made: list[ipywidgets.Widget]) -> None:
     snapshots, predict, X, y, losses = _run()
     explorer = decision.training_explorer(snapshots, predict, X, y, losses)
-    assert widgets_made == [] and explorer.widget is None and explorer.slider is None
+    bundle = assert_static(explorer, widgets_made)
+    assert explorer.slider is None and explorer.play is None
     assert explorer.step == 10
-    bundle = explorer._repr_mimebundle_()
-    assert WIDGET_VIEW not in bundle
-    assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
-    assert "step 10 of 10" in bundle["text/plain"]
-    assert plt.get_fignums() == []
+    assert bundle["text/plain"].startswith("Training run: step 10 of 10")
     expected = [decision.accuracy(predict(s, X), y) for s in snapshots]
     assert explorer.accuracies == expected
     for ax in explorer.figure.axes:
@@ -181,20 +145,21 @@ def test_moving_the_slider_updates_readout_and_figure(widgets_made: list[ipywidg
     snapshots, predict, X, y, losses = _run()
     explorer = decision.training_explorer(snapshots, predict, X, y, losses, step=0)
     assert explorer.slider is not None and explorer.readout is not None and explorer.play is not None
-    assert "calcml-training-explorer" in explorer.widget._dom_classes
-    assert explorer.slider.description.strip() and explorer.play.description.strip()
+    assert_interactive(explorer, "calcml-training-explorer", [explorer.play, explorer.slider])
+    assert "calcml-training-readout" in explorer.readout._dom_classes
     assert (explorer.slider.min, explorer.slider.max) == (0, 10)
-    before = bytes(explorer._image.value)
+    assert explorer.slider.value == explorer.play.value == 0  # the play button starts where the slider is
+    before = shown_image(explorer)
     explorer.slider.value = 6
     assert explorer.step == 6
     assert f"loss {losses[6]:.4f}" in explorer.readout.value
     assert f"{explorer.accuracies[6]:.1%}" in explorer.readout.value
-    assert 'aria-live="polite"' in explorer.readout.value
-    assert bytes(explorer._image.value) != before
+    assert shown_image(explorer) != before
     assert explorer.figure.axes[1].get_title().startswith(f"Loss {losses[6]:.4f}")
     explorer.update(2)
-    assert explorer.slider.value == 2 and "step 2 of 10" in explorer.readout.value
-    assert explorer._repr_mimebundle_()[WIDGET_VIEW]["model_id"] == explorer.widget.model_id
+    assert explorer.slider.value == explorer.play.value == 2 and "step 2 of 10" in explorer.readout.value
+    links = [w for w in widgets_made if isinstance(w, ipywidgets.widget_link.Link)]
+    assert [(link.source, link.target) for link in links] == [((explorer.play, "value"), (explorer.slider, "value"))]
 
 
 def test_one_loss_per_snapshot_is_required() -> None:

@@ -7,24 +7,20 @@ exactly what the optimiser returned.
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from calcml import descent_playground as dp
-from calcml import functions, widgets
+from calcml import functions
+
+from .widget_helpers import assert_interactive, assert_static, shown_image
 
 pytestmark = pytest.mark.filterwarnings("error")
-
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class Recorder:
@@ -36,22 +32,6 @@ class Recorder:
     def __call__(self, grad: Any, x0: np.ndarray, lr: float, beta: float, steps: int) -> np.ndarray:
         self.calls.append({"grad": grad, "x0": x0.copy(), "lr": lr, "beta": beta, "steps": steps})
         return x0 * (self.factor**lr) ** np.arange(steps + 1)[:, None]
-
-
-@pytest.fixture(autouse=True)
-def _close_figures() -> Iterator[None]:
-    yield
-    plt.close("all")
-
-
-@pytest.fixture
-def static(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(widgets.STATIC_ENV, "1")
-
-
-@pytest.fixture
-def interactive(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(widgets, "has_frontend", lambda: True)
 
 
 def _companion_radius(lr: float, beta: float, lam: np.ndarray) -> float:
@@ -99,25 +79,18 @@ def test_complex_roots_contract_by_root_beta() -> None:
 
 
 @pytest.mark.usefixtures("static")
-def test_static_mode_draws_the_optimiser_path_and_makes_no_widget() -> None:
-    made: list[Any] = []
-    original = ipywidgets.Widget.__init__
-    try:
-        ipywidgets.Widget.__init__ = lambda self, **kw: (made.append(self), original(self, **kw))[1]
-        recorder = Recorder()
-        play = dp.playground(recorder, beta=0.0, steps=7)
-    finally:
-        ipywidgets.Widget.__init__ = original
-    assert made == [] and play.widget is None and play.readout is None and play.controls == {}
+def test_static_mode_draws_the_optimiser_path_and_makes_no_widget(widgets_made: list[ipywidgets.Widget]) -> None:
+    recorder = Recorder()
+    play = dp.playground(recorder, beta=0.0, steps=7)
+    bundle = assert_static(play, widgets_made)
+    assert play.controls == {}
+    assert bundle["text/plain"] == f"Descent playground: {play.readout_text()}"
     assert len(recorder.calls) == 1  # beta = 0: no separate reference run
     call = recorder.calls[0]
     assert (call["lr"], call["beta"], call["steps"]) == (1.0, 0.0, 7)
     np.testing.assert_array_equal(call["x0"], dp.PROBLEMS["quadratic"]["x0"])
     np.testing.assert_allclose(_line(play.figure.axes[0], "gradient descent"), play.trajectory)
     np.testing.assert_allclose(play.trajectory[3], call["x0"] / 8)
-    bundle = play._repr_mimebundle_()
-    assert WIDGET_VIEW not in bundle and base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
-    assert plt.get_fignums() == []
 
 
 @pytest.mark.usefixtures("static")
@@ -216,26 +189,22 @@ def test_bad_settings_are_refused() -> None:
 @pytest.mark.usefixtures("interactive")
 def test_controls_are_findable_and_described() -> None:
     play = dp.playground(Recorder())
-    assert "calcml-descent-playground" in play.widget._dom_classes
     assert set(play.controls) == {"problem", "kappa", "lr", "beta", "steps"}
-    for control in play.controls.values():
-        assert control in play.widget.children and control.description.strip()
-    assert play.readout in play.widget.children and 'aria-live="polite"' in play.readout.value
-    bundle = play._repr_mimebundle_()
-    assert bundle[WIDGET_VIEW]["model_id"] == play.widget.model_id
-    assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
+    assert_interactive(play, "calcml-descent-playground", list(play.controls.values()))
+    assert all(f"calcml-{name}-control" in control._dom_classes for name, control in play.controls.items())
+    assert "calcml-stability-readout" in play.readout._dom_classes
 
 
 @pytest.mark.usefixtures("interactive")
 def test_moving_the_learning_rate_reruns_the_optimiser_and_updates_the_readout() -> None:
     recorder = Recorder()
     play = dp.playground(recorder, beta=0.0)
-    before_text, before_image = play.readout.value, bytes(play._image.value)
+    before_text, before_image = play.readout.value, shown_image(play)
     assert "stable" in before_text and "UNSTABLE" not in before_text
     play.controls["lr"].value = 2.5
     assert recorder.calls[-1]["lr"] == pytest.approx(2.5)
     assert "UNSTABLE" in play.readout.value and play.readout.value != before_text
-    assert bytes(play._image.value) != before_image
+    assert shown_image(play) != before_image
     play.controls["beta"].value = 0.5  # 2.5 < 2(1 + 0.5): momentum widens the stable range
     assert "UNSTABLE" not in play.readout.value
     assert [c["beta"] for c in recorder.calls[-2:]] == [0.5, 0.0]

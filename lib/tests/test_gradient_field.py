@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets
@@ -13,12 +11,12 @@ import pytest
 import sympy as sp
 from matplotlib.quiver import Quiver
 
-from calcml import gradient_field, widgets
+from calcml import gradient_field
+
+from .widget_helpers import assert_interactive, assert_static, shown_image
 
 pytestmark = pytest.mark.filterwarnings("error")
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 S = np.array([[2.0, 0.8], [0.8, 1.0]])
 
 
@@ -38,36 +36,6 @@ def tilted(x: Any) -> float:
 
 def tilted_grad(x: Any) -> Any:
     return 2.0 * S @ x + np.array([np.cos(x[0]), 0.0])
-
-
-@pytest.fixture(autouse=True)
-def _close_figures() -> Iterator[None]:
-    yield
-    plt.close("all")
-
-
-@pytest.fixture
-def static(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(widgets.STATIC_ENV, "1")
-
-
-@pytest.fixture
-def interactive(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(widgets.STATIC_ENV, raising=False)
-    monkeypatch.setattr(widgets, "has_frontend", lambda: True)
-
-
-@pytest.fixture
-def widgets_made(monkeypatch: pytest.MonkeyPatch) -> list[ipywidgets.Widget]:
-    made: list[ipywidgets.Widget] = []
-    original = ipywidgets.Widget.__init__
-
-    def spy(self: ipywidgets.Widget, **kwargs: Any) -> None:
-        made.append(self)
-        original(self, **kwargs)
-
-    monkeypatch.setattr(ipywidgets.Widget, "__init__", spy)
-    return made
 
 
 def _by_gid(ax: plt.Axes, gid: str) -> list[Any]:
@@ -223,16 +191,14 @@ def test_a_stationary_point_has_no_steepest_direction() -> None:
 @pytest.mark.usefixtures("static")
 def test_static_mode_makes_a_figure_and_no_widget(widgets_made: list[ipywidgets.Widget]) -> None:
     explorer = gradient_field.gradient_explorer({"bowl": bowl, "tilted": tilted})
-    assert widgets_made == []
-    assert explorer.widget is None and explorer.readout is None and explorer.function is None
-    bundle = explorer._repr_mimebundle_()
-    assert WIDGET_VIEW not in bundle
-    assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
+    bundle = assert_static(explorer, widgets_made)
+    assert explorer.function is None and explorer.x1 is None
+    assert bundle["text/plain"].startswith("Gradient of bowl: ")
     assert "f(x) = 1.7500" in bundle["text/plain"]  # bowl at (1, 0.5)
-    assert plt.get_fignums() == []  # not left to pyplot, so never shown twice
     before = explorer.png()
     explorer.update(name="tilted", x1=5.0)
-    assert explorer.png() != before and explorer.png().startswith(PNG_MAGIC)  # the figure follows the state
+    assert explorer.png() != before  # the figure follows the state
+    assert explorer._repr_mimebundle_()["text/plain"].startswith("Gradient of tilted: ")
     assert explorer.point[0] == 2.0 and explorer.value == pytest.approx(tilted(np.array([2.0, 0.5])))
 
 
@@ -240,7 +206,7 @@ def test_static_mode_makes_a_figure_and_no_widget(widgets_made: list[ipywidgets.
 def test_moving_the_controls_updates_readout_and_figure() -> None:
     explorer = gradient_field.gradient_explorer({"bowl": bowl, "tilted": tilted}, point=(1.0, 0.5))
     assert explorer.readout is not None and explorer.x1 is not None
-    before, image = explorer.readout.value, bytes(explorer._image.value)
+    before, image = explorer.readout.value, shown_image(explorer)
     explorer.x1.value = -0.5
     assert explorer.point[0] == -0.5 and "∇f(x) = (-1.0000, 3.0000)" in explorer.readout.value
     explorer.x2.value = 1.0
@@ -252,7 +218,7 @@ def test_moving_the_controls_updates_readout_and_figure() -> None:
     assert explorer.value == pytest.approx(tilted(np.array([-0.5, 1.0])))
     assert f"{explorer.value:.4f}" in explorer.readout.value and explorer.readout.value != before
     assert explorer.figure.axes[0].get_title().startswith("tilted")
-    assert bytes(explorer._image.value) != image and bytes(explorer._image.value).startswith(PNG_MAGIC)
+    assert shown_image(explorer) != image
 
 
 @pytest.mark.usefixtures("interactive")
@@ -271,17 +237,11 @@ def test_update_moves_the_controls_and_clips() -> None:
 def test_interactive_widgets_are_findable_and_accessible(widgets_made: list[ipywidgets.Widget]) -> None:
     explorer = gradient_field.gradient_explorer({"bowl": bowl, "tilted": tilted})
     assert explorer.widget in widgets_made
-    assert "calcml-gradient-explorer" in explorer.widget._dom_classes
-    assert "calcml-gradient-readout" in explorer.readout._dom_classes
     controls = [explorer.function, explorer.x1, explorer.x2, explorer.theta]
-    for control in controls:
-        assert control in explorer.widget.children and control.description.strip()
+    assert_interactive(explorer, "calcml-gradient-explorer", controls)
+    assert "calcml-gradient-readout" in explorer.readout._dom_classes
     assert isinstance(explorer.function, ipywidgets.Dropdown) and explorer.function.options == ("bowl", "tilted")
     assert (explorer.theta.min, explorer.theta.max) == (0.0, 360.0)
-    assert 'aria-live="polite"' in explorer.readout.value
-    bundle = explorer._repr_mimebundle_()
-    assert bundle[WIDGET_VIEW]["model_id"] == explorer.widget.model_id
-    assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
 
 
 @pytest.mark.usefixtures("interactive")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterator
 from typing import Any
 
 import ipywidgets
 import matplotlib.colors as mcolors
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import sympy as sp
@@ -16,12 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.lines import Line2D
 
-from calcml import linear_maps, plots, widgets
+from calcml import linear_maps, plots
+
+from .widget_helpers import assert_interactive, assert_static, shown_image
 
 pytestmark = pytest.mark.filterwarnings("error")
-
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # A map with a fold: det J = 1 - x2 cos(x1) changes sign, so orientation flips are exercised.
 _u, _v = sp.symbols("u v")
@@ -32,23 +28,6 @@ J_EXACT = sp.lambdify([(_u, _v)], _F.jacobian([_u, _v]), "numpy")
 
 def f(p: np.ndarray) -> np.ndarray:
     return np.array(F(p), dtype=float)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures() -> Iterator[None]:
-    yield
-    plt.close("all")
-
-
-@pytest.fixture
-def static(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(widgets.STATIC_ENV, "1")
-
-
-@pytest.fixture
-def interactive(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(widgets.STATIC_ENV, raising=False)
-    monkeypatch.setattr(widgets, "has_frontend", lambda: True)
 
 
 def _signed_area(points: np.ndarray) -> float:
@@ -123,15 +102,12 @@ def test_the_figure_is_labelled_coloured_and_shows_the_columns_of_j() -> None:
 
 
 @pytest.mark.usefixtures("static")
-def test_static_explorer_shows_a_figure_and_no_widget() -> None:
+def test_static_explorer_shows_a_figure_and_no_widget(widgets_made: list[ipywidgets.Widget]) -> None:
     explorer = linear_maps.linear_map_explorer(f, x0=(0.5, 1.5), radius=0.2)
-    assert explorer.widget is None and explorer.sliders is None and explorer.readout is None
-    bundle = explorer._repr_mimebundle_()
-    assert WIDGET_VIEW not in bundle
-    assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
+    bundle = assert_static(explorer, widgets_made)
+    assert explorer.sliders is None
     det = 1 - 1.5 * np.cos(0.5)
     assert f"det J = {det:.4f}" in bundle["text/plain"]
-    assert plt.get_fignums() == []  # the explorer's figure is not left to pyplot
 
 
 @pytest.mark.usefixtures("static")
@@ -152,11 +128,11 @@ def test_update_recomputes_jacobian_and_gap_and_clips() -> None:
 def test_moving_a_slider_updates_jacobian_readout_and_figure() -> None:
     explorer = linear_maps.linear_map_explorer(f, x0=(0.0, 0.0), radius=0.3)
     assert explorer.sliders is not None and explorer.readout is not None
-    before = bytes(explorer._image.value)
+    before = shown_image(explorer)
     explorer.sliders["x2"].value = 1.2
     np.testing.assert_allclose(explorer.x, [0.0, 1.2])
     assert f"det J = {1 - 1.2:.4f}" in explorer.readout.value
-    assert bytes(explorer._image.value) != before
+    assert shown_image(explorer) != before
     gap = explorer.gap
     explorer.sliders["radius"].value = 0.15
     assert explorer.radius == 0.15 and explorer.gap < gap / 3
@@ -167,8 +143,8 @@ def test_moving_a_slider_updates_jacobian_readout_and_figure() -> None:
 def test_update_moves_the_sliders_and_redraws_once(monkeypatch: pytest.MonkeyPatch) -> None:
     explorer = linear_maps.linear_map_explorer(f)
     calls: list[int] = []
-    real = linear_maps._draw
-    monkeypatch.setattr(linear_maps, "_draw", lambda *a: calls.append(1) or real(*a))
+    real = linear_maps._draw_panels
+    monkeypatch.setattr(linear_maps, "_draw_panels", lambda *a: calls.append(1) or real(*a))
     explorer.update((1.0, -1.0), radius=0.5)
     assert calls == [1]
     assert [s.value for s in explorer.sliders.values()] == [1.0, -1.0, 0.5]
@@ -177,13 +153,11 @@ def test_update_moves_the_sliders_and_redraws_once(monkeypatch: pytest.MonkeyPat
 @pytest.mark.usefixtures("interactive")
 def test_interactive_explorer_is_findable_and_accessible() -> None:
     explorer = linear_maps.linear_map_explorer(f)
-    assert "calcml-linear-map-explorer" in explorer.widget._dom_classes
-    assert all(isinstance(s, ipywidgets.FloatSlider) and s.description.strip() for s in explorer.sliders.values())
-    assert set(explorer.sliders.values()) | {explorer.readout} <= set(explorer.widget.children)
-    assert 'aria-live="polite"' in explorer.readout.value
-    bundle = explorer._repr_mimebundle_()
-    assert bundle[WIDGET_VIEW]["model_id"] == explorer.widget.model_id
-    assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
+    assert_interactive(explorer, "calcml-linear-map-explorer", list(explorer.sliders.values()))
+    assert list(explorer.sliders) == ["x1", "x2", "radius"]
+    assert all(isinstance(s, ipywidgets.FloatSlider) for s in explorer.sliders.values())
+    assert "calcml-jacobian-readout" in explorer.readout._dom_classes
+    assert "monospace" in explorer.readout.value  # the rows of J line up
 
 
 # plot_mode_costs

@@ -51,7 +51,8 @@ def test_jacobian_of_smooth_map_has_rows_per_output(seed: int, m: int, n: int) -
     W, x = rng.normal(size=(m, n)), rng.normal(size=n)
     J = numdiff.jacobian(lambda v: np.tanh(W @ v), x)
     assert J.shape == (m, n)
-    assert checks.relative_error(J, (1 - np.tanh(W @ x) ** 2)[:, None] * W) <= ACCURACY
+    # tanh can saturate (tanh' ~ 1e-7 at W x ~ 8): there the round-off of f ~ 1 dominates, so use the floor.
+    assert checks.relative_error(J, (1 - np.tanh(W @ x) ** 2)[:, None] * W, floor=UNIT_FLOOR) <= ACCURACY
 
 
 def test_gradient_keeps_the_shape_of_a_matrix_argument() -> None:
