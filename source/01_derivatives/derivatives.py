@@ -515,7 +515,8 @@ def choose_step(x):
         x: A point (a float) or an array of points of any shape.
 
     Returns:
-        Positive steps, one per point: a float for a float x, an array with the shape of x otherwise.
+        Positive, finite steps, one per point, each large enough that x + h != x in float64: a float for a
+        float x, a float array with the shape of x otherwise.
     """
     ### BEGIN SOLUTION
     eps = np.finfo(np.float64).eps
@@ -877,6 +878,7 @@ print(f"largest relative error against sympy: {checks.relative_error(d_deep(grid
 # - Write a derivative that stays finite where the naive formula overflows.
 # - Compose derivatives with the chain rule as a function: the seed of backpropagation.
 #
-# **Next: unit 2, *Gradients and their geometry*.** A loss depends on many weights at once. The derivative with respect to each
-# one, holding the others fixed, is a *partial derivative*; together they form the *gradient*, which
-# points uphill and which `numdiff.gradient` computes with the same central differences you wrote here.
+# **Next: unit 2, *Gradients and their geometry*.** A loss depends on many weights at once. The
+# derivative with respect to each one, holding the others fixed, is a *partial derivative*; together they
+# form the *gradient*, which points uphill and which `numdiff.gradient` computes with the same central
+# differences you wrote here.

@@ -7,15 +7,16 @@
 # ---
 
 # %% [markdown]
-# # Gradients: which way is uphill?
+# # Unit 2 · Gradients and their geometry
 #
 # A derivative measures how fast a function of *one* variable changes. A model's loss depends on thousands or
-# millions of parameters at once, and to improve the model we must know how the loss responds to each of them,
-# and in which direction to move all of them together. The tool is the **gradient**: the vector of all partial
-# derivatives. It has a beautifully geometric meaning. It points in the direction where the function climbs
-# fastest, its length is that fastest rate of climb, and it crosses every contour line at a right angle.
+# millions of parameters at once: to improve the model we must know how the loss responds to each of them, and
+# which way to move all of them together. The tool is the **gradient**, the vector of all partial derivatives,
+# and it answers a geometric question: *which way is uphill?* It points where the function climbs fastest, its
+# length is that fastest rate of climb, and it crosses every contour line at a right angle.
 #
-# **After this unit you can** (learning objective 2):
+# **Learning objective 2.** Extend the derivative to multivariable functions through the gradient, and describe
+# its geometric meaning. By the end of this unit you will be able to
 #
 # - compute partial derivatives and assemble them into the gradient, by hand and numerically;
 # - compute the slope of $f$ in any direction $u$, the directional derivative $\nabla f\cdot u$, and prove
@@ -32,7 +33,7 @@ import sympy as sp
 from calcml import checks, gradient_field, numdiff, plots
 
 # %% [markdown]
-# ## 1. Partial derivatives: freeze all variables but one
+# ## 1 · Partial derivatives: freeze all variables but one
 #
 # Take a function of two variables, say
 #
@@ -71,19 +72,21 @@ axes[1].set(xlabel="$x_2$ (with $x_1 = 1.5$ frozen)", title=f"Slice along $x_2$:
 plt.show()
 
 # %% [markdown]
-# ## 2. The gradient: all partial derivatives in one vector
+# ## 2 · The gradient: all partial derivatives in one vector
 #
-# For $f:\mathbb{R}^n \to \mathbb{R}$ the **gradient** collects the $n$ partial derivatives:
+# For $f:\mathbb{R}^n \to \mathbb{R}$ the **gradient** collects the $n$ partial derivatives in a column, like $x$:
 #
-# $$ \nabla f(x) = \left( \frac{\partial f}{\partial x_1}(x), \dots, \frac{\partial f}{\partial x_n}(x) \right). $$
+# $$ \nabla f(x) = \begin{pmatrix} \partial f/\partial x_1 (x) \\ \vdots \\ \partial f/\partial x_n (x) \end{pmatrix}. $$
 #
 # Its job is the **linear approximation**: near $x$, $f$ is almost a plane,
 #
 # $$ f(x + \delta) = f(x) + \nabla f(x) \cdot \delta + O(\|\delta\|^2), $$
 #
 # just as $f(x + h) \approx f(x) + f'(x)\,h$ in one variable. The error shrinks like $\|\delta\|^2$: ten times
-# closer, a hundred times more accurate. (This is the definition of *differentiable*: having partial
-# derivatives is not quite enough, but every function in this course is smooth and the distinction never bites.)
+# closer, a hundred times more accurate. (Strictly, *differentiable* means only that the error is $o(\|\delta\|)$,
+# small compared with $\|\delta\|$; it is $O(\|\delta\|^2)$ when $f$ has continuous second derivatives. Having
+# partial derivatives is not quite enough, but every function in this course is smooth and the distinction
+# never bites.)
 #
 # **Shapes.** In this course the gradient with respect to $x$ has the *shape of $x$*: a vector for a vector, a
 # matrix for a weight matrix $W$. That is the convention of `numdiff.gradient`, of PyTorch's `.grad` and of
@@ -115,7 +118,7 @@ ax = gradient_field.plot_field(f, (-2.0, 2.0), (-2.0, 2.0), title=r"$f(x) = x_1^
 plt.show()
 
 # %% [markdown]
-# ## 3. The geometry: directional derivatives and steepest ascent
+# ## 3 · The geometry: directional derivatives and steepest ascent
 #
 # **Directional derivative.** Walk from $x$ in the direction of a *unit* vector $u$ ($\|u\| = 1$). The slope you
 # feel is the derivative of the one-variable function $t \mapsto f(x + t u)$:
@@ -139,7 +142,7 @@ plt.show()
 # bound by $-u^\star$. So:
 #
 # 1. the gradient points in the direction of **steepest ascent**, and $-\nabla f$ in the direction of steepest
-#    descent (the whole idea of gradient descent, unit 5);
+#    descent (the whole idea of gradient descent, unit 6);
 # 2. the **length** $\|\nabla f(x)\|$ is the steepest slope available at $x$;
 # 3. in between, $D_u f = \|\nabla f\|\cos\varphi$, with $\varphi$ the angle between $u$ and $\nabla f$: the slope
 #    falls off like a cosine and is **zero** for every $u \perp \nabla f$.
@@ -181,7 +184,7 @@ for s in [1e-1, 1e-2, 1e-3]:
           f"  along the gradient direction {f(x0 + s * g / np.linalg.norm(g)) - f(x0):+.2e}")
 
 # %% [markdown]
-# ## 4. Gradients of linear and quadratic forms
+# ## 4 · Gradients of linear and quadratic forms
 #
 # Three gradients appear in almost every machine-learning derivation. **Index notation** derives them without
 # guessing: write the scalar as a sum over indices, differentiate with respect to one component $x_k$, and use
@@ -255,18 +258,18 @@ except checks.CheckFailure as failure:
     print("\nCheckFailure:", failure)
 
 # %% [markdown]
-# ## 5. Worked example: a tilted Gaussian hill
+# ## 5 · Worked example: a tilted Gaussian hill
 #
 # The function
 #
 # $$ h(x) = \exp\!\left(-\tfrac12\, x^\top S\, x\right), \qquad S = \begin{pmatrix} 2 & 0.8 \\ 0.8 & 1 \end{pmatrix}, $$
 #
 # is a smooth hill with its top $h = 1$ at the origin. Its level sets are the curves $x^\top S x = \text{const}$,
-# ellipses tilted by the off-diagonal entry $0.8$. (Up to a constant factor it is the density of a Gaussian, and
-# the same shape is the RBF kernel of machine learning.)
+# ellipses tilted by the off-diagonal entry $0.8$. (Up to a constant factor it is the density of a Gaussian with
+# covariance $S^{-1}$; with $S = I/\sigma^2$ it is the RBF kernel of machine learning.)
 #
 # **The gradient.** Write $h = e^{-q}$ with $q(x) = \tfrac12 x^\top S x$. Component by component the one-variable
-# chain rule gives $\partial_k e^{-q} = -e^{-q}\, \partial_k q$, so $\nabla h = -h\, \nabla q$. From Section 4,
+# chain rule gives $\partial_k e^{-q} = -e^{-q}\, \partial_k q$, so $\nabla h = -h\, \nabla q$. From section 4,
 # $\nabla q = \tfrac12 (S + S^\top) x = S x$ because this $S$ is symmetric. Hence
 #
 # $$ \nabla h(x) = -\,h(x)\; S x . $$
@@ -307,14 +310,15 @@ print(f"angle between the steepest way up and the straight line to the top: {ang
 # The last line is a surprise worth remembering: **the steepest way up does not point at the top.** On a tilted
 # elliptical hill the gradient is orthogonal to the contour, and the contour is not a circle around the summit,
 # so the gradient misses the summit by about 35°. Only along the ellipse's axes (the eigenvectors of $S$) does it aim
-# straight at the top. This is why gradient descent zig-zags in long narrow valleys (unit 5).
+# straight at the top. This is why gradient descent zig-zags in long narrow valleys (unit 6).
 #
 # ### Explore
 #
 # The explorer below puts a point $x$ (sliders $x_1$, $x_2$) and a unit direction $u = (\cos\theta, \sin\theta)$
-# (slider $\theta$) on the contour plot. The orange arrow is $\nabla f(x)$, the dashed green line the tangent to the
-# level set, the purple curve the level set through $x$. The right panel plots the slope $\nabla f\cdot u$ for
-# every $\theta$, and the readout compares it with the slope of $t \mapsto f(x + tu)$ measured along the line.
+# (slider $\theta$) on the contour plot. The vermillion arrow is $\nabla f(x)$, the blue arrow $u$, the dashed green
+# line the tangent to the level set and the purple curve the level set through $x$. The right panel plots the
+# slope $\nabla f\cdot u$ for every $\theta$, and the readout compares it with the slope of $t \mapsto f(x + tu)$
+# measured along the line.
 # Try this:
 #
 # 1. Turn $\theta$ until the slope is largest. Where is $u$ then, and what is the slope? (Compare with $|\nabla f|$.)
@@ -349,7 +353,7 @@ explorer
 # other sizes and edge cases, run when your notebook is graded.
 #
 # 1. `numerical_gradient`: your own gradient checker, by central differences, for an input of any shape.
-# 2. `grad_linear`, `grad_quadratic`: the gradients of Section 4, for any $n$ and any square $A$.
+# 2. `grad_linear`, `grad_quadratic`: the gradients of section 4, for any $n$ and any square $A$.
 # 3. `directional_derivative`: the slope of $f$ along any direction.
 # 4. `steepest_ascent_direction`: the unit direction of steepest ascent, including at a stationary point.
 # 5. `grad_gaussian_hill`: the gradient of a shifted Gaussian hill with a general matrix, built from exercise 2.
@@ -357,7 +361,7 @@ explorer
 # Exercises 3 and 4 receive the gradient as a function `grad_f`, so they can be graded whatever happened in
 # exercises 1 and 2.
 #
-# ### Exercise 1: a numerical gradient (2 points)
+# ### Exercise 1 · A numerical gradient for inputs of any shape (2 points)
 #
 # Write the central-difference gradient
 #
@@ -456,9 +460,9 @@ assert np.array_equal(_x, _x_copy), "numerical_gradient changed the caller's x; 
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2: gradients of linear and quadratic forms (3 points)
+# ### Exercise 2 · Gradients of linear and quadratic forms (3 points)
 #
-# Implement the results of Section 4 for vectors of any length $n$: `grad_linear(a, x)` returns $\nabla_x(a^\top x)$
+# Implement the results of section 4 for vectors of any length $n$: `grad_linear(a, x)` returns $\nabla_x(a^\top x)$
 # and `grad_quadratic(A, x)` returns $\nabla_x(x^\top A x)$ for a square matrix $A$ that need **not** be
 # symmetric. No loops needed: each is one line of NumPy. (Your `numerical_gradient` from exercise 1 is a good
 # way to test them yourself before running the cell of tests.)
@@ -472,7 +476,7 @@ def grad_linear(a, x):
         x: array of shape (n,).
 
     Returns:
-        Array of shape (n,).
+        The gradient with respect to x, a float array of shape (n,).
     """
     ### BEGIN SOLUTION
     return np.array(a, dtype=float)
@@ -487,7 +491,7 @@ def grad_quadratic(A, x):
         x: array of shape (n,).
 
     Returns:
-        Array of shape (n,).
+        The gradient with respect to x, a float array of shape (n,).
     """
     ### BEGIN SOLUTION
     return (A + A.T) @ x
@@ -523,7 +527,7 @@ _check_forms(_rng.normal(size=6), np.tril(_rng.normal(size=(6, 6))), _rng.normal
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3: the directional derivative (2 points)
+# ### Exercise 3 · The directional derivative (2 points)
 #
 # `directional_derivative(grad_f, x, u)` returns the slope of $f$ at `x` in the direction of `u`, $D_u f(x)$.
 # You are given the gradient as a function `grad_f` (for example from exercise 1 or 2), and `u` may have **any
@@ -604,7 +608,7 @@ else:
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 4: the direction of steepest ascent (2 points)
+# ### Exercise 4 · The direction of steepest ascent (2 points)
 #
 # `steepest_ascent_direction(grad_f, x)` returns the **unit** vector $u^\star$ that maximises $D_u f(x)$. At a
 # stationary point ($\nabla f(x) = 0$, exactly) there is no such direction: return a vector of zeros, without
@@ -681,7 +685,7 @@ for _grad, _x, _what in [(_grad_bowl, np.ones(4), "the bottom of a bowl"), (np.z
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 5: the gradient of a shifted Gaussian hill (2 points)
+# ### Exercise 5 · The gradient of a shifted Gaussian hill (2 points)
 #
 # Generalise the worked example to $n$ dimensions, a centre $c$ and a square matrix $S$ that need **not** be
 # symmetric:
@@ -689,8 +693,8 @@ for _grad, _x, _what in [(_grad_bowl, np.ones(4), "the bottom of a bowl"), (np.z
 # $$ h(x) = \exp\!\left(-\tfrac12 (x - c)^\top S\, (x - c)\right). $$
 #
 # Two facts from this unit are all you need. The outer function gives $\nabla h = -h(x)\, \nabla q(x)$ with
-# $q(x) = \tfrac12 (x-c)^\top S (x-c)$, as in Section 5. And shifting by $c$ does not change the derivation of
-# Section 4: with $y = x - c$, each $\partial y_i / \partial x_k = \delta_{ik}$, so $\nabla_x q$ is the gradient of
+# $q(x) = \tfrac12 (x-c)^\top S (x-c)$, as in section 5. And shifting by $c$ does not change the derivation of
+# section 4: with $y = x - c$, each $\partial y_i / \partial x_k = \delta_{ik}$, so $\nabla_x q$ is the gradient of
 # $\tfrac12 y^\top S y$ evaluated at $y = x - c$. You may call your `grad_quadratic` from exercise 2 (then this
 # exercise needs exercise 2 to be right) or write the formula out.
 
@@ -704,7 +708,7 @@ def grad_gaussian_hill(S, c, x):
         x: the point, shape (n,).
 
     Returns:
-        Array of shape (n,).
+        The gradient of h at x, a float array of shape (n,) (zero at x = c).
     """
     ### BEGIN SOLUTION
     y = x - c
@@ -751,17 +755,18 @@ _check_hill(S, np.array([-1.0, 0.5]), np.array([0.3, 0.1]), "symmetric S")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Summary
+# ## What you can now do
 #
-# - The partial derivative $\partial f/\partial x_i$ is the ordinary derivative of a slice; the gradient
-#   $\nabla f$ collects them, has the shape of $x$, and gives the linear approximation
+# - Compute a partial derivative $\partial f/\partial x_i$ as the ordinary derivative of a slice, collect them
+#   into the gradient $\nabla f$ (with the shape of $x$), and use the linear approximation
 #   $f(x+\delta) \approx f(x) + \nabla f(x)\cdot\delta$.
-# - The slope along a unit vector $u$ is $D_u f = \nabla f\cdot u = \|\nabla f\|\cos\varphi$. By Cauchy–Schwarz
-#   it is largest, $\|\nabla f\|$, along $\nabla f$, and zero along the level set: **the gradient points
-#   uphill fastest and is orthogonal to the contours.** Forgetting to normalise $u$ gives a wrong slope.
-# - Index notation gives $\nabla(a^\top x) = a$, $\nabla(x^\top A x) = (A + A^\top)x$ and $\nabla\|x\|^2 = 2x$;
-#   $2Ax$ is right only for symmetric $A$.
-# - Numerical gradients check analytic ones. That is the idea behind every gradient check in this course, and
-#   behind the hidden tests that graded your work.
+# - Compute the slope along any direction, $D_u f = \nabla f\cdot u = \|\nabla f\|\cos\varphi$ for a *unit* $u$,
+#   and prove with Cauchy–Schwarz that it is largest, $\|\nabla f\|$, along $\nabla f$ and zero along the level
+#   set: **the gradient points uphill fastest and is orthogonal to the contours.**
+# - Derive $\nabla(a^\top x) = a$, $\nabla(x^\top A x) = (A + A^\top)x$ and $\nabla\|x\|^2 = 2x$ in index
+#   notation, knowing that $2Ax$ is right only for symmetric $A$.
+# - Check any analytic gradient against a numerical one: the idea behind every gradient check in this course,
+#   and behind the hidden tests that graded your work.
 #
-# Next, unit 3 stacks gradients into Jacobians and composes them with the chain rule.
+# **Next: unit 3, *Jacobians and the chain rule*.** A layer of a network has many outputs, each with its own
+# gradient. Stacked as rows, they form the Jacobian, and the chain rule becomes a product of Jacobians.

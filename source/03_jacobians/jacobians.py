@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # Jacobians and the chain rule
+# # Unit 3 · Jacobians and the chain rule
 #
 # A neural network is a chain of maps between vector spaces: a layer takes a vector in and hands a vector on.
 # To train it we need to know how a small change of the input (or of a weight) moves every output, and the
@@ -15,7 +15,8 @@
 # Jacobian of a chain is the *product* of the Jacobians of its links. Backpropagation is nothing more than
 # multiplying that product in a clever order.
 #
-# **After this unit you can** (learning objective 3):
+# **Learning objective 3.** State and apply the multivariable chain rule using Jacobians, and explain how it
+# underpins backpropagation. By the end of this unit you will be able to
 #
 # - write down the Jacobian of a map $f:\mathbb{R}^n\to\mathbb{R}^m$ as an $m\times n$ matrix and read its
 #   rows and columns;
@@ -35,7 +36,7 @@ import sympy as sp
 from calcml import checks, linear_maps, numdiff
 
 # %% [markdown]
-# ## 1. The Jacobian: every partial derivative at once
+# ## 1 · The Jacobian: every partial derivative at once
 #
 # Let $f:\mathbb{R}^n\to\mathbb{R}^m$ have components $f_1,\dots,f_m$. Its Jacobian at $x$ is the
 # $m\times n$ matrix of all partial derivatives,
@@ -50,7 +51,8 @@ from calcml import checks, linear_maps, numdiff
 # \qquad (J_f)_{ij} = \frac{\partial f_i}{\partial x_j}.
 # $$
 #
-# **Outputs index the rows, inputs index the columns.** Row $i$ is the gradient of output $i$ (laid flat);
+# **Outputs index the rows, inputs index the columns.** Row $i$ is the gradient of output $i$ (unit 2's column,
+# laid flat);
 # column $j$ is the velocity of *all* outputs when input $j$ alone moves. A scalar function ($m = 1$) has a
 # $1\times n$ Jacobian: its gradient, as a row. This is the convention of `numdiff.jacobian`, which returns
 # an array of shape `f(x).shape + x.shape`, outputs first.
@@ -123,7 +125,7 @@ print("a map R^3 -> R^2 has a Jacobian of shape", numdiff.jacobian(three_to_two,
 linear_maps.linear_map_explorer(polar, x0=(1.0, 0.6), radius=0.4, x_range=(-2.0, 2.0), jac=polar_jacobian)
 
 # %% [markdown]
-# ## 2. The chain rule is a product of Jacobians
+# ## 2 · The chain rule is a product of Jacobians
 #
 # Take $f:\mathbb{R}^n\to\mathbb{R}^m$ and $g:\mathbb{R}^m\to\mathbb{R}^p$, and $h = g\circ f$. Near $x$,
 # $f(x+\delta) \approx f(x) + J_f(x)\,\delta$, and near $y = f(x)$, $g(y + \varepsilon) \approx g(y) +
@@ -182,7 +184,7 @@ rhs = g_sym.jacobian([y1, y2]).subs(at_f) * f_sym.jacobian([x1, x2, x3])   # J_g
 print("J_(g o f) - J_g(f(x)) J_f(x) simplifies to", sp.simplify(lhs - rhs))
 
 # %% [markdown]
-# ## 3. Three Jacobians that every network uses
+# ## 3 · Three Jacobians that every network uses
 #
 # ### Elementwise maps: diagonal
 # An activation $\sigma$ applied componentwise, $y_i = \sigma(x_i)$, lets output $i$ depend on input $i$ only,
@@ -222,7 +224,8 @@ print("J_x equals W:", checks.relative_error(J_x, W) < checks.RTOL)
 print("J_W has shape", J_W.shape, "; J_W[0, 0] =", np.round(J_W[0, 0], 6), "; J_W[0, 1] =", np.round(J_W[0, 1], 6))
 
 # %% [markdown]
-# Row 0 of $W$ carries $x$ (it is how output 0 moves), row 1 carries zeros. Backpropagation never forms
+# The slice `J_W[0]` (output 0) holds $x$ in row 0 and zeros in row 1: only row 0 of $W$ touches $y_0$, and it
+# moves $y_0$ at rate $x$. Backpropagation never forms
 # this array: it only ever needs $u^\top J_W$ for one vector $u$, which is an ordinary $m\times n$ matrix
 # (exercise 4 asks you for it).
 #
@@ -252,7 +255,8 @@ print("J_W has shape", J_W.shape, "; J_W[0, 0] =", np.round(J_W[0, 0], 6), "; J_
 #   exponentiating;
 # - $J$ is singular (rank $n - 1$ at most), for the same reason.
 #
-# Sympy confirms the formula for $n = 3$:
+# Unit 7 multiplies this Jacobian by the gradient of the cross-entropy and gets the famous $p - y$. Sympy
+# confirms the formula for $n = 3$:
 
 # %%
 zs = sp.symbols("z1:4")
@@ -262,7 +266,7 @@ J_softmax_sym = p_sym.jacobian(zs)
 print("J - (diag(p) - p p^T) simplifies to", sp.simplify(J_softmax_sym - (sp.diag(*p_sym) - p_sym * p_sym.T)))
 
 # %% [markdown]
-# ## 4. Using a Jacobian without building it: JVPs and VJPs
+# ## 4 · Using a Jacobian without building it: JVPs and VJPs
 #
 # Networks have millions of inputs and parameters, so their Jacobians are far too big to build. What we can
 # afford is to multiply by one vector:
@@ -316,7 +320,7 @@ print("<u, J v> =", round(u @ (J @ v), 10), "  <J^T u, v> =", round((J.T @ u) @ 
 # once. Forward mode would need $n$ JVPs, one per parameter.
 
 # %% [markdown]
-# ## 5. What each mode costs, measured
+# ## 5 · What each mode costs, measured
 #
 # To build the full $m\times n$ Jacobian you can run $n$ JVPs (one per column, $v = e_j$) or $m$ VJPs (one per
 # row, $u = e_i$). Each pass costs about as much as one evaluation of $f$, so
@@ -407,7 +411,7 @@ print(f"n = {sizes[-1]}, m = 1: forward {costs['n inputs, m = 1'][0][-1] * 1e3:.
 # (`calcml.numdiff`) and with identities, on random shapes that are rarely square: a transposed or
 # misordered product will not slip through.
 #
-# ### Exercise 1: the softmax Jacobian (2 points)
+# ### Exercise 1 · The softmax Jacobian (2 points)
 #
 # Write `softmax_jacobian(z)` returning $\operatorname{diag}(p) - pp^\top$ for $p = \operatorname{softmax}(z)$.
 # It must work for logits as large as $z_i \approx \pm 1000$, where `np.exp(z)` overflows: use the invariance
@@ -421,7 +425,8 @@ def softmax_jacobian(z):
         z: Logits, a 1-D float array of length n >= 1 (possibly with entries near +-1000).
 
     Returns:
-        The n x n array J with J[i, j] = dp_i / dz_j = p_i (delta_ij - p_j), that is diag(p) - p p^T.
+        A float array J of shape (n, n) with J[i, j] = dp_i / dz_j = p_i (delta_ij - p_j), that is
+        diag(p) - p p^T; finite for every finite z. The argument z is not modified.
     """
     ### BEGIN SOLUTION
     z = np.asarray(z, dtype=float)
@@ -477,7 +482,7 @@ assert np.array_equal(_z, _z_before), "softmax_jacobian changed its argument z i
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2: the Jacobian of a chain (2 points)
+# ### Exercise 2 · The Jacobian of a chain (2 points)
 #
 # A chain $x_0 \xrightarrow{f_1} x_1 \xrightarrow{f_2} \cdots \xrightarrow{f_k} x_k$ is given as two lists of the
 # same length: `maps[i]` is the function $f_{i+1}$, and `jacobians[i](point)` returns its Jacobian at `point`
@@ -581,10 +586,10 @@ for _trial in range(4):
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3: the JVP of a tanh layer (2 points)
+# ### Exercise 3 · The JVP of a tanh layer (2 points)
 #
 # A dense layer with a tanh activation computes $y = \tanh(Wx + b)$ with $W\in\mathbb{R}^{m\times n}$. It is a
-# linear map followed by an elementwise one, so by section 2 and section 3 its Jacobian with respect to $x$ is
+# linear map followed by an elementwise one, so by sections 2 and 3 its Jacobian with respect to $x$ is
 #
 # $$ J = \operatorname{diag}\big(1 - y^2\big)\, W \qquad (m\times n), $$
 #
@@ -658,7 +663,7 @@ checks.assert_close(tanh_layer_jvp(_W, _b, _x, _v),
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 4: the VJP of a tanh layer, for input and parameters (3 points)
+# ### Exercise 4 · The VJP of a tanh layer, for input and parameters (3 points)
 #
 # Reverse mode goes the other way. Given $u\in\mathbb{R}^m$ (in backpropagation: the gradient of the loss
 # with respect to the layer's output $y$), write `tanh_layer_vjp(W, b, x, u)` returning the three products
@@ -753,7 +758,7 @@ checks.check_gradient(lambda x_: tanh_layer_vjp(_W, _b, x_, np.ones(1))[0], lamb
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 5: backpropagation through a tanh network (3 points)
+# ### Exercise 5 · Backpropagation through a tanh network (3 points)
 #
 # A network of $k$ tanh layers computes $x_0 = x$, $x_i = \tanh(W_i x_{i-1} + b_i)$ for $i = 1, \dots, k$, and
 # outputs $x_k$. Write `tanh_network_vjp(params, x, u)` returning $u^\top J$ for every input of the network: the
@@ -858,16 +863,19 @@ for _trial in range(3):
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Summary
+# ## What you can now do
 #
-# - The Jacobian of $f:\mathbb{R}^n\to\mathbb{R}^m$ is the $m\times n$ matrix $J_{ij} = \partial f_i/\partial x_j$;
-#   row $i$ is the gradient of output $i$, and $f(x + \delta) \approx f(x) + J\delta$ is the best linear
-#   approximation.
-# - Chain rule: $J_{g\circ f}(x) = J_g(f(x))\,J_f(x)$, last map on the left, each factor at its own point.
-# - Elementwise maps have diagonal Jacobians, a linear layer's Jacobian is $W$, and softmax's is
-#   $\operatorname{diag}(p) - pp^\top$.
-# - A JVP $Jv$ runs along the chain (forward mode), a VJP $u^\top J$ runs against it (reverse mode). Building a
-#   full Jacobian costs $n$ JVPs or $m$ VJPs; for a scalar loss one VJP is the whole gradient. That single
-#   backward pass, layer VJP after layer VJP, is backpropagation, and you have just written it.
+# - Write the Jacobian of $f:\mathbb{R}^n\to\mathbb{R}^m$ as the $m\times n$ matrix $J_{ij} = \partial f_i/\partial x_j$,
+#   whose row $i$ is the gradient of output $i$, and use it as the best linear approximation
+#   $f(x + \delta) \approx f(x) + J\delta$.
+# - Apply the chain rule $J_{g\circ f}(x) = J_g(f(x))\,J_f(x)$: last map on the left, each factor at its own point.
+# - Write down the Jacobians of an elementwise map (diagonal), a linear layer ($W$) and softmax
+#   ($\operatorname{diag}(p) - pp^\top$).
+# - Compute a JVP $Jv$ along the chain (forward mode) and a VJP $u^\top J$ against it (reverse mode), without
+#   building $J$, and say which is cheaper: a full Jacobian costs $n$ JVPs or $m$ VJPs, so for a scalar loss one
+#   VJP is the whole gradient. That single backward pass, layer VJP after layer VJP, is backpropagation, and you
+#   have just written it.
 #
-# Next: the computational graph, which turns this loop over layers into an algorithm for any expression.
+# **Next: unit 4, *Computational graphs, forward and backward*.** A network is not always a neat chain of layers:
+# values branch and merge. The computational graph turns this loop over layers into an algorithm for any
+# expression.

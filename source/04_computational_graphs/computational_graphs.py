@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # 04 · Computational graphs: the forward and the backward pass
+# # Unit 4 · Computational graphs, forward and backward
 #
 # Every number a neural network computes is built from a handful of primitive operations: additions,
 # multiplications, a $\tanh$ here and there. Write down which operation made which number from which, and you
@@ -15,15 +15,17 @@
 # the values, one sweep backward computes the derivative of the output with respect to *every* input at once.
 # That backward sweep is **backpropagation**, and it is all that `loss.backward()` does.
 #
-# By the end of this unit you can (learning objective 4, first half):
+# **Learning objective 4, first half.** Trace forward and backward passes through a computational graph. By the
+# end of this unit you will be able to
 #
 # - draw an expression as a directed acyclic graph and run its **forward pass**;
 # - run its **backward pass** by hand, one node at a time: *local gradient × upstream gradient*;
 # - put the nodes of a graph in **topological order** without recursion (depth-first post-order, Kahn's algorithm);
 # - explain why gradients **accumulate** where a value is used twice, and write `backward` for a graph of
-#   primitive nodes, checked against numerical derivatives.
+#   primitive nodes, checked against numerical derivatives;
+# - count the paths through a graph with the same backward sweep.
 #
-# Unit 05 wraps all of this into a tiny autograd engine with operator overloading; here we build the graphs by hand.
+# Unit 5 wraps all of this into a tiny autograd engine with operator overloading; here we build the graphs by hand.
 
 # %%
 import math
@@ -35,7 +37,7 @@ import numpy as np
 from calcml import checks, graph, graph_explorer, numdiff
 
 # %% [markdown]
-# ## 1. An expression is a graph
+# ## 1 · An expression is a graph
 #
 # Take $L = (a\cdot b + c)\cdot f$. To evaluate it, a computer names every intermediate result:
 #
@@ -97,11 +99,11 @@ def tanh(a, label=""):
 
 
 # %% [markdown]
-# ## 2. The forward pass
+# ## 2 · The forward pass
 #
 # Building the graph *is* the forward pass: each call computes its value as soon as its inputs exist, from left to
-# right in the picture. The output sits at the right; the **leaves** (inputs and parameters, shaded blue) sit at
-# the left.
+# right in the picture. The **leaves** (inputs and parameters) are shaded blue, the operations are yellow circles,
+# and the output, shaded orange, sits at the right.
 
 # %%
 a, b, c, f = Node(2.0, "a"), Node(-3.0, "b"), Node(10.0, "c"), Node(-2.0, "f")
@@ -112,7 +114,7 @@ graph.draw(L, show_grad=False, title="L = (a·b + c)·f: the forward pass")
 plt.show()
 
 # %% [markdown]
-# ## 3. The backward pass: local gradient × upstream gradient
+# ## 3 · The backward pass: local gradient × upstream gradient
 #
 # Now we want $\partial L/\partial x$ for every node $x$. Suppose $x$ is used by a single node $y$. The chain rule
 # splits the derivative into two factors:
@@ -137,9 +139,12 @@ plt.show()
 # Two patterns to remember: **a sum routes** its gradient unchanged to each input (local gradient 1), and **a
 # product swaps**: each factor receives the upstream gradient times the *other* factor. Read the table as a
 # sensitivity report: nudging $a$ by $0.01$ moves $L$ by about $6 \times 0.01 = 0.06$.
+#
+# This is the reverse mode of unit 3, one number at a time: each local gradient is a $1\times 1$ Jacobian, and
+# each `grad` is the vector-Jacobian product that has reached that node.
 
 # %% [markdown]
-# ## 4. Worked example: backpropagation through a neuron, one cell per node
+# ## 4 · Worked example: backpropagation through a neuron, one cell per node
 #
 # A single artificial neuron with two inputs computes $o = \tanh(x_1 w_1 + x_2 w_2 + b)$. We take the inputs
 # $x_1 = 2$, $x_2 = 0$, the weights $w_1 = -3$, $w_2 = 1$ and a bias $b \approx 6.8814$, chosen so that the
@@ -267,7 +272,7 @@ plt.show()
 graph_explorer.backward_explorer(o, steps, start=2)
 
 # %% [markdown]
-# ## 5. Why gradients accumulate: fan-out
+# ## 5 · Why gradients accumulate: fan-out
 #
 # In a real network a value is often used more than once: an input feeds every neuron of the first layer, a
 # weight is shared across time steps. Take
@@ -318,7 +323,7 @@ graph_explorer.backward_explorer(L, fan_steps, start=3, title="L = (a + b)·a: a
 # $L = (a+b)\cdot a$ there are two paths from $a$ to $L$, one from $b$. You will compute such counts in exercise 4.
 
 # %% [markdown]
-# ## 6. Topological order
+# ## 6 · Topological order
 #
 # When the backward pass reaches a node, its gradient must be **complete**: every node that uses it must already
 # have added its contribution. So the nodes must be processed so that each comes *after* every node that uses
@@ -487,7 +492,7 @@ def count_reads(expression):
 
 
 # %% [markdown]
-# ### Exercise 1: a forward and backward pass by hand (2 points)
+# ### Exercise 1 · A forward and backward pass by hand (2 points)
 #
 # For $L = \tanh(a\cdot b + c)\cdot f$, write `forward_backward(a, b, c, f)` that returns the value $L$ and its
 # four partial derivatives. Draw the graph on paper first (name the intermediate values, say $u = a\cdot b$,
@@ -552,7 +557,7 @@ check_forward_backward([-0.7, 0.9, 0.0, 0.25])
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2: topological order, without recursion (3 points)
+# ### Exercise 2 · Topological order, without recursion (3 points)
 #
 # Write `topological_sort(root)`: a list of every node reachable from `root` through `_prev`, **each exactly
 # once**, **each after all of its inputs** (so `root` comes last). Use an iterative depth-first search or Kahn's
@@ -567,7 +572,8 @@ def topological_sort(root):
         root: The output Node.
 
     Returns:
-        A list of Nodes ending with `root`.
+        A list of the Nodes reachable from `root` through `_prev` (root included), each exactly once and each
+        after all of its inputs, so the list ends with `root`. A lone leaf gives [root].
     """
     ### BEGIN SOLUTION
     order, seen = [], set()
@@ -617,7 +623,7 @@ check_topological_sort(chain(20_000).root)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3: the backward pass (3 points)
+# ### Exercise 3 · The backward pass (3 points)
 #
 # Write `backward(root, order=None)`: set `node.grad` to $\partial L/\partial\,\text{node}$ for **every** node of
 # the graph, where $L$ is `root`. The recipe: seed `root.grad = 1`, then walk the topological order **in
@@ -711,7 +717,7 @@ check_backward(chain(3000, start=0.05), every_node=False)  # deep: the order is 
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 4: counting paths (2 points)
+# ### Exercise 4 · Counting paths (2 points)
 #
 # Section 5 said the gradient is a sum over paths, and that with every local gradient equal to 1 it would count
 # the paths. Use that: write `count_paths(root, node, order=None)`, the number of distinct paths from `node` to
@@ -734,7 +740,8 @@ def count_paths(root, node, order=None):
         order: A topological order of the graph of `root`; None means topological_sort(root).
 
     Returns:
-        An int.
+        A Python int (exact, however large: counts grow like 3**k); 1 if node is root, 0 if node is not in
+        the graph.
     """
     if order is None:
         order = topological_sort(root)
@@ -817,17 +824,18 @@ assert count_paths(expression.root, expression.leaves[0], list(expression.nodes)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Summary
+# ## What you can now do
 #
-# - An expression is a **DAG** of primitive operations; building it is the **forward pass**, and each operation
-#   can record its **local gradients** while it runs.
-# - The **backward pass** seeds $\partial L/\partial L = 1$ and walks the graph from the output to the inputs,
-#   passing **local gradient × upstream gradient** to each input.
-# - The walk must follow a **reverse topological order**, so that a node's gradient is complete before it is
-#   passed on. Depth-first post-order and Kahn's algorithm find one in linear time; write them **iteratively**.
-# - Where a value **fans out**, its gradient is the **sum over all paths** to the output: accumulate with `+=`.
-#   With all local gradients 1, the same sweep counts paths, which shows it as dynamic programming: it never
-#   lists the (exponentially many) paths.
+# - Draw an expression as a **DAG** of primitive operations and run its **forward pass**, with each operation
+#   recording its **local gradients** while it runs.
+# - Run the **backward pass**: seed $\partial L/\partial L = 1$ and walk from the output to the inputs, passing
+#   **local gradient × upstream gradient** to each input.
+# - Put a graph in **topological order** without recursion (depth-first post-order or Kahn's algorithm, in
+#   linear time), and explain why the backward pass walks it **in reverse**: a node's gradient must be complete
+#   before it is passed on.
+# - Explain why a value that **fans out** gets the **sum over all paths** to the output, accumulated with `+=`,
+#   and use the same sweep, with every local gradient 1, to count exponentially many paths by dynamic
+#   programming.
 #
-# Next, in unit 05, these pieces become a `Value` class whose `+`, `*` and `tanh` build the graph for you and
-# whose `backward()` is your exercise 3.
+# **Next: unit 5, *A reverse-mode autograd engine, and forward mode*.** These pieces become a `Value` class whose
+# `+`, `*` and `tanh` build the graph for you and whose `backward()` is your exercise 3.
