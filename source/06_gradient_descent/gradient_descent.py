@@ -7,15 +7,17 @@
 # ---
 
 # %% [markdown]
-# # Gradient descent: step size, curvature and momentum
+# # Unit 6 · Gradient descent, curvature and momentum
 #
-# Training a model means walking downhill on a loss surface, one gradient at a time. The walk is simple to
-# write and surprisingly subtle to tune: a step too small and training crawls, a step slightly too large and
-# the loss explodes to `inf`. Both behaviours are predicted, to the digit, by the **curvature** of the loss:
-# the eigenvalues of its Hessian. This unit derives those predictions on quadratics, where everything can be
-# solved exactly, then adds **momentum**, the one-line change that turns $\kappa$ steps into $\sqrt{\kappa}$.
+# Unit 5 computed the gradient of any loss in one backward pass. Training a model means using it: walking
+# downhill on the loss, one gradient at a time. The walk is simple to write and subtle to tune: a step too
+# small and training crawls, a step slightly too large and the loss explodes to `inf`. Both behaviours are
+# predicted, to the digit, by the **curvature** of the loss, the eigenvalues of its Hessian. This unit derives
+# those predictions on quadratics, where everything can be solved exactly, then adds **momentum**, the
+# one-line change that cuts the number of steps from about $\kappa$ to about $\sqrt{\kappa}$.
 #
-# **After this unit you can** (learning objective 5):
+# **Learning objective 5.** Implement gradient descent, and explain how the learning rate, momentum and
+# curvature govern convergence. By the end of this unit you will be able to
 #
 # - implement gradient descent and heavy-ball momentum, returning whole trajectories;
 # - explain the error recursion $e_{k+1} = (I - \eta A) e_k$ and why each eigen-direction of the Hessian
@@ -26,6 +28,8 @@
 #   $(\kappa - 1)/(\kappa + 1)$, and momentum's stability bound $\eta\lambda < 2 + 2\beta$ and tuned rate
 #   $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$;
 # - explain why plain gradient descent crawls along Rosenbrock's banana-shaped valley.
+#
+# You need the gradient of a quadratic form (unit 2) and the eigenvalues and eigenvectors of a symmetric matrix.
 
 # %%
 import matplotlib.pyplot as plt
@@ -34,23 +38,24 @@ import numpy as np
 from calcml import checks, descent_playground, functions, numdiff, plots
 
 # %% [markdown]
-# ## 1. One step downhill
+# ## 1 · One step downhill
 #
-# The gradient $\nabla f(x)$ points in the direction of steepest ascent, so a small step against it lowers
-# $f$. **Gradient descent** repeats that step with a fixed **learning rate** (step size) $\eta > 0$:
+# The gradient $\nabla f(x)$ points in the direction of steepest ascent (unit 2), so a small step against it
+# lowers $f$. **Gradient descent** repeats that step with a fixed **learning rate** (step size) $\eta > 0$:
 #
 # $$ x_{k+1} = x_k - \eta\, \nabla f(x_k), \qquad k = 0, 1, 2, \dots $$
 #
 # How large may $\eta$ be? That depends on how fast the gradient itself changes, that is on the second
-# derivatives. Near a minimum $x^\star$ every smooth function looks like a quadratic (Taylor, with
+# derivatives. They form the **Hessian** $\nabla^2 f(x)$, the $n \times n$ matrix with entries
+# $\partial^2 f / \partial x_i \partial x_j$: the Jacobian of the gradient (unit 3), symmetric when $f$ is
+# smooth. Near a minimum $x^\star$ every smooth function looks like a quadratic (Taylor, with
 # $\nabla f(x^\star) = 0$):
 #
 # $$ f(x) \approx f(x^\star) + \tfrac12 (x - x^\star)^\top H (x - x^\star), \qquad H = \nabla^2 f(x^\star), $$
 #
 # so the **quadratic** $f(x) = \tfrac12 x^\top A x - b^\top x$ is the model problem: whatever we learn about
-# it describes every smooth problem close to its minimum. Its gradient needs one line of care. Writing
-# $x^\top A x = \sum_{ij} A_{ij} x_i x_j$ and differentiating by $x_m$ gives $\sum_j A_{mj}x_j + \sum_i
-# A_{im} x_i$, so
+# it describes every smooth problem close to its minimum. Its gradient needs one line of care: unit 2 gave
+# $\nabla(x^\top A x) = (A + A^\top)\,x$, so
 #
 # $$ \nabla f(x) = \tfrac12 (A + A^\top)\, x - b, \qquad \nabla^2 f = \tfrac12 (A + A^\top). $$
 #
@@ -64,12 +69,12 @@ A = np.array([[2.0, 2.0], [0.0, 2.0]])  # not symmetric
 b = np.array([1.0, 2.0])
 bowl = functions.Quadratic(A, b)
 x = np.array([0.3, -0.4])
-print("numerical gradient       :", numdiff.gradient(bowl.f, x))
-print("(A + Aᵀ)/2 · x − b        :", 0.5 * (A + A.T) @ x - b)
-print("A · x − b  (wrong here)   :", A @ x - b)
+print("numerical gradient      :", numdiff.gradient(bowl.f, x))
+print("(A + Aᵀ)/2 · x − b      :", 0.5 * (A + A.T) @ x - b)
+print("A · x − b  (wrong here) :", A @ x - b)
 
 # %% [markdown]
-# ## 2. The error recursion: every eigen-direction on its own
+# ## 2 · The error recursion: every eigen-direction on its own
 #
 # Take $A$ symmetric positive definite and measure the error $e_k = x_k - x^\star$. Because $b = Ax^\star$,
 # the gradient is $\nabla f(x_k) = Ax_k - Ax^\star = A e_k$, and subtracting $x^\star$ from both sides of the
@@ -86,8 +91,8 @@ print("A · x − b  (wrong here)   :", A @ x - b)
 #
 # **Gradient descent on a quadratic is $n$ independent one-dimensional problems.** Along eigenvector $i$
 # the error is multiplied by $1 - \eta\lambda_i$ at every step: it shrinks if $|1 - \eta\lambda_i| < 1$,
-# flips sign if $1 - \eta\lambda_i < 0$, and grows if $|1 - \eta\lambda_i| > 1$. Let us check both forms of
-# the solution against one honest gradient step.
+# flips sign if $1 - \eta\lambda_i < 0$, and grows if $|1 - \eta\lambda_i| > 1$. Let us check the recursion
+# against one honest gradient step, and the two closed forms against each other.
 
 # %%
 bowl = functions.quadratic_with_spectrum([1.0, 0.1], seed=0)  # Hessian eigenvalues 1 and 0.1
@@ -129,7 +134,7 @@ plt.show()
 # the stiff direction ($\lambda = 1$) halves at every step while the flat one ($\lambda = 0.1$) loses only 5%.
 # **The slowest direction sets the pace.**
 #
-# ## 3. Worked example: a bowl you can solve by hand
+# ## 3 · Worked example: a bowl you can solve by hand
 #
 # Take $A = \begin{pmatrix} 2 & 1 \\ 1 & 2 \end{pmatrix}$. Its trace is 4 and its determinant 3, so its
 # eigenvalues solve $\lambda^2 - 4\lambda + 3 = 0$: $\lambda = 1$ with eigenvector $(1, -1)/\sqrt2$, and
@@ -155,7 +160,7 @@ ratios = [np.linalg.norm(np.linalg.matrix_power(M, k) @ e0) / np.linalg.norm(e0)
 print("‖e_k‖ / ‖e_0‖ for k = 0..5:", np.round(ratios, 6))
 
 # %% [markdown]
-# ## 4. The divergence threshold $\eta < 2/\lambda_{\max}$
+# ## 4 · The divergence threshold $\eta < 2/\lambda_{\max}$
 #
 # The worked example generalises at once. Every factor must satisfy $|1 - \eta\lambda_i| < 1$, that is
 # $0 < \eta\lambda_i < 2$, and the largest eigenvalue is the hardest to satisfy:
@@ -178,7 +183,7 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# ## 5. The condition number, zig-zags, and the best fixed step
+# ## 5 · The condition number, zig-zags, and the best fixed step
 #
 # Call the extreme eigenvalues $\mu = \lambda_{\min}$ and $L = \lambda_{\max}$. After $k$ steps the error has
 # shrunk at least by the worst factor to the power $k$,
@@ -198,7 +203,8 @@ plt.show()
 # %%
 mu, L = 0.1, 1.0
 etas = np.linspace(0.0, 2.2, 441)
-ax = plots.new_axes("learning rate η", "contraction per step ρ(η)", "The V of ρ(η) for κ = 10 (μ = 0.1, L = 1)")
+ax = plots.new_axes("learning rate η", "contraction per step ρ(η)", "The V of ρ(η) for κ = 10 (μ = 0.1, L = 1)",
+                   figsize=(9.5, 4.0))
 ax.plot(etas, np.abs(1 - etas * mu), ":", color=plots.COLORS["sky_blue"], label="|1 − ημ|  (flat direction)")
 ax.plot(etas, np.abs(1 - etas * L), ":", color=plots.COLORS["orange"], label="|1 − ηL|  (steep direction)")
 ax.plot(etas, np.maximum(np.abs(1 - etas * mu), np.abs(1 - etas * L)), color=plots.COLORS["blue"], lw=2.5,
@@ -207,7 +213,7 @@ ax.axvline(2 / (mu + L), color=plots.COLORS["bluish_green"], ls="--", label="η*
 ax.axvline(2 / L, color=plots.COLORS["vermillion"], ls="--", label="2/L: divergence beyond")
 ax.axhline(1.0, color=plots.COLORS["black"], lw=0.8)
 ax.set_ylim(0, 1.3)
-ax.legend(loc="lower left", fontsize="small")
+ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
 plt.show()
 
 # %% [markdown]
@@ -228,8 +234,8 @@ for ax, kappa in zip(axes, [1, 10, 100], strict=True):
     plots.new_axes("x₁", "x₂", f"κ = {kappa}: 30 steps at η*, ρ = {(kappa - 1) / (kappa + 1):.3f}", ax=ax)
     ax.contour(grid[0], grid[1], bowl.f(grid), levels=np.geomspace(1e-3, 4, 10), colors=plots.COLORS["sky_blue"],
                linewidths=0.8)
-    ax.plot(path[:, 0], path[:, 1], "o-", color=plots.COLORS["vermillion"], ms=3, lw=1.2, label="x_k")
-    ax.plot(0, 0, "*", color=plots.COLORS["black"], ms=12, label="x*")
+    ax.plot(path[:, 0], path[:, 1], "o-", color=plots.COLORS["vermillion"], ms=3, lw=1.2, label="iterates x_k")
+    ax.plot(0, 0, "*", color=plots.COLORS["black"], ms=12, label="minimum x*")
     ax.set_aspect("equal")
     ax.legend(loc="lower right")
 plt.show()
@@ -239,7 +245,7 @@ plt.show()
 # $\eta^\star = 1/\lambda$ lands on it. With $\kappa = 100$ thirty steps bounce from wall to wall and have
 # covered less than half of the way along the valley ($0.98^{30} \approx 0.55$ of the error is left).
 #
-# ## 6. Heavy-ball momentum
+# ## 6 · Heavy-ball momentum
 #
 # A ball rolling down the valley would not stop at every step to ask the gradient for directions: it keeps
 # part of its velocity. Polyak's **heavy-ball method** adds that memory to gradient descent,
@@ -267,7 +273,7 @@ plt.show()
 # product $a_0$ below 1 in size rules out both lying beyond the same end. Here $a_0 = \beta$,
 # $p(1) = \eta\lambda$ and $p(-1) = 2 + 2\beta - \eta\lambda$, so
 #
-# $$ \boxed{\ \text{heavy ball converges} \iff 0 \le \beta < 1 \ \text{ and }\ 0 < \eta\lambda_i < 2 + 2\beta \text{ for every } i\ } $$
+# $$ \boxed{\ \text{for } 0 \le \beta < 1, \text{ heavy ball converges from every start} \iff 0 < \eta\lambda_i < 2 + 2\beta \text{ for every } i\ } $$
 #
 # Momentum stretches the stable range of $\eta\lambda_{\max}$ from $2$ towards $4$. The map below colours
 # each setting by its spectral radius: dark is fast, yellow is slow, and beyond the line the iterates diverge.
@@ -316,7 +322,7 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# ## 7. Rosenbrock's banana: why gradient descent crawls
+# ## 7 · Rosenbrock's banana: why gradient descent crawls
 #
 # Real losses are not quadratics, but near any point they look like one, with the local Hessian in the role of
 # $A$. Rosenbrock's function
@@ -368,7 +374,7 @@ plt.show()
 # showed, what gradient descent sees is the Hessian $H = \frac12(A + A^\top)$. `np.linalg.eigvalsh(H)` returns
 # its (real) eigenvalues in ascending order. Each test cell grades its own exercise only.
 #
-# ### Exercise 1: gradient descent (2 points)
+# ### Exercise 1 · Gradient descent, as a trajectory (2 points)
 #
 # Write `gradient_descent(grad, x0, lr, steps)`, returning the whole **trajectory**: an array whose row $k$
 # is $x_k$, starting with $x_0$ itself in row 0. Do not modify the caller's `x0` (an in-place `x -= ...`
@@ -385,7 +391,7 @@ def gradient_descent(grad, x0, lr, steps):
         steps: The number of steps, an int ≥ 0.
 
     Returns:
-        A float array of shape (steps + 1, n) whose row k is x_k; row 0 is x0.
+        A float array of shape (steps + 1, n) whose row k is x_k; row 0 is x0 (so steps = 0 gives [x0]).
     """
     ### BEGIN SOLUTION
     x = np.array(x0, dtype=float)  # a new array: the caller's x0 is never touched
@@ -453,7 +459,7 @@ assert np.array_equal(_x0, [3, -1]), "gradient_descent modified the caller's x0;
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2: the divergence threshold (1 point)
+# ### Exercise 2 · The divergence threshold (1 point)
 #
 # Write `divergence_threshold(A)`, the learning rate $2/\lambda_{\max}$ beyond which gradient descent on
 # $f(x) = \frac12 x^\top A x - b^\top x$ diverges (section 4). Remember that the Hessian is the symmetric part
@@ -464,8 +470,8 @@ def divergence_threshold(A):
     """The largest stable learning rate 2 / λ_max(H) of gradient descent on f(x) = ½ xᵀAx − bᵀx.
 
     Args:
-        A: An (n, n) array, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2, the Hessian
-            of f, is positive definite.
+        A: An (n, n) float array, n ≥ 1, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2,
+            the Hessian of f, is positive definite.
 
     Returns:
         The float 2 / λ_max, with λ_max the largest eigenvalue of H.
@@ -510,7 +516,7 @@ checks.assert_close(divergence_threshold(np.array([[3.0, 4.0], [-4.0, 3.0]])), 2
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3: the best fixed step (2 points)
+# ### Exercise 3 · The best fixed step (2 points)
 #
 # Write `best_fixed_step(A)`, the step $\eta^\star = 2/(\lambda_{\min} + \lambda_{\max})$ of section 5, which
 # makes the worst contraction factor $\max_i |1 - \eta\lambda_i|$ as small as it can be. (Check: for the
@@ -521,10 +527,11 @@ def best_fixed_step(A):
     """The learning rate 2 / (λ_min + λ_max) that makes gradient descent on ½ xᵀAx − bᵀx contract fastest.
 
     Args:
-        A: An (n, n) array, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2 is positive definite.
+        A: An (n, n) float array, n ≥ 1, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2 (the
+            Hessian of f) is positive definite.
 
     Returns:
-        The float 2 / (λ_min + λ_max), with λ_min, λ_max the extreme eigenvalues of H.
+        The float 2 / (λ_min + λ_max), with λ_min, λ_max the extreme eigenvalues of H (1/λ when n = 1).
     """
     ### BEGIN SOLUTION
     A = np.asarray(A, dtype=float)
@@ -575,7 +582,7 @@ checks.assert_close(best_fixed_step(np.array([[5.0]])), 0.2, what="best step", w
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 4: heavy-ball momentum (3 points)
+# ### Exercise 4 · Heavy-ball momentum (3 points)
 #
 # Write `momentum(grad, x0, lr, beta, steps)` for the heavy-ball update of section 6,
 #
@@ -590,13 +597,13 @@ def momentum(grad, x0, lr, beta, steps):
 
     Args:
         grad: A function taking a float array of shape (n,) and returning the gradient, shape (n,).
-        x0: The start, array-like of shape (n,); it must not be modified.
+        x0: The start, array-like of shape (n,) (a list of ints is fine); it must not be modified.
         lr: The learning rate η > 0.
-        beta: The momentum β, 0 ≤ β < 1.
+        beta: The momentum β, 0 ≤ β < 1; beta = 0 is plain gradient descent.
         steps: The number of steps, an int ≥ 0.
 
     Returns:
-        A float array of shape (steps + 1, n) whose row k is x_k; row 0 is x0.
+        A float array of shape (steps + 1, n) whose row k is x_k; row 0 is x0 (so steps = 0 gives [x0]).
     """
     ### BEGIN SOLUTION
     x = np.array(x0, dtype=float)
@@ -680,7 +687,7 @@ checks.assert_close(_path[1:], _expected_next, what="rows 1..80 of the trajector
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 5: tuned momentum (2 points)
+# ### Exercise 5 · Tuned momentum (2 points)
 #
 # Write `tuned_momentum(A)`, returning the pair `(lr, beta)` derived at the end of section 6:
 #
@@ -695,11 +702,13 @@ def tuned_momentum(A):
     """Polyak's heavy-ball settings for f(x) = ½ xᵀAx − bᵀx, which contract every direction by (√κ−1)/(√κ+1).
 
     Args:
-        A: An (n, n) array, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2 is positive definite.
+        A: An (n, n) float array, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2 (the Hessian
+            of f) is positive definite.
 
     Returns:
         A tuple (lr, beta) of floats: lr = 4 / (√λ_max + √λ_min)² and beta = ((√κ − 1)/(√κ + 1))², with
-        κ = λ_max / λ_min the condition number of H.
+        λ_min, λ_max the extreme eigenvalues of H and κ = λ_max / λ_min its condition number (κ = 1 gives
+        beta = 0 and lr = 1/λ).
     """
     ### BEGIN SOLUTION
     A = np.asarray(A, dtype=float)
@@ -781,17 +790,30 @@ descent_playground.playground(momentum)
 descent_playground.playground(momentum, problem="rosenbrock", lr=1e-3, beta=0.9, steps=2000)
 
 # %% [markdown]
-# ## Summary
+# ## What you can now do
+#
+# - Write gradient descent and heavy-ball momentum as functions that return whole trajectories, and test them
+#   against the closed form $e_k = (I - \eta A)^k e_0$.
+# - Split the error of gradient descent on a quadratic into eigen-directions of the Hessian
+#   $\frac12(A + A^\top)$, each contracting by its own factor $|1 - \eta\lambda_i|$.
+# - Predict divergence from $\eta\lambda_{\max} \ge 2$, choose the best fixed step
+#   $\eta^\star = 2/(\lambda_{\min} + \lambda_{\max})$, and read the condition number $\kappa$ as the number of
+#   steps per digit.
+# - Tune momentum so that every direction contracts by $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$, and explain why
+#   the curved, ill-conditioned valley of Rosenbrock defeats plain gradient descent.
 #
 # | quantity | gradient descent | heavy ball ($\beta$) |
 # |---|---|---|
 # | error recursion per eigen-direction | $c_{k+1} = (1 - \eta\lambda) c_k$ | $c_{k+1} = (1 + \beta - \eta\lambda) c_k - \beta c_{k-1}$ |
-# | stable iff | $0 < \eta\lambda_{\max} < 2$ | $0 \le \beta < 1$, $0 < \eta\lambda_{\max} < 2 + 2\beta$ |
+# | stable iff | $0 < \eta\lambda_{\max} < 2$ | $0 < \eta\lambda_{\max} < 2 + 2\beta$ (with $0 \le \beta < 1$) |
 # | best settings | $\eta^\star = \frac{2}{\lambda_{\min} + \lambda_{\max}}$ | $\eta = \frac{4}{(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2}$, $\sqrt\beta = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ |
 # | contraction per step | $\frac{\kappa - 1}{\kappa + 1}$ | $\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ |
 # | steps per digit, large $\kappa$ | $\approx 1.15\,\kappa$ | $\approx 1.15\,\sqrt\kappa$ |
 #
-# The curvature (the Hessian's eigenvalues) sets both the largest safe step and the speed; the condition number
-# $\kappa$ is the one number that tells a fast problem from a slow one, and momentum is the cheapest way to pay
-# $\sqrt\kappa$ instead of $\kappa$. On a real loss the Hessian changes from place to place, as on Rosenbrock,
-# so these bounds are local guides rather than guarantees, and that is why adaptive methods exist.
+# The curvature sets both the largest safe step and the speed. On a real loss the Hessian changes from place to
+# place, as on Rosenbrock, so these bounds are local guides rather than guarantees; that is why adaptive methods
+# exist.
+#
+# **Next: unit 7, *Gradients of the standard losses*.** Every optimiser here took `grad` as given. Unit 7
+# derives the gradients of the losses real models minimise (mean squared error, softmax cross-entropy, ridge),
+# and meets the quadratic of this unit again: the ridge loss is one, and its penalty lowers the condition number.

@@ -7,15 +7,15 @@
 # ---
 
 # %% [markdown]
-# # 8. Autograd pitfalls, and how to check a gradient
+# # Unit 8 · Autograd pitfalls, and how to check a gradient
 #
 # An autograd engine never complains when it is wrong. A backward rule with a flipped sign, a loss that drags
 # every earlier graph along, a tensor changed in place between the forward and the backward pass: each one
-# trains a model that is a little worse, or not at all, and prints nothing. This chapter is about the tools
+# trains a model that is a little worse, or not at all, and prints nothing. This unit is about the tools
 # that make such bugs loud.
 #
-# **Learning objective 7:** diagnose autograd pitfalls (in-place ops, `detach`, computational-graph leaks),
-# and verify gradients numerically. By the end you will be able to
+# **Learning objective 7.** Diagnose autograd pitfalls (in-place ops, `detach`, computational-graph leaks),
+# and verify gradients numerically. By the end of this unit you will be able to
 #
 # - check any gradient against central differences, read the relative error against the course's thresholds,
 #   and recognise the two false alarms: kinks and float32;
@@ -23,6 +23,9 @@
 # - find and fix wrong backward rules with a gradient check;
 # - use `detach` as a stop-gradient, detect in-place modifications with a version counter (as PyTorch does),
 #   and write a training loop that neither leaks graphs nor forgets to zero its gradients.
+#
+# You need central differences (unit 1), backward passes on a graph (units 4 and 5) and the gradient-descent
+# update (unit 6).
 
 # %%
 import contextlib
@@ -32,11 +35,13 @@ import numpy as np
 from calcml import checks, gradient_flow, graph, numdiff, plots
 
 # %% [markdown]
-# ## 1. Gradient checking, done right
+# ## 1 · Gradient checking, done right
 #
-# A gradient check compares the gradient your code computes, $a = \nabla f(x)$ "analytically", with a
-# numerical one, $e_i \approx \big(f(x + h e_i) - f(x - h e_i)\big) / 2h$. Three decisions make it trustworthy:
-# how to measure the difference, which step $h$ to use, and where not to believe the numbers.
+# A gradient check compares the gradient your code computes "analytically", $a = \nabla f(x)$, with a
+# numerical estimate $e$ built from central differences, one component at a time:
+# $e_i = \big(f(x + h u_i) - f(x - h u_i)\big) / 2h$, where $u_i$ is the unit vector along component $i$.
+# Three decisions make it trustworthy: how to measure the difference, which step $h$ to use, and where not to
+# believe the numbers.
 #
 # **How to measure.** Absolute differences mean nothing on their own: $10^{-4}$ is a disaster for a gradient
 # of size $10^{-3}$ and noise for a gradient of size $10^{6}$. The course measures the difference relative to the
@@ -110,8 +115,9 @@ for scale in [1e-6, 1.0, 1e6]:
 # $10^{-11}$ (the usual choice $h = 10^{-6}$ is close). In float32, $\varepsilon = 1.2\times10^{-7}$:
 # $h^\star \approx 5\times10^{-3}$, and the *best* error is about $2\times 10^{-5}$, already above `checks.RTOL`.
 # A gradient check in float32 cannot tell a correct gradient from a slightly wrong one, and with the float64
-# habit $h = 10^{-6}$ it is wrong by 1% or more. That is why PyTorch's `torch.autograd.gradcheck` insists on
-# double precision. The plot computes the same central difference of $\sin$ at $x = 1$ in both dtypes.
+# habit $h = 10^{-6}$ it is off in the second or third digit. That is why PyTorch's `torch.autograd.gradcheck`
+# insists on double precision. The plot computes the same central difference of $\sin$ at $x = 1$ in both
+# dtypes: at $h = 10^{-6}$, float32 is off by 0.7%.
 
 # %%
 ax = gradient_flow.plot_step_size_by_dtype(np.sin, np.cos, 1.0)
@@ -169,12 +175,12 @@ print(f"relative error over the reliable components: {checks.relative_error(anal
 # cross.) Skip the flagged ones, or re-check at a nudged $x$, and the rest agree to $10^{-11}$. A gradient check
 # that knows where its function has kinks does not cry wolf.
 #
-# ## 2. Vanishing and exploding gradients
+# ## 2 · Vanishing and exploding gradients
 #
 # A gradient check confirms that gradients are *correct*. It says nothing about whether they are *useful*. In a
-# chain of $L$ layers $h_l = \sigma(z_l)$, $z_l = W_l h_{l-1}$, the chain rule sends the gradient
-# $g_l = \partial\mathcal L/\partial h_l$ back through one local Jacobian $\operatorname{diag}(\sigma'(z_l))\,W_l$
-# per layer:
+# chain of $L$ layers $h_l = \sigma(z_l)$, $z_l = W_l h_{l-1}$, the chain rule sends the gradient of the loss
+# $\mathcal L$, $g_l = \partial\mathcal L/\partial h_l$, back through one local Jacobian
+# $\operatorname{diag}(\sigma'(z_l))\,W_l$ per layer:
 #
 # $$ g_{l-1} = W_l^\top\big(\sigma'(z_l) \odot g_l\big), \qquad \|g_0\| \approx \Big(\text{gain}\cdot\sqrt{\mathbb E[\sigma'(z)^2]}\Big)^{L}\,\|g_L\|, $$
 #
@@ -205,7 +211,7 @@ ax = gradient_flow.plot_gradient_norms([("sigmoid", 1.0), ("tanh", 1.0), ("relu"
 gradient_flow.gradient_flow_explorer(depth=20, gain=1.0, activation="sigmoid")
 
 # %% [markdown]
-# ## 3. A small engine to break
+# ## 3 · A small engine to break
 #
 # The remaining pitfalls live inside autograd engines, so we need one. Here is a small one, in the style of
 # unit 5 but working on NumPy arrays. Read it once; it is not graded. Three details matter for this chapter:
@@ -407,7 +413,7 @@ print(f"engine gradient {x.grad}, relative error {checks.relative_error(x.grad, 
 ax = graph.draw(loss)
 
 # %% [markdown]
-# ## 4. Three pitfalls of the training loop
+# ## 4 · Three pitfalls of the training loop
 #
 # ### Pitfall 1: forgetting to zero the gradients
 #
@@ -494,7 +500,8 @@ print(f"x.grad = {x.grad}, but the loss was computed at x = [1, 2, 3], where the
 print(f"x._version = {x._version}: the engine knows x changed, and nobody asked")
 
 # %% [markdown]
-# No error, no warning, a wrong gradient. PyTorch refuses instead:
+# No error, no warning, a wrong gradient. PyTorch refuses instead. (It forbids changing a leaf that requires a
+# gradient in place at all; for any other tensor the check comes at `backward()`.)
 #
 # ```
 # RuntimeError: one of the variables needed for gradient computation has been modified by an inplace
@@ -515,7 +522,7 @@ print(f"x._version = {x._version}: the engine knows x changed, and nobody asked"
 # pitfall is the other direction: a `detach` (or a `.data`, or a trip through NumPy) slipped into a model by
 # accident cuts the graph *silently*, and the layers before it stop learning. A gradient check finds it at once.
 #
-# ## 5. The bug zoo
+# ## 5 · The bug zoo
 #
 # The engine has no rules yet for `mul`, `tanh` and `sigmoid`. Here are three, each with a classic bug, plus a
 # bug in an engine's bookkeeping (a tensor that overwrites its gradient instead of accumulating it). Their
@@ -575,7 +582,7 @@ ZOO = {
 # %% [markdown]
 # ## Exercises
 #
-# ### Exercise 1: a gradient checker
+# ### Exercise 1 · A gradient checker (3 points)
 #
 # Write `gradient_check(f, grad_f, x, h)`. Compute the numerical gradient yourself with central differences,
 # component by component (`x` may be a vector or a matrix: `np.ndindex(x.shape)` walks over every index), and
@@ -589,8 +596,9 @@ def gradient_check(f, grad_f, x, h=1e-6):
     Args:
         f: A function from a float array shaped like `x` to a float.
         grad_f: The gradient to check: a function from an array shaped like `x` to an array of that shape.
-        x: The point, a float array of any shape. It must be left unchanged.
-        h: The step of the central difference (f(x + h e_i) - f(x - h e_i)) / (2h) for component i.
+        x: The point, a float array of any shape (a vector, a matrix, ...). It must be left unchanged.
+        h: The step, a float > 0: component i of the numerical gradient is (f(x + h u_i) - f(x - h u_i)) / (2h),
+            where u_i is the array of x's shape with a 1 at index i and 0 elsewhere.
 
     Returns:
         A pair (error, index):
@@ -656,7 +664,7 @@ f1, g1, g1_bug, x1, bug1 = _problem(rng, (6,))
 err, worst = gradient_check(f1, g1, x1)
 assert err < 1e-7, (f"Your gradient_check reports a relative error of {err:.2e} for a CORRECT gradient; central "
                     "differences with h = 1e-6 agree to about 1e-9. Forward differences (f(x+h) - f(x)) / h only "
-                    "reach about 1e-6: use (f(x + h e_i) - f(x - h e_i)) / (2h).")
+                    "reach about 1e-6: use (f(x + h u_i) - f(x - h u_i)) / (2h).")
 x_before = x1.copy()
 err, worst = gradient_check(f1, g1, x1)
 assert np.array_equal(x1, x_before), ("gradient_check changed the caller's x (x + h - 2h + h is not always x in "
@@ -733,7 +741,7 @@ for name, (build, leaf) in ZOO.items():
     print(f"{name:40s} relative error {err:8.1e}  worst component {worst}  -> {verdict(err)}")
 
 # %% [markdown]
-# ### Exercise 2: fix the zoo
+# ### Exercise 2 · Fix the bug zoo (3 points)
 #
 # Write correct backward rules for `mul`, `tanh` and `sigmoid`, with the signature of the buggy ones:
 # `rule(inputs, out, upstream)` returns a tuple with one gradient per input. These ops are elementwise, so each
@@ -743,7 +751,17 @@ for name, (build, leaf) in ZOO.items():
 
 # %% nbgrader={"grade": false, "grade_id": "08_pitfalls-fixed_rules-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def mul_backward(inputs, out, upstream):
-    """Backward rule of out = a * b (elementwise): returns (dL/da, dL/db), each shaped like out."""
+    """Backward rule of out = a * b (elementwise, with NumPy broadcasting).
+
+    Args:
+        inputs: The pair (a, b) of input arrays; they broadcast to the shape of out.
+        out: The output array a * b.
+        upstream: dL/dout, an array shaped like out.
+
+    Returns:
+        The pair (dL/da, dL/db), each an array shaped like out (the engine's `unbroadcast` sums a gradient
+        back down to its input's shape).
+    """
     ### BEGIN SOLUTION
     a, b = inputs
     return upstream * b, upstream * a
@@ -751,14 +769,16 @@ def mul_backward(inputs, out, upstream):
 
 
 def tanh_backward(inputs, out, upstream):
-    """Backward rule of out = tanh(x): returns the 1-tuple (dL/dx,)."""
+    """Backward rule of out = tanh(x): from inputs = (x,), out and upstream = dL/dout (all of one shape),
+    return the 1-tuple (dL/dx,)."""
     ### BEGIN SOLUTION
     return (upstream * (1 - out**2),)
     ### END SOLUTION
 
 
 def sigmoid_backward(inputs, out, upstream):
-    """Backward rule of out = 1 / (1 + exp(-x)): returns the 1-tuple (dL/dx,)."""
+    """Backward rule of out = 1 / (1 + exp(-x)): from inputs = (x,), out and upstream = dL/dout (all of one
+    shape), return the 1-tuple (dL/dx,)."""
     ### BEGIN SOLUTION
     return (upstream * out * (1 - out),)
     ### END SOLUTION
@@ -837,7 +857,7 @@ with using_rules(mul=mul_backward, tanh=tanh_backward, sigmoid=sigmoid_backward)
         print(f"{name:40s} relative error {err:8.1e}  worst component {worst}  -> {verdict(err)}")
 
 # %% [markdown]
-# ### Exercise 3: `detach`, and a stop-gradient loss
+# ### Exercise 3 · `detach` and a stop-gradient loss (2 points)
 #
 # Write `detach(t)`: a new leaf `Tensor` that shares `t`'s data array (no copy, as `torch.Tensor.detach` does),
 # with no parents and no op. Then use it in `stop_gradient_loss(y, target)`, the squared error
@@ -846,14 +866,15 @@ with using_rules(mul=mul_backward, tanh=tanh_backward, sigmoid=sigmoid_backward)
 
 # %% nbgrader={"grade": false, "grade_id": "08_pitfalls-detach-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def detach(t):
-    """A new leaf Tensor with the same data array as `t` (not a copy), no `_prev` and no `_op`."""
+    """A new leaf Tensor that shares `t`'s data array (not a copy), with no `_prev`, no `_op` and a zero grad."""
     ### BEGIN SOLUTION
     return Tensor(t.data)
     ### END SOLUTION
 
 
 def stop_gradient_loss(y, target):
-    """The scalar Tensor sum((y - target)**2), through which no gradient flows into `target`."""
+    """The scalar Tensor sum((y - target)**2) of two Tensors of one shape, with `target` held constant: the
+    gradient flows back through `y` only, never through `target` (even when both come from the same parameters)."""
     ### BEGIN SOLUTION
     return ((y - detach(target)) ** 2).sum()
     ### END SOLUTION
@@ -916,7 +937,7 @@ assert np.array_equal(t.data, [1.0, 2.0, 3.0]), "detach must share the data arra
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 4: the version counter
+# ### Exercise 4 · The version counter (3 points)
 #
 # Make the engine refuse to compute a gradient from data that changed after the forward pass, as PyTorch does.
 # Every op calls `HOOKS["save"](*inputs, out)` at forward time and keeps whatever it returns; at backward time
@@ -942,11 +963,18 @@ def save_for_backward(*tensors):
 
 
 def unpack_saved(saved, op):
-    """The data arrays of the saved tensors, in order; RuntimeError if one has changed in place since it was saved.
+    """The data arrays of the saved tensors, in the order they were saved, after checking their versions.
 
     Args:
         saved: What save_for_backward returned.
-        op: The name of the op whose backward needs the tensors, for the error message.
+        op: The name of the op whose backward needs the tensors (a str such as 'pow'), for the error message.
+
+    Returns:
+        A list with the `data` array of each saved tensor.
+
+    Raises:
+        RuntimeError: If a tensor's `_version` differs from the one saved; the message names `op`, the
+            current version and the saved one.
     """
     ### BEGIN SOLUTION
     arrays = []
@@ -1061,7 +1089,7 @@ with using_hooks(save_for_backward, unpack_saved):
         print("RuntimeError:", error)
 
 # %% [markdown]
-# ### Exercise 5: a training loop without the pitfalls
+# ### Exercise 5 · A training loop without the pitfalls (2 points)
 #
 # Write `train(loss_fn, w, steps, lr)`: `steps` steps of gradient descent on the parameter tensor `w`, where
 # `loss_fn(w)` builds a fresh scalar loss tensor. Each step must
@@ -1076,7 +1104,17 @@ with using_hooks(save_for_backward, unpack_saved):
 
 # %% nbgrader={"grade": false, "grade_id": "08_pitfalls-training_loop-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def train(loss_fn, w, steps, lr):
-    """Run `steps` steps of gradient descent on the Tensor `w` in place; return the total loss as a float."""
+    """Run `steps` steps of gradient descent on the Tensor `w`, in place.
+
+    Args:
+        loss_fn: A function that builds a fresh scalar loss Tensor from `w`.
+        w: The parameter Tensor; its `grad` may hold stale values on entry. Updated in place.
+        steps: The number of steps, an int >= 0.
+        lr: The learning rate, a float > 0.
+
+    Returns:
+        The sum of the losses computed at the start of each step, as a Python float (not a Tensor).
+    """
     ### BEGIN SOLUTION
     total = 0.0
     for _ in range(steps):
@@ -1139,7 +1177,17 @@ for total in (short, long):
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Summary
+# ## What you can now do
+#
+# - Check any gradient against central differences with one relative error for the whole gradient, point at
+#   the worst component, and read the verdict against `checks.RTOL` and `checks.SUSPICIOUS`.
+# - Recognise the false alarms of a gradient check (a kink between $x \pm h$, a float32 check) and avoid them:
+#   detect the straddled kinks, check in float64 with $h \approx \varepsilon^{1/3}\max(1, |x|)$.
+# - Predict vanishing and exploding gradients from the activation and the weight gain, and measure them layer by
+#   layer.
+# - Find and fix wrong backward rules with a gradient check, and use `detach` as a deliberate stop-gradient.
+# - Make in-place changes loud with version counters, and write a training loop that zeroes its gradients and
+#   keeps no graph alive.
 #
 # | symptom | likely cause | tool |
 # |---|---|---|
@@ -1151,3 +1199,8 @@ for total in (short, long):
 # | memory grows every iteration | `total += loss` keeps every graph | `total += loss.item()` |
 # | gradient silently wrong after an update | data changed in place between forward and backward | version counters |
 # | a branch stops learning | an accidental `detach` / `.data` / NumPy round trip | gradient check |
+#
+# **Where next.** This is the last unit. You have built the whole chain: derivatives and their numerical
+# checks (unit 1), gradients (unit 2), Jacobians and the chain rule (unit 3), backpropagation on a graph
+# (units 4 and 5), the optimiser that uses it (unit 6), the gradients of the standard losses (unit 7), and the
+# checks that keep all of it honest. The same ideas, at scale, are what PyTorch and JAX run for you.
