@@ -7,25 +7,28 @@
 # ---
 
 # %% [markdown]
-# # 5 · Autograd: a reverse-mode engine in under 200 lines
+# # Unit 5 · A reverse-mode autograd engine, and forward mode
 #
-# Every deep-learning framework rests on one fact: a program that computes a number can also compute,
-# for a small constant factor more work, how that number changes with respect to **every one** of its
-# inputs. In this unit you build that machinery yourself: a scalar automatic-differentiation engine in the
-# style of Andrej Karpathy's *micrograd*. You then train a small neural network with it, and build its
-# mirror image, forward mode, to measure when each of the two wins.
+# Every deep-learning framework rests on one fact: a program that computes a number can also compute, for a
+# small constant factor more work, how that number changes with respect to **every one** of its inputs. In
+# this unit you build that machinery yourself: a scalar automatic-differentiation engine in the style of
+# Andrej Karpathy's *micrograd*, in under 200 lines. You then train a small neural network with it, and build
+# its mirror image, forward mode, to measure when each of the two wins.
 #
-# **By the end of this unit you can** (learning objective 4):
+# **Learning objective 4.** Trace forward and backward passes through a computational graph, and implement a
+# tiny reverse-mode autograd engine (under 200 lines). By the end of this unit you will be able to
+#
 # - explain why one backward pass yields the whole gradient, and why the gradient of a value used several
 #   times is a *sum* over its uses;
-# - implement `Value`, a reverse-mode engine with `+ − × ÷`, powers, `exp`, `log`, `tanh`, `relu` and
-#   `sigmoid`, whose `backward()` walks the graph in topological order without recursion, so a graph
-#   10,000 operations deep is no problem;
-# - train a multilayer perceptron with your engine, and verify the gradient of the loss with respect to
+# - implement `Value`, a reverse-mode engine with `+ − × ÷`, powers, `exp`, `log`, `tanh`, `relu` and a
+#   sigmoid that never overflows, whose `backward()` walks the graph in topological order without
+#   recursion, so a graph 10,000 operations deep is no problem;
+# - train a multilayer perceptron with your engine, and check the gradient of its loss with respect to
 #   every parameter against finite differences;
-# - implement forward mode with dual numbers, and explain (with measurements) why training uses reverse mode.
+# - implement forward mode with dual numbers, and measure why training uses reverse mode.
 #
-# You need the chain rule (unit 3) and computational graphs (unit 4).
+# It builds on unit 3 (the chain rule, JVPs and VJPs) and unit 4 (computational graphs, the backward pass
+# and topological order).
 
 # %%
 import gc
@@ -40,8 +43,9 @@ import numpy as np
 from calcml import checks, data, decision, expressions, graph, numdiff, plots
 
 # An autograd engine makes hundreds of thousands of small objects linked in reference cycles (each
-# backward closure refers to its own node), which Python's cycle collector scans again and again.
-# Freezing the objects that exist now (the libraries above) spares it rescanning them: about twice as fast.
+# backward closure refers to its own node), so Python's cycle collector runs again and again. Freezing the
+# objects that exist now (the libraries above) spares it rescanning them each time: the tests on deep
+# graphs run about twice as fast.
 gc.freeze()
 
 # %% [markdown]
@@ -53,10 +57,11 @@ gc.freeze()
 #
 # $$ L(\theta) = \frac1N \sum_{i=1}^N \log\!\left(1 + e^{-y_i\, s(x_i;\,\theta)}\right), \qquad y_i \in \{-1, +1\}, $$
 #
-# by gradient descent, $\theta \leftarrow \theta - \eta\, \nabla L(\theta)$. The network has 67
-# parameters, so every step needs 67 partial derivatives. The obvious way to get them is the numerical
-# gradient of unit 1: nudge each parameter in turn. The cell below does exactly that, with `numdiff`,
-# evaluating the whole network with NumPy.
+# by gradient descent, $\theta \leftarrow \theta - \eta\, \nabla L(\theta)$, here with $\eta = 2$ for 30
+# steps (unit 6 studies this update). Each neuron has one weight per input and a bias, so the network has
+# $6 \cdot 3 + 6 \cdot 7 + 1 \cdot 7 = 67$ parameters, and every step needs 67 partial derivatives. The
+# obvious way to get them is the numerical gradient of unit 2: nudge each parameter in turn. The cell below
+# does exactly that, with `numdiff`, evaluating the whole network with NumPy.
 
 # %%
 X_train, y_train = data.moons(40, noise=0.1, seed=1)   # labels are -1 and +1
@@ -114,26 +119,28 @@ decision.training_explorer(snapshots, mlp_scores, X_train, y_train, losses)
 # %% [markdown]
 # It works, and it is hopeless. The fourth-order stencil of `numdiff` costs **4 evaluations of the loss
 # per parameter**: here $4 \times 67 = 268$ per step. A modest image model has $10^7$ parameters; at
-# $4\times10^7$ forward passes per step, training would never finish (and finite differences are only
-# accurate to about $10^{-10}$, not to machine precision).
+# $4\times10^7$ forward passes per step, training would never finish. (And finite differences are
+# accurate to about 12 digits here, not to all 16.)
 #
-# **Reverse-mode automatic differentiation** computes the same 67 numbers, exactly up to rounding, for
-# the price of *one* forward pass and *one* backward pass, about two or three loss evaluations, however
-# many parameters there are. That is the engine you build now.
+# **Reverse-mode automatic differentiation** computes the same 67 numbers, exact up to rounding, for
+# the price of *one* forward pass and *one* backward pass, a few loss evaluations' worth, however many
+# parameters there are. That is the engine you build now.
 
 # %% [markdown]
 # ## 2 · Reverse mode in one equation
 #
 # Record the computation as a graph (unit 4): each node $v$ is a number computed by one operation from
 # its inputs. For a final output $L$, write $\bar v = \partial L / \partial v$ for the **gradient** (or
-# *adjoint*) of node $v$. The chain rule of unit 3 says that $v$ influences $L$ only through the nodes
-# $u$ that use it, so
+# *adjoint*) of node $v$. Since $v$ influences $L$ only through the nodes $u$ that use it, the chain rule
+# of unit 3 gives
 #
 # $$ \bar v \;=\; \sum_{u \,\text{uses}\, v} \bar u \,\frac{\partial u}{\partial v}, \qquad \bar L = 1. $$
 #
 # Read it twice; the whole engine is in it.
+#
 # - **Local:** $\partial u / \partial v$ is the derivative of *one* operation, such as $\partial(ab)/\partial a = b$.
-#   Each operation only needs to know its own derivative.
+#   Each term $\bar u\,\partial u/\partial v$ is unit 4's *upstream gradient × local gradient*, so each
+#   operation only needs to know its own derivative.
 # - **A sum over uses:** a value used in three places receives three contributions, and they *add up*.
 #   In code: `v.grad += ...`, never `v.grad = ...`.
 # - **An order:** $\bar v$ is complete only when every $u$ that uses $v$ has contributed. So process the
@@ -243,15 +250,19 @@ ax = graph.draw(nL, title="L = tanh(a·b + a) · a: values (forward) and gradien
 # list you push onto and pop from). One way: push `(node, False)`; when you pop `(node, False)` for a
 # node not yet visited, mark it visited, push `(node, True)` and then `(child, False)` for each input;
 # when you pop `(node, True)`, all its inputs are already placed, so append it to the order.
+
+# %% [markdown]
+# ## 5 · Build the engine
 #
-# **How the class grows.** Exercise 1 defines the class `Value`. Exercises 2 and 3 add methods to it with
-# the three-line decorator `add_method` below, one function per method. If you change an earlier
-# exercise, re-run the later exercise cells too, so their methods are attached to the new class.
+# Three exercises build `Value` one piece at a time: the core with `+`, `×` and `backward()` (exercise 1),
+# the rest of the arithmetic (exercise 2) and the elementary functions (exercise 3). Exercise 1 defines the
+# class; exercises 2 and 3 add methods to it with the small decorator `add_method` below, one function per
+# method. If you change an earlier exercise, re-run the later exercise cells too, so that their methods are
+# attached to the new class.
 #
-# **How the exercises depend on each other.** The tests of exercises 2 and 3 call your `backward()` from
-# exercise 1: an engine is one piece. Exercise 3's hidden tests also run random expressions that mix every
-# operation of exercises 1–3, and exercise 4 trains a network with all of them. Exercise 5 (forward
-# mode) stands alone.
+# An engine is one piece: the tests of exercises 2 and 3 call your `backward()` from exercise 1, exercise 3's
+# hidden tests run random expressions that mix every operation of exercises 1–3, and exercise 4 trains a
+# network with all of them. Exercise 5 (forward mode) stands alone.
 
 # %%
 def add_method(cls):
@@ -263,7 +274,7 @@ def add_method(cls):
 
 
 # %% [markdown]
-# ## Exercise 1 · `Value` with `+`, `×` and `backward()` (3 points)
+# ### Exercise 1 · `Value` with `+`, `×` and an iterative `backward()` (3 points)
 #
 # Complete the class. `__add__` and `__mul__` accept a `Value` or a plain number on the right
 # (`x + 1`, `x * 2.5`): wrap a number in a `Value` (a constant leaf). `topological_order()` lists the graph
@@ -443,11 +454,12 @@ checks.assert_close(x.data, 0.8 * 1.0001**12_345, what="value of the deep chain"
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 2 · The rest of the arithmetic (2 points)
+# ### Exercise 2 · The rest of the arithmetic, reflected operators and powers (2 points)
 #
-# Python evaluates `2 - x` by asking the float `2` first; it does not know `Value`, so Python then calls
+# Python evaluates `2 - x` by asking the number `2` first; it does not know `Value`, so Python then calls
 # `x.__rsub__(2)`: the **reflected** operators receive the left operand as `other`. Reuse what you have:
 # $a - b = a + (-b)$, $a / b = a \cdot b^{-1}$. Only the power needs a new rule, in two forms:
+#
 # - `x ** 3` (a plain-number exponent, a constant): $\partial/\partial a = c\,a^{c-1}$, and nothing else.
 #   Do **not** compute $\ln a$ here: $a$ may be negative, as in $(-1.5)^2$.
 # - `x ** y` and `2 ** x` (a `Value` exponent): also $\partial a^b / \partial b = a^b \ln a$, for $a > 0$.
@@ -613,7 +625,7 @@ for base in [-2.3, -0.4]:
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 3 · `exp`, `log`, `tanh`, `relu`, `sigmoid` (2 points)
+# ### Exercise 3 · `exp`, `log`, `tanh`, `relu` and a stable `sigmoid` (2 points)
 #
 # The elementary functions are methods: `x.exp()`, `x.tanh()`. Use the table of section 2, and prefer the
 # output where it appears in the derivative. For `relu`, use the derivative 0 at exactly 0 (as PyTorch does).
@@ -779,13 +791,18 @@ print(f"dL/da = {a.grad:.6f} (by hand {a_bar:.6f}),  dL/db = {b.grad:.6f} (by ha
 ax = graph.draw(L_value, title="Your engine: L = tanh(a·b + a) · a")
 
 # %% [markdown]
-# ## Exercise 4 · A neural network trained by your engine (3 points)
+# ## 6 · Back to the two moons
 #
-# A **neuron** with weights $w \in \mathbb{R}^{n}$ and bias $b$ maps an input $x$ to
-# $\tanh(w \cdot x + b)$, or to $w \cdot x + b$ without the nonlinearity. A **layer** is a list of
-# neurons that all read the same input; an **MLP** (multilayer perceptron) feeds each layer's outputs to
-# the next. The `__init__` methods are given: they fix the structure (`self.w`, `self.b`, `self.neurons`,
+# Time to replace the 268 loss evaluations of section 1 by one backward pass. A **neuron** with weights
+# $w \in \mathbb{R}^{n}$ and bias $b$ maps an input $x \in \mathbb{R}^{n}$ to $\tanh(w \cdot x + b)$, or to
+# $w \cdot x + b$ without the nonlinearity. A **layer** is a list of neurons that all read the same input;
+# an **MLP** (multilayer perceptron) feeds each layer's outputs to the next.
+#
+# ### Exercise 4 · A neural network trained by your engine (3 points)
+#
+# The `__init__` methods are given: they fix the structure (`self.w`, `self.b`, `self.neurons`,
 # `self.layers`) and draw the same initial weights as `init_parameters` in section 1. Write:
+#
 # - `__call__` of each class: the forward pass, on `Value`s, so your engine records the graph;
 # - `parameters()`: every trainable `Value`, in the order *layer by layer, neuron by neuron, weights
 #   then bias* (the order of `init_parameters`);
@@ -947,7 +964,7 @@ check_mlp(2, [1], 5407, X8, y8)                          # a linear model: one l
 #
 # The same network, data, learning rate and initial weights as in section 1, but with the gradients from
 # your `backward()`. Each step is one forward pass and one backward pass, instead of 268 loss
-# evaluations; the two training runs should agree to many digits.
+# evaluations; the two training runs should agree to about 12 digits, the accuracy of the finite differences.
 
 # %%
 model = MLP(2, SIZES[1:], seed=0)
@@ -981,11 +998,11 @@ plt.show()
 decision.training_explorer(engine_snapshots, mlp_scores, X_train, y_train, engine_losses)
 
 # %% [markdown]
-# ## 5 · Forward mode: dual numbers
+# ## 7 · Forward mode: dual numbers
 #
-# Reverse mode runs the chain rule from the output back. It can also run forward, alongside the values.
-# Pick a direction $v$ for the input and carry, with every number $a$, its derivative $\dot a$ along $v$.
-# Each operation updates the pair at once:
+# Reverse mode runs the chain rule from the output back. The chain rule can also run forward, alongside
+# the values: unit 3's forward mode. Pick a direction $v$ in the input space and carry, with every number
+# $a$, its derivative $\dot a$ along $v$. Each operation updates the pair at once:
 #
 # $$ (a, \dot a) + (b, \dot b) = (a + b,\ \dot a + \dot b), \qquad
 #    (a, \dot a)\cdot(b, \dot b) = (ab,\ \dot a\, b + a\, \dot b), \qquad
@@ -999,7 +1016,7 @@ decision.training_explorer(engine_snapshots, mlp_scores, X_train, y_train, engin
 # topological sort, no recursion.
 
 # %% [markdown]
-# ## Exercise 5 · `Dual` numbers and `jvp` (3 points)
+# ### Exercise 5 · Dual numbers and `jvp` (3 points)
 #
 # Complete `Dual`: the arithmetic (with reflected operators, and `**` with a number or a `Dual`
 # exponent, as in exercise 2) and the methods `exp`, `log`, `tanh`, `sin`. `Dual.lift` turns a plain
@@ -1130,7 +1147,8 @@ def jvp(f, x, v):
         v: The direction, a sequence of n floats.
 
     Returns:
-        (y, dy): NumPy arrays, of shape () if f returns one Dual, (m,) if it returns a list of m Duals.
+        (y, dy) = (f(x), J_f(x) v): two floats (shape ()) if f returns one Dual, two NumPy arrays of
+        shape (m,) if it returns a list of m Duals.
     """
     ### BEGIN SOLUTION
     out = f([Dual(xi, vi) for xi, vi in zip(x, v, strict=True)])
@@ -1216,19 +1234,21 @@ for op in ["sin", "rsub", "rdiv", "rpow", "div", "pow_c", "tanh", "log", "exp"]:
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 6 · Forward or reverse? Measure it
+# ## 8 · Forward or reverse? Measure it
 #
-# For $f: \mathbb{R}^n \to \mathbb{R}^m$, one forward pass gives one column of the Jacobian ($J v$), and
-# one backward pass gives one row (the gradient of one output). So:
+# Unit 3 raced the two modes on chains of matrices; now race your own two engines. For
+# $f: \mathbb{R}^n \to \mathbb{R}^m$, whose Jacobian is $m \times n$, one forward pass gives one column
+# ($J v$ with $v = e_j$) and one backward pass gives one row (the gradient of one output). So:
+#
 # - **many inputs, one output** (a loss of $n$ parameters): forward mode needs $n$ passes, reverse mode 1;
 # - **one input, many outputs** (a curve $t \mapsto f(t) \in \mathbb{R}^m$): forward mode needs 1 pass,
 #   reverse mode $m$.
 #
 # The cell below times both on two families of functions built from your `Value` and `Dual`: a ring
-# $f(x) = \sum_i \tanh(x_i x_{i+1})$ of $n$ inputs, and a recurrence $z_k = \tanh(0.9\, z_{k-1} + t)$
-# with $m$ outputs $z_1, \dots, z_m$. Each pass costs time proportional to the size of the graph, so
-# the $n$ (or $m$) passes grow quadratically: the two lines separate on the log-log plot with slopes 1
-# and 2.
+# $f(x) = \sum_i \tanh(x_i x_{i+1})$ of $n$ inputs (indices mod $n$), and a recurrence
+# $z_k = \tanh(0.9\, z_{k-1} + t)$, $z_0 = 0$, with $m$ outputs $z_1, \dots, z_m$. Each pass costs time
+# proportional to the size of the graph, so the $n$ (or $m$) passes together grow quadratically: on the
+# log-log plot the two lines separate, with slopes 1 and 2.
 
 # %%
 def ring(xs):
@@ -1305,7 +1325,8 @@ for ax, (title, key, xlabel) in zip(axes, panels, strict=True):
     ax.loglog(sizes, timings[f"reverse, {key}"], "s--", color=plots.COLORS["vermillion"], label="reverse mode (backward)")
     ax.legend()
 ratio = timings["forward, n inputs"][-1] / timings["reverse, n inputs"][-1]
-print(f"n = {sizes[-1]} inputs: forward mode takes {ratio:.0f}x as long as one backward pass.")
+print(f"n = {sizes[-1]} inputs: forward mode takes {ratio:.0f}x as long as reverse mode "
+      "(one forward and one backward pass).")
 
 # %% [markdown]
 # A loss has one output and (in practice) millions of inputs, so training uses reverse mode: that is
@@ -1313,17 +1334,24 @@ print(f"n = {sizes[-1]} inputs: forward mode takes {ratio:.0f}x as long as one b
 # value, kept from the forward pass, where forward mode forgets each value as soon as it is used.
 # Forward mode wins when inputs are few and outputs many (sensitivities of a simulation to one parameter),
 # and the two combine for second derivatives (forward-over-reverse gives Hessian-vector products).
+
+# %% [markdown]
+# ## What you can now do
 #
-# ## Summary
+# - Run reverse mode from one equation, $\bar v = \sum_{u\,\text{uses}\,v} \bar u\,\partial u/\partial v$
+#   with $\bar L = 1$: each operation knows only its **local derivative**, gradients **add up** over uses
+#   (`+=`), and the nodes are visited in **reverse topological order**.
+# - Build `Value`, a reverse-mode engine with one backward closure per operation and an iterative
+#   topological sort, in under 200 lines: it survives graphs 10,000 operations deep, reflected operators,
+#   powers of negative bases and a sigmoid at ±800.
+# - Train a multilayer perceptron with it: the same 67 partial derivatives as section 1, for one backward
+#   pass instead of 268 loss evaluations, checked against finite differences parameter by parameter.
+# - Carry derivatives forward with dual numbers, $a + \dot a\,\varepsilon$ with $\varepsilon^2 = 0$, to get
+#   a JVP in one pass, and choose the mode by counting: forward mode needs one pass per input direction,
+#   reverse mode one per output, and a loss has one output.
+# - Test an engine against finite differences on random expressions with reuse and depth, where its bugs
+#   hide (an `=` for a `+=`, swapped operands in a reflected operator, a recursive sort).
 #
-# - The chain rule on a graph: $\bar v = \sum_{u\,\text{uses}\,v} \bar u\,\partial u/\partial v$. Each
-#   operation knows only its local derivative; gradients **add up** over uses; nodes are processed in
-#   **reverse topological order**.
-# - Your `Value` does this with one closure per operation and an iterative topological sort, in well
-#   under 200 lines, and it trains a neural network with exact gradients.
-# - Forward mode (dual numbers) carries derivatives along with values: one pass per input direction.
-#   Reverse mode: one pass per output. A loss has one output.
-# - Always check an engine against finite differences on random expressions, with reuse and depth: the
-#   bugs (an `=` for a `+=`, a sign in a reflected operator, a recursion limit) hide in exactly those.
-#
-# Next, unit 6 puts the gradient to work: gradient descent, learning rates and momentum.
+# **Next: unit 6, *Gradient descent, curvature and momentum*.** You can now compute the gradient of any
+# loss; unit 6 puts it to work. The loss curve of section 6 zig-zags from step to step, the signature of a
+# learning rate close to the largest stable one, which unit 6 derives from the curvature of the loss.
