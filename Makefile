@@ -4,10 +4,10 @@
 #   make release    rebuild release/ from source/ (UNITS="01_derivatives ..." for some units only)
 #   make pages      rebuild course/syllabus.md and course/START_HERE.ipynb from course/units.yml
 #   make samples    rebuild the sample submissions in autograder/samples/
-#   make grade      autograde a class: make grade A=01_derivatives
-#   make feedback   generate feedback for a graded assignment: make feedback A=01_derivatives
-#   make export     write the grades to autograder/grades.csv
-#   make bench      measure grading speed (prints figures; not a test)
+#   make grade      autograde a class, sandboxed and in parallel: make grade A=01_derivatives [GRADE_ARGS="--zip class.zip"]
+#   make feedback   generate feedback (no hidden tests, no solutions): make feedback A=01_derivatives
+#   make export     write autograder/grades.csv and the class reports in autograder/report/
+#   make bench      time our grader against plain nbgrader (prints figures; not a test) [BENCH_ARGS="--students 30"]
 
 PYTHON ?= python3
 VENV := .venv
@@ -59,16 +59,17 @@ samples: setup
 	$(BIN)/python -m grading.samples $(UNITS)
 
 grade: setup
-	cd autograder && ../$(BIN)/nbgrader autograde "$(A)" $(GRADE_ARGS)
+	$(BIN)/python -m grading.grade "$(A)" $(GRADE_ARGS)
 
 feedback: setup
-	cd autograder && ../$(BIN)/nbgrader generate_feedback "$(A)"
+	$(BIN)/python -m grading.feedback "$(A)" $(FEEDBACK_ARGS)
 
 export: setup
-	cd autograder && ../$(BIN)/nbgrader export --to grades.csv
+	$(BIN)/python -m grading.report
 
 bench: setup
-	$(BIN)/python -m grading.bench
+	$(BIN)/python -m grading.bench $(BENCH_ARGS)
 
 clean:
-	rm -rf autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db artifacts
+	rm -rf autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db artifacts \
+		autograder/grades.csv autograder/report

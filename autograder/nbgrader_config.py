@@ -12,17 +12,20 @@ AUTOGRADER = Path(__file__).resolve().parent
 ROOT = AUTOGRADER.parent
 sys.path.insert(0, str(AUTOGRADER))
 
-from grading import manifest  # noqa: E402
-from grading.preprocessors import StderrIsNotFailure  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
     CheckCellMetadata,
     Execute,
+    GetGrades,
     IgnorePattern,
     LimitOutput,
     SaveAutoGrades,
 )
-from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+
+from grading import manifest  # noqa: E402
+from grading.feedback import HideHiddenTests  # noqa: E402
+from grading.preprocessors import StderrIsNotFailure  # noqa: E402
 
 c = get_config()  # noqa: F821 -- provided by traitlets when it loads this file
 
@@ -38,7 +41,8 @@ c.CourseDirectory.source_with_tests_directory = "autograder/source_with_tests"
 c.CourseDirectory.db_url = f"sqlite:///{AUTOGRADER / 'gradebook.db'}"
 c.Exchange.root = str(AUTOGRADER / "exchange")
 # The jupytext sources (*.py) stay in source/; only the generated notebooks are released.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py",
+                            "grading.json", "integrity.json"]  # the grader's status files stay out of feedback
 
 
 
@@ -58,3 +62,12 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+
+# Restore test cells a student deleted (they run, and fail when the answer is wrong) rather than skip them.
+c.OverwriteCells.add_missing_cells = True
+
+# Feedback never shows hidden tests (nbgrader #1363) nor the tracebacks that quote them: see grading/feedback.py.
+c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+
+# nbconvert preprocessors are disabled unless enabled: without this line StderrIsNotFailure never ran.
+c.StderrIsNotFailure.enabled = True

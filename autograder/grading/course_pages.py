@@ -70,8 +70,11 @@ def start_here(data: dict) -> str:
             "visible tests."),
         new_markdown_cell(f"## The units\n\n{units}\n\nThe [syllabus](syllabus.md) maps each learning objective to "
                           "its units and exercises."),
-        new_markdown_cell("## Your progress\n\nRun the next cell to check which exercises pass their visible tests in "
-                          "your copies of the notebooks. It runs them in the background and changes nothing."),
+        new_markdown_cell("## Your progress\n\nSave your notebooks first (**File → Save Notebook**, or Ctrl+S), then "
+                          "run the next cell. It runs the visible tests of your saved copies in `release/`, each in a "
+                          "fresh kernel of its own, so it changes nothing in your notebooks; it says which unit it "
+                          "is checking, then shows one row per exercise: passed, failing (with what the test "
+                          "said) or not started. Checking every unit takes a minute or two."),
         new_code_cell("from calcml import progress\n\nprogress.show()"),
     ]
     notebook = new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC})
