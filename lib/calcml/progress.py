@@ -1,21 +1,30 @@
 """A learner's progress: which exercises pass their visible tests in the learner's own notebooks.
 
 `progress.show()` runs each of the learner's release notebooks in a fresh kernel (a subprocess, so nothing
-in the learner's session changes), and reports every graded exercise as passed, failing, or not started.
-It only runs what the learner can already see: release notebooks hold no hidden tests.
+in the learner's session changes, and nothing is written to their files), and reports every graded exercise
+as passed, failing or not started, with the first words of the test's message when it fails. It only runs
+what the learner can already see: release notebooks hold no hidden tests. It reads the notebooks as they are
+saved on disk, so save first.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 PASSED, FAILING, NOT_STARTED = "passed", "failing", "not started"
-SYMBOLS = {PASSED: "✅ passed", FAILING: "❌ failing", NOT_STARTED: "· not started"}
+#: Status words with marks that every common font has (no emoji font needed).
+SYMBOLS = {PASSED: "✓ passed", FAILING: "✗ failing", NOT_STARTED: "– not started"}
+#: How much of a failing test's message the table shows.
+REASON_CHARS = 600
+#: Environment of the checking kernels: widgets draw static figures and no window ever opens.
+KERNEL_ENV = {"CALCML_STATIC": "1", "MPLBACKEND": "Agg"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class Exercise:
     points: float
     status: str
     reason: str = ""
+    title: str = ""
 
 
 def find_release(start: Path | None = None) -> Path:
@@ -39,44 +49,61 @@ def find_release(start: Path | None = None) -> Path:
 
 
 def check_notebook(path: Path, timeout: int = 120) -> list[Exercise]:
-    """Run one notebook in a fresh kernel and read off the status of each graded test cell."""
+    """Run one notebook in a fresh kernel and read off the status of each graded test cell.
+
+    The kernel is a subprocess with its own environment (`KERNEL_ENV`); its own log lines are discarded, so
+    the learner sees only the table. A notebook that cannot finish (a cell running past `timeout` seconds, a
+    crashed kernel) still gets a row per exercise: the test cells it never reached are reported as failing.
+    """
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
-    env_backup = {key: os.environ.get(key) for key in ("CALCML_STATIC", "MPLBACKEND")}
-    os.environ.update(CALCML_STATIC="1", MPLBACKEND="Agg")  # the kernel inherits these: no widgets, no windows
+    stopped = ""
     try:
         NotebookClient(notebook, timeout=timeout, allow_errors=True, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-    finally:
-        for key, value in env_backup.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return [_status(path.parent.name, cell) for cell in notebook.cells
+                       resources={"metadata": {"path": str(path.parent)}}).execute(
+            env={**os.environ, **KERNEL_ENV}, stderr=subprocess.DEVNULL)
+    except Exception as error:  # whatever stopped the run, the table must still appear
+        stopped = _shorten(f"the notebook stopped before this test ran ({type(error).__name__}: {error})")
+    return [_status(path.parent.name, cell, stopped) for cell in notebook.cells
             if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"]
 
 
-def collect(release: Path | None = None) -> list[Exercise]:
-    """The status of every exercise of every unit, in course order."""
+def collect(release: Path | None = None,
+            on_unit: Callable[[int, int, Path], None] | None = None) -> list[Exercise]:
+    """The status of every exercise of every unit, in course order.
+
+    Args:
+        release: The release folder; None searches upwards from the working folder.
+        on_unit: Called as `on_unit(index, count, path)` before each notebook is checked.
+    """
     release = release or find_release()
+    paths = sorted(release.glob("*/*.ipynb"))
+    titles = _titles(release.parent / "course" / "units.yml")
     exercises: list[Exercise] = []
-    for path in sorted(release.glob("*/*.ipynb")):
-        exercises.extend(check_notebook(path))
+    for index, path in enumerate(paths, start=1):
+        if on_unit is not None:
+            on_unit(index, len(paths), path)
+        exercises.extend(Exercise(e.unit, e.grade_id, e.points, e.status, e.reason, titles.get(e.grade_id, ""))
+                         for e in check_notebook(path))
     return exercises
 
 
 def table_html(exercises: list[Exercise]) -> str:
-    """An HTML table: one row per exercise, with the unit, the exercise, its points and its status."""
+    """An HTML table: one row per exercise, with its unit, name, points, status and what the test said."""
+    left = "style='text-align: left'"
     rows = "".join(
-        f"<tr><td>{html.escape(e.unit)}</td><td><code>{html.escape(e.grade_id)}</code></td>"
-        f"<td>{e.points:g}</td><td title='{html.escape(e.reason)}'>{SYMBOLS[e.status]}</td></tr>"
+        f"<tr><td {left}>{html.escape(e.unit)}</td><td {left}>{html.escape(e.title or e.grade_id)}<br>"
+        f"<code>{html.escape(e.grade_id)}</code></td><td>{e.points:g}</td>"
+        f"<td style='text-align: left; white-space: nowrap'>{SYMBOLS[e.status]}</td>"
+        f"<td {left}>{html.escape(e.reason) if e.status == FAILING else ''}</td></tr>"
         for e in exercises)
     earned = sum(e.points for e in exercises if e.status == PASSED)
     total = sum(e.points for e in exercises)
-    return ("<table class='calcml-progress'><thead><tr><th>unit</th><th>exercise</th><th>points</th>"
-            f"<th>status</th></tr></thead><tbody>{rows}</tbody></table>"
+    head = "".join(f"<th scope='col' {'' if name == 'points' else left}>{name}</th>"
+                   for name in ("unit", "exercise", "points", "status", "what the test said"))
+    return (f"<table class='calcml-progress'><caption>Your exercises and their visible tests</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
             f"<p>{earned:g} of {total:g} points pass their visible tests. Hidden tests may still find more.</p>")
 
 
@@ -84,17 +111,47 @@ def show(release: Path | None = None) -> list[Exercise]:
     """Check every unit and display the progress table; return the exercises for further use."""
     from IPython.display import HTML, display
 
-    exercises = collect(release)
-    display(HTML(table_html(exercises)))
+    handle = display(HTML("<p>Checking your notebooks…</p>"), display_id=True)
+
+    def on_unit(index: int, count: int, path: Path) -> None:
+        if handle is not None:
+            handle.update(HTML(f"<p role='status'>Checking {html.escape(path.parent.name)} "
+                               f"({index} of {count})…</p>"))
+
+    exercises = collect(release, on_unit)
+    if handle is not None:
+        handle.update(HTML(table_html(exercises)))
+    else:
+        display(HTML(table_html(exercises)))
     return exercises
 
 
-def _status(unit: str, cell: nbformat.NotebookNode) -> Exercise:
+def _titles(manifest: Path) -> dict[str, str]:
+    """Exercise titles by grade_id from the course manifest, if it and PyYAML are there."""
+    try:
+        import yaml
+    except ImportError:
+        return {}
+    try:
+        data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+        return {x["grade_id"]: x.get("title", "") for unit in data["units"] for x in unit["exercises"]}
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return {}
+
+
+def _status(unit: str, cell: nbformat.NotebookNode, stopped: str = "") -> Exercise:
     meta = cell.metadata["nbgrader"]
+    points = float(meta.get("points", 0))
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     if not errors:
-        return Exercise(unit, meta["grade_id"], float(meta.get("points", 0)), PASSED)
+        if cell.get("execution_count") is None:  # never ran: the notebook stopped before it
+            return Exercise(unit, meta["grade_id"], points, FAILING, stopped or "this test did not run")
+        return Exercise(unit, meta["grade_id"], points, PASSED)
     error = errors[0]
     status = NOT_STARTED if error.get("ename") == "NotImplementedError" else FAILING
-    return Exercise(unit, meta["grade_id"], float(meta.get("points", 0)), status,
-                    f"{error.get('ename')}: {error.get('evalue', '')}"[:300])
+    reason = _shorten(f"{error.get('ename')}: {error.get('evalue', '')}")
+    return Exercise(unit, meta["grade_id"], points, status, reason)
+
+
+def _shorten(text: str, limit: int = REASON_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

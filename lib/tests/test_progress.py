@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -54,3 +56,70 @@ def test_table_counts_only_passed_points() -> None:
     rows = [progress.Exercise("01", "a", 2, progress.PASSED), progress.Exercise("01", "b", 3, progress.FAILING)]
     text = progress.table_html(rows)
     assert "2 of 5 points" in text and text.count("<tr>") == 3
+
+
+def test_exercises_carry_their_titles_from_the_manifest(course) -> None:
+    (course / "course" / "units.yml").write_text(
+        "units:\n  - id: 01_demo\n    exercises:\n      - grade_id: 01_demo-done\n        title: A finished one\n",
+        encoding="utf-8")
+    titles = {e.grade_id: e.title for e in progress.collect(course / "release")}
+    assert titles == {"01_demo-done": "A finished one", "01_demo-todo": "", "01_demo-wrong": ""}
+
+
+def test_checking_kernels_get_their_own_environment(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("CALCML_STATIC", raising=False)
+    notebook = new_notebook(cells=[graded("import os\nassert os.environ['CALCML_STATIC'] == '1', 'not static'",
+                                          "01_env-static")])
+    (tmp_path / "release" / "01_env").mkdir(parents=True)
+    nbformat.write(notebook, tmp_path / "release" / "01_env" / "env.ipynb")
+    assert [e.status for e in progress.collect(tmp_path / "release")] == [progress.PASSED]
+    assert "CALCML_STATIC" not in os.environ  # the learner's own kernel is left as it was
+
+
+def test_a_notebook_that_stops_still_reports_every_exercise(tmp_path) -> None:
+    notebook = new_notebook(cells=[
+        graded("assert 1 + 1 == 2, 'arithmetic'", "01_slow-first"),
+        new_code_cell("import time\ntime.sleep(60)"),
+        graded("assert True", "01_slow-after"),
+    ])
+    (tmp_path / "01_slow").mkdir()
+    nbformat.write(notebook, tmp_path / "01_slow" / "slow.ipynb")
+    first, after = progress.check_notebook(tmp_path / "01_slow" / "slow.ipynb", timeout=3)
+    assert first.status == progress.PASSED
+    assert after.status == progress.FAILING and "stopped before this test ran" in after.reason
+
+
+def test_table_shows_what_a_failing_test_said_escaped() -> None:
+    rows = [progress.Exercise("01", "01-a", 2, progress.FAILING, "CheckFailure: x < 0 is wrong", "A title"),
+            progress.Exercise("01", "01-b", 1, progress.NOT_STARTED, "NotImplementedError: ")]
+    text = progress.table_html(rows)
+    assert "CheckFailure: x &lt; 0 is wrong" in text and "A title" in text
+    assert "NotImplementedError" not in text  # not started is not a failure to explain
+
+
+def test_show_reports_each_unit_while_it_checks_then_the_table(course, monkeypatch) -> None:
+    import IPython.display
+
+    shown: list[str] = []
+
+    class Handle:
+        def update(self, obj) -> None:
+            shown.append(obj.data)
+
+    def display(obj, display_id=False):
+        shown.append(obj.data)
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    exercises = progress.show(course / "release")
+    assert len(exercises) == 3
+    assert "Checking your notebooks" in shown[0] and "Checking 01_demo (1 of 1)" in shown[1]
+    assert shown[-1].startswith("<table class='calcml-progress'>")
+
+
+def test_long_messages_are_shortened_visibly() -> None:
+    cell = graded("", "01_demo-long")
+    cell.outputs = [{"output_type": "error", "ename": "CheckFailure", "evalue": "x" * 2000, "traceback": []}]
+    cell.execution_count = 1
+    reason = progress._status("01_demo", cell).reason
+    assert len(reason) == progress.REASON_CHARS and reason.endswith("…")
