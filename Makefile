@@ -40,8 +40,11 @@ system-packages:
 	    exit 1; fi; \
 	fi
 
+# Jupyter refuses to run as root (containers, CI machines) unless told it may.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	$(BIN)/jupyter lab course/START_HERE.ipynb $(LAB_ARGS)
+	$(BIN)/jupyter lab course/START_HERE.ipynb $(ROOT_FLAG) $(LAB_ARGS)
 
 # Two workers on this course's 2-core reference machine; a unit's tests stay on one worker (see tests/conftest.py).
 PYTEST_WORKERS ?= -n auto --dist loadgroup
