@@ -44,7 +44,8 @@ system-packages:
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: setup
-	$(BIN)/jupyter lab course/START_HERE.ipynb $(ROOT_FLAG) $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/course/START_HERE.ipynb \
+		$(ROOT_FLAG) $(LAB_ARGS)
 
 # Two workers on this course's 2-core reference machine; a unit's tests stay on one worker (see tests/conftest.py).
 PYTEST_WORKERS ?= -n auto --dist loadgroup
