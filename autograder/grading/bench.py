@@ -10,7 +10,7 @@ and prints both wall times, the ratio, seconds per notebook, and whether the sco
 submissions that both can grade. It is a measurement, not a test: nothing is asserted.
 
 The class: for each unit benchmarked (default: the first two that have a release notebook and known-wrong
-answers; `--units all` for every one), `--students` students (default 12) cycling through solved (half),
+answers; `--units all` for every one), `--students` students (default 30) cycling through solved (half),
 one known-wrong answer, untouched, a cell that raises early
 and a malformed file. Both graders see exactly the same files. No infinite loop is included: vanilla
 would spend its 60-second cell timeout on it and flatter the ratio.
@@ -143,7 +143,7 @@ def scores(root: Path, units: list[dict]) -> dict[tuple[str, str], float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grading.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=12, help="students per unit (default 12)")
+    parser.add_argument("--students", type=int, default=30, help="students per unit (default 30)")
     parser.add_argument("--units", nargs="*", help="unit ids, or `all` (default: the first two units that have a "
                         "release notebook and known-wrong answers, so the bench takes a few minutes)")
     parser.add_argument("--workers", type=int, default=0, help="our grader's workers (default: one per core)")
