@@ -4,6 +4,7 @@
 #   make release    rebuild release/ from source/ (UNITS="01_derivatives ..." for some units only)
 #   make pages      rebuild course/syllabus.md and course/START_HERE.ipynb from course/units.yml
 #   make samples    rebuild the sample submissions in autograder/samples/
+#   make formgrader open nbgrader's formgrader with the course configuration (manual grading)
 #   make grade      autograde a class, sandboxed and in parallel: make grade A=01_derivatives [GRADE_ARGS="--zip class.zip"]
 #   make feedback   generate feedback (no hidden tests, no solutions): make feedback A=01_derivatives
 #   make export     write autograder/grades.csv and the class reports in autograder/report/
@@ -19,7 +20,7 @@ export PYTHONPATH := $(CURDIR)/autograder
 # Debian packages the tests need: bubblewrap sandboxes student kernels, chromium drives the browser tests.
 SYSTEM_PACKAGES := bubblewrap chromium
 
-.PHONY: setup system-packages lab test release pages samples grade feedback export bench clean
+.PHONY: setup system-packages lab formgrader test release pages samples grade feedback export bench clean
 
 setup: $(STAMP)
 
@@ -49,6 +50,10 @@ lab: setup
 
 # Two workers on this course's 2-core reference machine; a unit's tests stay on one worker (see tests/conftest.py).
 PYTEST_WORKERS ?= -n auto --dist loadgroup
+
+# nbgrader's formgrader reads nbgrader_config.py from the folder the server starts in: autograder/.
+formgrader: setup
+	cd autograder && ../$(BIN)/jupyter lab --LabApp.default_url=/formgrader $(ROOT_FLAG) $(LAB_ARGS)
 
 test: setup system-packages
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
