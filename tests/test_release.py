@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from grading import manifest, submissions, workspace
+from grading import feedback, manifest, submissions, workspace
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,6 @@ def test_release_has_no_solution_and_no_hidden_test(unit) -> None:
         assert marker not in text
     released = "\n".join(cell.source for cell in nbformat.read(manifest.release_notebook(unit), as_version=4).cells)
     for grade_id, source in submissions.solution_cells(unit).items():
-        body = source.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
-        for line in (line.strip() for line in body.splitlines()):
+        for line in (line.strip() for line in feedback.solution_lines(source)):
             if len(line) > 25:  # a distinctive line of the solution, not `return x`
                 assert line not in released, f"{grade_id}: solution line leaked into release: {line!r}"

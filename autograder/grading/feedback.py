@@ -50,29 +50,27 @@ def strip_hidden(source: str) -> str:
     return "\n".join(kept).rstrip("\n")
 
 
-def hidden_lines(source: str) -> list[str]:
-    """The lines inside the hidden-test regions of `source`."""
-    lines, hidden = [], False
-    for line in source.split("\n"):
-        if BEGIN in line:
-            hidden = True
-        elif END in line and hidden:
-            hidden = False
-        elif hidden:
-            lines.append(line)
-    return lines
-
-
-def solution_lines(source: str) -> list[str]:
+def marked_lines(source: str, begin: str, end: str) -> list[str]:
+    """The lines of `source` between each `begin` marker line and the `end` marker line after it."""
     lines, inside = [], False
     for line in source.split("\n"):
-        if SOLUTION_BEGIN in line:
+        if begin in line:
             inside = True
-        elif SOLUTION_END in line and inside:
+        elif end in line and inside:
             inside = False
         elif inside:
             lines.append(line)
     return lines
+
+
+def hidden_lines(source: str) -> list[str]:
+    """The lines inside the hidden-test regions of `source`."""
+    return marked_lines(source, BEGIN, END)
+
+
+def solution_lines(source: str) -> list[str]:
+    """The lines inside the solution regions of `source`."""
+    return marked_lines(source, SOLUTION_BEGIN, SOLUTION_END)
 
 
 def _is_test_cell(cell) -> bool:
