@@ -40,6 +40,8 @@ c.CourseDirectory.solution_directory = "autograder/solution"
 c.CourseDirectory.source_with_tests_directory = "autograder/source_with_tests"
 c.CourseDirectory.db_url = f"sqlite:///{AUTOGRADER / 'gradebook.db'}"
 c.Exchange.root = str(AUTOGRADER / "exchange")
+# nbgrader collect never follows a link a student planted in the exchange (see grading/exchange.py).
+c.ExchangeFactory.collect = "grading.exchange.SafeExchangeCollect"
 # The jupytext sources (*.py) stay in source/; only the generated notebooks are released.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py",
                             "grading.json", "integrity.json"]  # the grader's status files stay out of feedback
@@ -66,8 +68,12 @@ c.Autograde.autograde_preprocessors = [
 # Restore test cells a student deleted (they run, and fail when the answer is wrong) rather than skip them.
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback never shows hidden tests (nbgrader #1363) nor the tracebacks that quote them: see grading/feedback.py.
+# Feedback is written by the grader (see grading/feedback.py): HideHiddenTests sanitises the notebook
+# (grading/sanitize.py), cuts the hidden tests (nbgrader #1363) and puts the grader's verdict in place of every
+# test cell's output, whatever printed it in the student's kernel. It must stay first.
 c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+# A further guard for feedback and formgrader: nbconvert drops JavaScript and widget outputs and cleans HTML.
+c.HTMLExporter.sanitize_html = True
 
 # nbconvert preprocessors are disabled unless enabled: without this line StderrIsNotFailure never ran.
 c.StderrIsNotFailure.enabled = True

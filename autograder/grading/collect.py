@@ -1,26 +1,32 @@
 """Collect submissions from a zip, safely, into nbgrader's `submitted/<student>/<assignment>/` layout.
 
-Usage: `python -m grading.grade A --zip FILE` (or `python -m grading.collect A FILE`).
+Usage: `python -m grading.grade A --zip FILE` (or `python -m grading.collect A FILE [--submitted DIR]`).
 
-Two layouts are understood, as `nbgrader zip_collect` does:
+Two layouts of the class archive (made by the LMS or the instructor) are understood, as `nbgrader zip_collect`
+does:
 
-- **folders:** `<student>/<assignment>/<notebook>.ipynb` or `<student>/<notebook>.ipynb` (a zip of
-  `submitted/`, or of one folder per student), with an optional `timestamp.txt` beside the notebook;
-- **file names:** a flat archive of LMS downloads, each name matched by `c.FileNameCollectorPlugin.named_regexp`
-  of the nbgrader config (it must define the groups `student_id` and `file_id`, and may define `timestamp`),
-  or by default `<student>_<notebook>.ipynb`, optionally with `_attempt_<timestamp>_` between them.
+- **folders:** `[submitted/]<student>/[<assignment>/]<file>` (a zip of `submitted/`, or of one folder per
+  student); a `timestamp.txt` is read only at nbgrader's own place, `<student>/<assignment>/timestamp.txt`;
+- **file names:** a flat archive of LMS downloads, each name matched whole by
+  `c.FileNameCollectorPlugin.named_regexp` of the nbgrader config (groups `student_id`, `file_id`, optional
+  `timestamp`), or by default `<student>_[attempt_<timestamp>_]<notebook>.ipynb`.
 
-Nested zips (one per student, as LMSs produce) are opened too, one level deep. Extraction is safe:
+**A student's own zip** (`<student>.zip`, `<student>_<anything>.zip`, `<student>_attempt_<time>_<anything>.zip`,
+or any zip inside `<student>/`) is opened one level deep, and everything in it belongs to that student and
+nobody else: folders inside it are ignored (only file names count; an LMS-style name such as `bob_x.ipynb`
+counts as `x.ipynb` of the zip's owner), and a `timestamp.txt` inside it is refused. The submission time comes
+only from the class archive: the LMS file name or nbgrader's layout, never from a file the student wrote.
 
-- no entry is written outside the target (absolute paths, `..` and drive letters are refused);
-- symlinks and other special files in the archive are refused, and no existing symlink is followed
-  (`O_NOFOLLOW`, and every parent folder is checked);
-- limits on the number of entries, the size of each file and of the whole (counted while decompressing,
-  never trusting the sizes the archive claims), and on the compression ratio (zip bombs);
-- student ids must look like ids (letters, digits, `._-`), and only files of the assignment's notebooks (or
-  other files with an allowed extension) are kept.
+**Contract with the grader.** `collect()` returns a `Collected` whose `problems: dict[str, str]` maps each
+student whose files could not be collected to a readable reason (an encrypted, corrupt, oddly compressed,
+badly named, duplicated or oversized archive or entry; an id that differs from another only by case). Nothing
+of such a student is written by this run, and the grader must mark them `malformed` with that reason. The rest
+of the class is collected. `UnsafeArchive` is raised only when the class archive as a whole cannot be read
+(not a zip, too many entries, too many bytes in total); then nothing is written.
 
-Refused entries are listed, never silently dropped.
+Extraction is safe: no entry is written outside the target, no symlink is followed or created, sizes are
+counted while decompressing (never trusting what the archive claims), with limits per file, per student, per
+class and on the compression ratio (zip bombs). Refused entries are listed, never silently dropped.
 """
 
 from __future__ import annotations
@@ -32,44 +38,338 @@ import os
 import re
 import stat
 import sys
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_NAME_BYTES = 255  # one path component, as most file systems allow
+MAX_PATH_BYTES = 1024
 DEFAULT_REGEXP = (r"^(?P<student_id>[A-Za-z0-9][A-Za-z0-9.-]*)_(?:attempt_(?P<timestamp>[0-9][0-9:\- T]+)_)?"
                   r"(?P<file_id>[^/]+\.ipynb)$")
+ZIP_OWNER = re.compile(r"(?P<student_id>[A-Za-z0-9][A-Za-z0-9.-]*)"
+                       r"(?:_attempt_(?P<timestamp>[0-9][0-9:\- T]+)_.*|_.*)?\.zip", re.IGNORECASE)
 ALLOWED_EXTRA = (".ipynb", ".py", ".csv", ".txt", ".json", ".png", ".jpg", ".md")
+READABLE_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    max_entries: int = 20_000
+    """What one archive may hold; sizes are counted while decompressing."""
+
+    max_entries: int = 20_000  # entries of the class archive
     max_file_bytes: int = 50 << 20
-    max_total_bytes: int = 1 << 30
+    max_total_bytes: int = 1 << 30  # the whole class, nested zips included
     max_ratio: float = 200.0  # uncompressed / compressed, per entry, above 1 MiB
     max_depth: int = 1  # nested zips opened
+    max_student_entries: int = 2_000  # entries of one student's own zip
+    max_student_bytes: int = 100 << 20
 
 
 class UnsafeArchive(Exception):
-    """The archive breaks a limit as a whole; nothing was written."""
+    """The class archive as a whole cannot be read or breaks a class limit; nothing was written."""
+
+
+class Problem(Exception):
+    """One student's files cannot be collected; the message says why, in words the student can act on."""
 
 
 @dataclasses.dataclass
 class Collected:
+    """What a collection did.
+
+    Attributes:
+        students: For each collected student, the files written.
+        refused: (entry, why) for each entry left out; the student, if any, is still collected.
+        problems: For each student whose files could not be collected, why. Nothing of theirs was written;
+            the grader marks them `malformed` with this reason.
+    """
+
     students: dict[str, list[str]] = dataclasses.field(default_factory=dict)
-    refused: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (entry, why)
+    refused: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    problems: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def messages(self) -> list[str]:
         lines = [f"collected {sum(len(v) for v in self.students.values())} file(s) for "
                  f"{len(self.students)} student(s)"]
         lines += [f"refused {name!r}: {why}" for name, why in self.refused]
+        lines += [f"problem {student}: {why}" for student, why in sorted(self.problems.items())]
         return lines
 
 
-def _safe_parts(name: str) -> tuple[str, ...] | None:
-    """The path components of an archive entry name, or None if it could escape the target."""
-    if "\x00" in name or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+@dataclasses.dataclass
+class _Student:
+    files: dict[str, tuple[str, bytes, str]] = dataclasses.field(default_factory=dict)  # key: (name, data, entry)
+    timestamp: str | None = None
+    problem: str | None = None
+    entries: int = 0
+    bytes: int = 0
+
+    def add(self, name: str, data: bytes, entry: str) -> None:
+        key = _fold(name)
+        if key in self.files:
+            raise Problem(f"two files for {_short(name)} ({_short(self.files[key][2])} and "
+                          f"{_short(entry)}): names that repeat or differ only by case or Unicode "
+                          f"normalisation are ambiguous; keep one")
+        self.files[key] = (name, data, entry)
+
+    def fail(self, entry: str, error: Exception) -> None:
+        if self.problem is None:
+            self.problem = f"{_short(entry)}: {explain(error)}"[:390]
+
+
+def explain(error: Exception) -> str:
+    """A readable reason for an error met while reading an archive (never a traceback)."""
+    text = str(error)[:200]
+    if isinstance(error, Problem | ValueError) and not isinstance(error, UnicodeDecodeError):
+        return text
+    if isinstance(error, UnicodeDecodeError):
+        return "a file name is not valid UTF-8 although the archive says so; zip the files again"
+    if isinstance(error, RuntimeError) and "encrypted" in text:
+        return "an entry is encrypted (password-protected); submit an archive without a password"
+    if isinstance(error, NotImplementedError):
+        return "an entry uses a compression method this grader cannot read; zip it again with standard compression"
+    return f"not a valid zip ({type(error).__name__}: {text}); zip the files again"
+
+
+def _budget_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, owner: _Student | None, total: list[int],
+                 limits: Limits) -> bytes:
+    """Decompress one entry, counting the real bytes against the limits."""
+    if info.flag_bits & 0x1:
+        raise Problem(explain(RuntimeError("encrypted")))
+    if info.compress_type not in READABLE_METHODS:
+        raise Problem(f"an entry uses compression method {info.compress_type}, which this grader cannot read; "
+                      "zip it again with standard (deflate) compression")
+    out = io.BytesIO()
+    with archive.open(info) as handle:
+        while chunk := handle.read(1 << 16):
+            out.write(chunk)
+            size = out.tell()
+            if size > limits.max_file_bytes:
+                raise ValueError(f"a file larger than {limits.max_file_bytes} bytes")
+            if size > (1 << 20) and size > limits.max_ratio * max(info.compress_size, 1):
+                raise ValueError(f"compression ratio above {limits.max_ratio:g} (a zip bomb?)")
+            if owner is not None and owner.bytes + size > limits.max_student_bytes:
+                raise ValueError(f"more than {limits.max_student_bytes} bytes for one student")
+            if total[0] + size > limits.max_total_bytes:
+                raise UnsafeArchive(f"more than {limits.max_total_bytes} bytes in total (raise Limits if expected)")
+    total[0] += out.tell()
+    if owner is not None:
+        owner.bytes += out.tell()
+    return out.getvalue()
+
+
+def collect(zip_path: Path, assignment: str, submitted: Path, notebooks: Sequence[str] = (),
+            config=None, limits: Limits = Limits()) -> Collected:
+    """Extract the submissions of `assignment` from `zip_path` into `submitted/<student>/<assignment>/`.
+
+    Args:
+        zip_path: The class archive.
+        assignment: The assignment id; a folder level named so is skipped in the folder layout.
+        submitted: nbgrader's submitted folder (created if needed).
+        notebooks: The assignment's notebook ids; other .ipynb files are refused.
+        config: The nbgrader config, for `FileNameCollectorPlugin.named_regexp`.
+        limits: Size and count limits.
+
+    Returns:
+        What was written, refused, and `problems`: the students to mark malformed, with the reason.
+
+    Raises:
+        UnsafeArchive: The class archive as a whole is unreadable or too large; nothing was written.
+    """
+    regexp = DEFAULT_REGEXP
+    if config is not None:
+        regexp = config.get("FileNameCollectorPlugin", {}).get("named_regexp") or regexp
+    pattern = re.compile(regexp)
+    wanted = {f"{name}.ipynb" for name in notebooks}
+    result = Collected()
+    staged: dict[str, _Student] = {}
+    total = [0]
+
+    def keep(entry: str, name: str) -> bool:
+        """Whether a file of this name is collected; if not, the entry is listed as refused."""
+        if name.endswith(".ipynb") and wanted and name not in wanted:
+            result.refused.append((entry, f"not a notebook of {assignment} ({', '.join(sorted(wanted))})"))
+        elif not name.lower().endswith(ALLOWED_EXTRA):
+            result.refused.append((entry, "file type not collected"))
+        else:
+            return True
+        return False
+
+    def timestamp(owner: _Student, entry: str, value: str) -> None:
+        if not _is_date(value):
+            result.refused.append((entry, f"timestamp {_short(value)} is not a date nbgrader can read"))
+        elif owner.timestamp is None or _is_later(value, owner.timestamp):
+            owner.timestamp = value
+
+    def student_zip(owner: _Student, data: bytes, label: str) -> None:
+        with zipfile.ZipFile(io.BytesIO(data)) as inner:
+            infos = inner.infolist()
+            if len(infos) > limits.max_student_entries:
+                raise Problem(f"{len(infos)} entries, more than {limits.max_student_entries}; submit only your files")
+            for info in infos:
+                entry = f"{label}/{info.orig_filename}"
+                parts = _student_parts(info.orig_filename)  # raises Problem on a bad name
+                if info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
+                    continue
+                if _is_special(info):
+                    raise Problem(f"{_short(info.filename)} is a symlink or special file; submit regular files")
+                name = parts[-1]
+                if name.lower().endswith(".zip"):
+                    raise Problem(f"an archive inside the archive ({_short(name)}); submit one zip of your files")
+                if name == "timestamp.txt":
+                    result.refused.append((entry, "a timestamp.txt written by the student is not read: the "
+                                                  "submission time comes from the LMS or nbgrader"))
+                    continue
+                match = pattern.fullmatch(name)
+                if match and name not in wanted:
+                    name = PurePosixPath(match.group("file_id")).name  # an LMS name: the file, not its claimed owner
+                if keep(entry, name):
+                    owner.add(name, _budget_read(inner, info, owner, total, limits), entry)
+
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, UnicodeDecodeError, OSError) as error:
+        raise UnsafeArchive(f"{zip_path} is not a valid zip: {explain(error)}") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > limits.max_entries:
+            raise UnsafeArchive(f"more than {limits.max_entries} entries")
+        for info in infos:
+            label = info.orig_filename
+            parts = _class_parts(label)
+            if parts is None:
+                result.refused.append((label, "unsafe path"))
+                continue
+            if info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
+                continue  # .ipynb_checkpoints, macOS metadata
+            if _is_special(info):
+                result.refused.append((label, "symlink or special file"))
+                continue
+            if parts[-1].lower().endswith(".zip"):
+                placed = _zip_owner(parts, assignment, pattern)
+            else:
+                placed = _place(parts, assignment, pattern)
+            if placed is None:
+                result.refused.append((label, "matches neither <student>/<file>, <student>.zip nor the "
+                                              "file-name pattern"))
+                continue
+            student, name, stamp = placed
+            if not STUDENT_ID.fullmatch(student):
+                result.refused.append((label, f"invalid student id {student!r}"))
+                continue
+            owner = staged.setdefault(student, _Student())
+            if name == "timestamp.txt":
+                if len(parts) >= 3 and parts[-2] == assignment and (len(parts) == 3 or parts[0] == "submitted"):
+                    try:
+                        timestamp(owner, label, _budget_read(archive, info, owner, total, limits)
+                                  .decode("utf-8", "replace").strip())
+                    except UnsafeArchive:
+                        raise
+                    except Exception as error:  # contain: an unreadable timestamp is left out, and listed
+                        result.refused.append((label, explain(error)))
+                else:
+                    result.refused.append((label, f"timestamp.txt is read only at <student>/{assignment}/: the "
+                                                  "submission time comes from the LMS or nbgrader"))
+                continue
+            if stamp:
+                timestamp(owner, label, stamp)
+            if name.lower().endswith(".zip") or keep(label, name):
+                try:
+                    data = _budget_read(archive, info, owner, total, limits)
+                    if name.lower().endswith(".zip"):
+                        student_zip(owner, data, label)
+                    else:
+                        owner.add(name, data, label)
+                except UnsafeArchive:
+                    raise
+                except Exception as error:  # contain: one student's bad file is their problem only
+                    if not isinstance(error, Problem):
+                        result.refused.append((label, explain(error)))
+                    owner.fail(label, error)
+    _check_case_collisions(staged)
+    _write_all(staged, assignment, submitted, result)
+    return result
+
+
+def _zip_owner(parts: tuple[str, ...], assignment: str, pattern: re.Pattern) -> tuple[str, str, str | None] | None:
+    """Whose zip this is: the student folder it sits in, else its LMS name. The name part is `<zip>`."""
+    folders = [p for p in parts[:-1] if p not in ("submitted", assignment)]
+    if len(folders) == 1 and len(parts) <= 4:
+        return folders[0], ".zip", None
+    if folders:
+        return None
+    match = pattern.fullmatch(parts[-1]) or ZIP_OWNER.fullmatch(parts[-1])
+    if match is None:
+        return None
+    return match.group("student_id"), ".zip", match.groupdict().get("timestamp")
+
+
+def _place(parts: tuple[str, ...], assignment: str, pattern: re.Pattern) -> tuple[str, str, str | None] | None:
+    """(student, file name, LMS timestamp) of a class-archive entry, or None if no layout matches."""
+    folders = [p for p in parts[:-1] if p not in ("submitted", assignment)]
+    if len(folders) == 1 and len(parts) <= 4:
+        return folders[0], parts[-1], None
+    match = pattern.fullmatch(parts[-1])
+    if match:
+        groups = match.groupdict()
+        return groups["student_id"], PurePosixPath(groups["file_id"]).name, groups.get("timestamp")
+    return None
+
+
+def _check_case_collisions(staged: dict[str, _Student]) -> None:
+    by_key: dict[str, list[str]] = {}
+    for student in staged:
+        by_key.setdefault(_fold(student), []).append(student)
+    for same in by_key.values():
+        if len(same) > 1:
+            for student in same:
+                staged[student].problem = staged[student].problem or (
+                    f"student ids {', '.join(sorted(same))} differ only by case: they would share one folder on "
+                    "a case-insensitive disk; check the class archive")
+
+
+def _write_all(staged: dict[str, _Student], assignment: str, submitted: Path, result: Collected) -> None:
+    submitted.mkdir(parents=True, exist_ok=True)
+    for student, owner in staged.items():
+        if owner.problem is None and owner.files:
+            files = [(name, data) for name, data, _ in owner.files.values()]
+            files += [("timestamp.txt", owner.timestamp.encode())] if owner.timestamp else []
+            try:
+                for name, data in files:
+                    _write(submitted, (student, assignment, name), data)
+                    if name != "timestamp.txt":
+                        result.students.setdefault(student, []).append(name)
+            except (OSError, ValueError) as error:
+                result.refused.append((f"{student}/{name}", str(error)))
+                owner.problem = f"{_short(name)} could not be written: {error}"[:390]
+                result.students.pop(student, None)
+        if owner.problem is not None:
+            result.problems[student] = owner.problem
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Names, dates and writing
+
+
+def _fold(name: str) -> str:
+    """The key under which two names are the same file on some disk: Unicode NFC, then case-folded."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = repr(text)
+    return text if len(text) <= width else text[:width - 5] + "...'"
+
+
+def _bad_characters(name: str) -> bool:
+    return "\x00" in name or any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name)
+
+
+def _class_parts(name: str) -> tuple[str, ...] | None:
+    """The path components of a class-archive entry, or None if it could escape the target."""
+    if _bad_characters(name) or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
         return None
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if any(part in ("..", "") for part in parts):
@@ -77,35 +377,47 @@ def _safe_parts(name: str) -> tuple[str, ...] | None:
     return tuple(part for part in parts if part != ".")
 
 
+def _student_parts(name: str) -> tuple[str, ...]:
+    """The path components of an entry of a student's own zip.
+
+    Raises:
+        Problem: The name is absolute, climbs with `..`, holds a backslash, NUL or control character, or is too
+            long; such an archive is refused as a whole, since only a hostile or broken tool writes one.
+    """
+    why = None
+    if _bad_characters(name):
+        why = "holds NUL or control characters"
+    elif "\\" in name:
+        why = "holds a backslash"
+    elif name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        why = "is absolute"
+    elif ".." in PurePosixPath(name).parts:
+        why = "climbs out with '..'"
+    elif len(name.encode()) > MAX_PATH_BYTES or any(len(p.encode()) > MAX_NAME_BYTES for p in name.split("/")):
+        why = f"is too long (over {MAX_NAME_BYTES} bytes a name or {MAX_PATH_BYTES} a path)"
+    if why:
+        raise Problem(f"an entry's name {why} ({_short(name, 40)}); zip your files again with a standard tool")
+    return tuple(part for part in PurePosixPath(name).parts if part != ".")
+
+
 def _is_special(info: zipfile.ZipInfo) -> bool:
     kind = stat.S_IFMT((info.external_attr >> 16) & 0xFFFF)
     return kind not in (0, stat.S_IFREG, stat.S_IFDIR)  # 0: no Unix mode recorded (Windows zips)
 
 
-class _Budget:
-    def __init__(self, limits: Limits):
-        self.limits = limits
-        self.entries = 0
-        self.total = 0
+def _is_date(value: str) -> bool:
+    from nbgrader.utils import parse_utc
 
-    def read(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-        """Decompress one entry, counting the real bytes against the limits."""
-        self.entries += 1
-        if self.entries > self.limits.max_entries:
-            raise UnsafeArchive(f"more than {self.limits.max_entries} entries")
-        out = io.BytesIO()
-        with archive.open(info) as handle:
-            while chunk := handle.read(1 << 16):
-                out.write(chunk)
-                size = out.tell()
-                if size > self.limits.max_file_bytes:
-                    raise ValueError(f"larger than {self.limits.max_file_bytes} bytes")
-                if size > (1 << 20) and size > self.limits.max_ratio * max(info.compress_size, 1):
-                    raise ValueError(f"compression ratio above {self.limits.max_ratio:g} (a zip bomb?)")
-                if self.total + size > self.limits.max_total_bytes:
-                    raise UnsafeArchive(f"more than {self.limits.max_total_bytes} bytes in total")
-        self.total += out.tell()
-        return out.getvalue()
+    try:
+        return bool(value) and parse_utc(value) is not None
+    except (ValueError, OverflowError):
+        return False
+
+
+def _is_later(value: str, than: str) -> bool:
+    from nbgrader.utils import parse_utc
+
+    return parse_utc(value) > parse_utc(than)
 
 
 def _write(target: Path, parts: Sequence[str], data: bytes) -> Path:
@@ -128,129 +440,28 @@ def _write(target: Path, parts: Sequence[str], data: bytes) -> Path:
     return path
 
 
-def collect(zip_path: Path, assignment: str, submitted: Path, notebooks: Sequence[str] = (),
-            config=None, limits: Limits = Limits()) -> Collected:
-    """Extract the submissions of `assignment` from `zip_path` into `submitted/<student>/<assignment>/`.
-
-    Args:
-        zip_path: The archive.
-        assignment: The assignment id; a folder level named so is skipped in the folder layout.
-        submitted: nbgrader's submitted folder (created if needed).
-        notebooks: The assignment's notebook ids; other .ipynb files are refused.
-        config: The nbgrader config, for `FileNameCollectorPlugin.named_regexp`.
-        limits: Size and count limits.
-    """
-    regexp = DEFAULT_REGEXP
-    if config is not None:
-        regexp = config.get("FileNameCollectorPlugin", {}).get("named_regexp") or regexp
-    pattern = re.compile(regexp)
-    wanted = {f"{name}.ipynb" for name in notebooks}
-    result = Collected()
-    budget = _Budget(limits)
-    staged: list[tuple[str, str, bytes, str | None]] = []  # (student, file, data, timestamp)
-
-    def visit(archive: zipfile.ZipFile, prefix: str, depth: int) -> None:
-        for info in archive.infolist():
-            label = prefix + info.filename
-            if info.is_dir():
-                continue
-            parts = _safe_parts(info.filename)
-            if parts is None:
-                result.refused.append((label, "unsafe path"))
-                continue
-            if _is_special(info):
-                result.refused.append((label, "symlink or special file"))
-                continue
-            if any(part.startswith(".") or part == "__MACOSX" for part in parts):
-                continue  # .ipynb_checkpoints, macOS metadata
-            try:
-                data = budget.read(archive, info)
-            except ValueError as error:
-                result.refused.append((label, str(error)))
-                continue
-            if parts[-1].lower().endswith(".zip"):
-                if depth >= limits.max_depth:
-                    result.refused.append((label, "nested archive too deep"))
-                    continue
-                try:
-                    with zipfile.ZipFile(io.BytesIO(data)) as inner:
-                        visit(inner, label + "/", depth + 1)
-                except zipfile.BadZipFile:
-                    result.refused.append((label, "not a valid zip"))
-                continue
-            placed = _place(parts, prefix, depth)
-            if placed is None:
-                result.refused.append((label, "matches neither <student>/<notebook> nor the file-name pattern"))
-                continue
-            student, name, timestamp = placed
-            if not STUDENT_ID.match(student):
-                result.refused.append((label, f"invalid student id {student!r}"))
-                continue
-            if name == "timestamp.txt":
-                staged.append((student, name, data, None))
-                continue
-            if name.endswith(".ipynb") and wanted and name not in wanted:
-                result.refused.append((label, f"not a notebook of {assignment} ({', '.join(sorted(wanted))})"))
-                continue
-            if not name.lower().endswith(ALLOWED_EXTRA):
-                result.refused.append((label, "file type not collected"))
-                continue
-            staged.append((student, name, data, timestamp))
-
-    def _place(parts: tuple[str, ...], prefix: str, depth: int) -> tuple[str, str, str | None] | None:
-        # Folder layouts: <student>/<assignment>/<file>, <student>/<file>, and with a leading submitted/.
-        folders = [p for p in parts[:-1] if p not in ("submitted", assignment)]
-        if len(folders) == 1 and len(parts) <= 4:
-            return folders[0], parts[-1], None
-        if depth > 0 and not folders and prefix:
-            # A file at the top of a student's own zip: the zip's name says who, e.g. alice.zip.
-            stem = PurePosixPath(prefix.rstrip("/")).stem
-            match = pattern.match(PurePosixPath(prefix.rstrip("/")).name)
-            student = match.group("student_id") if match else stem.split("_")[0]
-            return student, parts[-1], None
-        match = pattern.match(parts[-1])
-        if match:
-            groups = match.groupdict()
-            file_id = PurePosixPath(groups["file_id"]).name
-            return groups["student_id"], file_id, groups.get("timestamp")
-        return None
-
-    try:
-        with zipfile.ZipFile(zip_path) as archive:
-            visit(archive, "", 0)
-    except zipfile.BadZipFile as error:
-        raise UnsafeArchive(f"{zip_path} is not a valid zip: {error}") from None
-    submitted.mkdir(parents=True, exist_ok=True)
-    for student, name, data, timestamp in staged:
-        folder = Path(student) / assignment
-        try:
-            _write(submitted, (*folder.parts, name), data)
-            if timestamp:
-                _write(submitted, (*folder.parts, "timestamp.txt"), timestamp.encode())
-        except (OSError, ValueError) as error:
-            result.refused.append((f"{student}/{name}", str(error)))
-            continue
-        result.students.setdefault(student, []).append(name)
-    return result
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    from grading.grade import DEFAULT_CONFIG, course_directory, load_config
+    from grading.config import DEFAULT_CONFIG, course_directory, load_config
 
     parser = argparse.ArgumentParser(prog="python -m grading.collect", description=__doc__.splitlines()[0])
     parser.add_argument("assignment")
     parser.add_argument("zip", type=Path)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument("--submitted", type=Path, help="the target folder (default: the course's submitted/)")
     args = parser.parse_args(argv)
     config = load_config(args.config.resolve())
-    coursedir = course_directory(config)
-    target = Path(coursedir.format_path(coursedir.submitted_directory, ".", ".")).resolve()
+    target = args.submitted
+    if target is None:
+        coursedir = course_directory(config)
+        target = Path(coursedir.format_path(coursedir.submitted_directory, ".", ".")).resolve()
     try:
         collected = collect(args.zip, args.assignment, target, config=config)
     except UnsafeArchive as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print("\n".join(collected.messages()))
+    if collected.problems:
+        print(f"{len(collected.problems)} student(s) could not be collected: grade them malformed, see above")
     return 0
 
 

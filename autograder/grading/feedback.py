@@ -1,16 +1,23 @@
-"""Students' feedback without hidden tests or solutions: `python -m grading.feedback A [--student S ...]`.
+"""Students' feedback without hidden tests, solutions or student script: `python -m grading.feedback A [--student S]`.
 
 `nbgrader generate_feedback` renders the autograded notebook, whose test cells were restored from the
-gradebook *with* their hidden tests (nbgrader #1363), and IPython tracebacks quote the failing test line.
-Two guards, so neither a hand-run `nbgrader generate_feedback` nor formgrader's button can leak:
+gradebook *with* their hidden tests (nbgrader #1363). The hidden tests ran in the student's kernel, where the
+student's code could read their source and print it in any encoding, and every output is the student's to
+shape (HTML, script, SVG...). So feedback is written by the grader (see `autograder/nbgrader_config.py`):
 
-1. `HideHiddenTests`, first in `c.GenerateFeedback.preprocessors` (see `autograder/nbgrader_config.py`):
-   in every test cell it cuts the `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` regions out of the
-   source (an unterminated region runs to the end of the cell), and reduces each error output's traceback
-   to its last line, the exception and its message (a CheckFailure says what is wrong, never the code).
+1. `HideHiddenTests`, first in `c.GenerateFeedback.preprocessors`, so a hand-run `nbgrader generate_feedback`
+   and formgrader's button get it too:
+   - the notebook is replaced by `sanitize.untrusted_notebook` (no script, no raw HTML, no widget state);
+   - test cells lose their `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` regions (an unterminated
+     region runs to the end of the cell) and **all** their outputs: in their place stands the grader's verdict,
+     the score from the gradebook and the out-of-kernel check's message from `integrity.json` (`verdict_text`);
+   - other code cells keep only stream and error outputs, and only if they ran before the first test cell:
+     later cells could print what the tests' source held, and any rich output, even an earlier one, can be
+     rewritten through a display id while a test runs.
 2. After rendering, `python -m grading.feedback` scans every HTML file for each line of the hidden tests
    (from the gradebook) and of the solutions (from the source notebook) that the student could not have
-   seen or written; a file that contains one is deleted and the command fails.
+   seen or written, and for script the template did not write (`page_problems`); such a page is deleted and
+   the command fails.
 
 The gradebook never holds solutions: nbgrader saves cells after clearing them.
 """
@@ -23,6 +30,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -78,23 +86,114 @@ def _is_test_cell(cell) -> bool:
     return bool(nbg.get("grade")) and not nbg.get("solution")
 
 
+# --------------------------------------------------------------------------------------------------------------
+# The grader's verdicts, in place of test-cell outputs
+
+DETAIL_LIMIT = 600  # characters of the out-of-kernel message shown; it may quote the student's exception
+REPORT_LIMIT = 4_000_000  # bytes of integrity.json read at most
+KERNEL_OUTPUT_NOTE = ("[Output not shown in feedback: this cell ran after the first test cell, and what it printed "
+                      "could carry the hidden tests.]")
+RICH_OUTPUT_NOTE = "[Rich output (a figure, HTML, a value) is not shown in feedback: only printed text is.]"
+
+
+def plain_text(text: object, limit: int = DETAIL_LIMIT) -> str:
+    """`text` as short plain text: no ANSI or control characters, at most `limit` characters.
+
+    The template escapes it (it becomes a `text/plain` output), so markup shows as text.
+    """
+    cleaned = ANSI.sub("", str(text))
+    cleaned = re.sub(r"[^\S\n]+", " ", re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]", " ", cleaned)).strip()
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "…"
+
+
+def gradebook_scores(resources: dict) -> dict[str, tuple[float | None, float | None, bool]]:
+    """{grade_id: (score, max score, flagged for a manual look)} of this submission, from the gradebook
+    named in nbgrader's `resources` ({} when there is none: the verdict then says the score is unknown)."""
+    info = resources.get("nbgrader") or {}
+    try:
+        from nbgrader.api import Gradebook
+
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            return {g.name: (g.score, g.max_score, bool(g.needs_manual_grade)) for g in notebook.grades}
+    except Exception:
+        return {}
+
+
+def integrity_report(resources: dict) -> dict | None:
+    """This notebook's out-of-kernel report from `integrity.json` beside the autograded notebook: None if there
+    is no such file, {} if it cannot be read (the verdicts then say so)."""
+    import json
+
+    folder = (resources.get("metadata") or {}).get("path")
+    notebook = (resources.get("nbgrader") or {}).get("notebook") or (resources.get("metadata") or {}).get("name")
+    path = Path(folder or ".") / "integrity.json"
+    if not folder or not path.is_file():
+        return None
+    try:
+        with path.open("rb") as stream:
+            doc = json.loads(stream.read(REPORT_LIMIT + 1)[:REPORT_LIMIT].decode("utf-8"))
+        report = doc["notebooks"][notebook]
+        return report if isinstance(report, dict) else {}
+    except Exception:
+        return {}
+
+
+def verdict_text(grade_id: str, score: tuple[float | None, float | None, bool] | None,
+                 report: dict | None) -> str:
+    """The grader's message for one exercise: the score, then what the out-of-kernel check found."""
+    points = "score not available"
+    if score and score[0] is not None and score[1] is not None:
+        points = f"{float(score[0]):g} / {float(score[1]):g} point{'s' if float(score[1]) != 1 else ''}"
+    lines = [f"Grader's verdict for {plain_text(grade_id, 100)}: {points}."]
+    if report is None:
+        lines.append("This exercise was graded by the tests in this cell.")
+    else:
+        exercises = report.get("exercises") if isinstance(report.get("exercises"), dict) else {}
+        check = exercises.get(grade_id)
+        if not isinstance(check, dict):
+            lines.append("No out-of-kernel result was recorded for this exercise; the instructor will look at it.")
+        elif check.get("passed") is True:
+            lines.append("Checked again outside your notebook, on inputs the grader chose: passed.")
+        else:
+            detail = plain_text(check.get("detail") or "no details were recorded.")
+            lines.append(f"Checked again outside your notebook, on inputs the grader chose: not passed. {detail}")
+    if score and score[2]:
+        lines.append("The instructor will look at this exercise by hand, so the score may still change.")
+    lines.append("(Feedback shows the grader's verdict here, not what the cell printed while the tests ran.)")
+    return "\n".join(lines)
+
+
 class HideHiddenTests(Preprocessor):
-    """Cut hidden tests out of test cells and tracebacks out of their errors (see the module docstring)."""
+    """Sanitise the notebook, cut hidden tests, and put the grader's verdicts in place of kernel output (see
+    the module docstring)."""
 
     enabled = True
 
-    def preprocess_cell(self, cell, resources, index):
-        if not _is_test_cell(cell):
-            return cell, resources
-        cell.source = strip_hidden(cell.source)
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                last = [line for line in output.get("traceback", []) if ANSI.sub("", line).strip()]
-                summary = ANSI.sub("", last[-1]).strip() if last else f"{output.get('ename')}: {output.get('evalue')}"
-                if not summary.startswith(str(output.get("ename", ""))):
-                    summary = f"{output.get('ename')}: {output.get('evalue')}"
-                output["traceback"] = [summary]
-        return cell, resources
+    def preprocess(self, nb, resources):
+        from grading.sanitize import untrusted_notebook
+
+        nb = untrusted_notebook(nb)
+        scores = gradebook_scores(resources)
+        report = integrity_report(resources)
+        tests = [index for index, cell in enumerate(nb.cells) if _is_test_cell(cell)]
+        first_test = tests[0] if tests else len(nb.cells)
+        for index, cell in enumerate(nb.cells):
+            if _is_test_cell(cell):
+                cell.source = strip_hidden(cell.source)
+                if cell.cell_type == "code":
+                    grade_id = cell.metadata["nbgrader"].get("grade_id", "")
+                    text = verdict_text(grade_id, scores.get(grade_id), report)
+                    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": text})]
+            elif cell.cell_type == "code" and cell.outputs:
+                if index > first_test:
+                    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=KERNEL_OUTPUT_NOTE)]
+                else:
+                    kept = [o for o in cell.outputs if o.output_type in ("stream", "error")]
+                    if len(kept) < len(cell.outputs):
+                        kept.append(nbformat.v4.new_output("stream", name="stdout", text=RICH_OUTPUT_NOTE))
+                    cell.outputs = kept
+        return nb, resources
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -126,12 +225,80 @@ def leaks(page: str, secrets: Iterable[str]) -> list[str]:
     return [line for line in secrets if line in flat or html.escape(line) in page]
 
 
+class _Markup(HTMLParser):
+    """What in a page can run script: script elements, event handlers, script URLs, embedding elements."""
+
+    URL_ATTRS = frozenset({"href", "src", "action", "formaction", "xlink:href", "data", "poster", "background"})
+    EMBEDS = frozenset({"iframe", "frame", "object", "embed", "svg", "math", "base", "form", "applet", "portal"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.scripts: list[tuple[tuple[tuple[str, str], ...], str]] = []
+        self.problems: list[str] = []
+        self._script: list | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script":
+            self._script = [tuple(sorted((k, v or "") for k, v in attrs)), ""]
+        if tag in self.EMBEDS:
+            self.problems.append(f"<{tag}>")
+        for name, value in attrs:
+            squeezed = re.sub(r"[`\x00-\x20\x7f-\xa0\s]+", "", value or "").lower()
+            if name.startswith("on") or name == "srcdoc" or (tag == "meta" and name == "http-equiv"):
+                self.problems.append(f"<{tag} {name}=...>")
+            elif name in self.URL_ATTRS and re.match(r"(javascript|vbscript|livescript|data:(?!image/(png|jpeg);))",
+                                                     squeezed):
+                self.problems.append(f"<{tag} {name}={squeezed[:40]}...>")
+
+    def handle_data(self, data: str) -> None:
+        if self._script is not None:
+            self._script[1] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._script is not None:
+            self.scripts.append((self._script[0], self._script[1].strip()))
+            self._script = None
+
+
+def markup(page: str) -> _Markup:
+    """`page` parsed for script (see `_Markup`)."""
+    parser = _Markup()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def template_scripts(config: object = None) -> list[tuple]:
+    """The script elements nbgrader's feedback template writes itself (MathJax), from an empty notebook
+    rendered with the course config."""
+    import os
+
+    import nbgrader.converters
+    from nbconvert.exporters import HTMLExporter
+
+    formgrader = os.path.join(os.path.dirname(nbgrader.converters.__file__), "..", "server_extensions", "formgrader")
+    css = os.path.join(formgrader, "static", "node_modules", "bootstrap", "dist", "css")
+    exporter = HTMLExporter(config=config, template_name="feedback", extra_template_paths=[css],
+                            extra_template_basedirs=[os.path.join(formgrader, "templates")])
+    resources = {"nbgrader": {"notebook": "n", "score": 0, "max_score": 0, "late_penalty": 0}}
+    page, _ = exporter.from_notebook_node(nbformat.v4.new_notebook(), resources=resources)
+    return markup(page).scripts
+
+
+def page_problems(page: str, allowed_scripts: Iterable[tuple]) -> list[str]:
+    """Script in the HTML `page` that the template did not write: scripts not in `allowed_scripts`, event
+    handler attributes, `javascript:` or non-image `data:` URLs, frames, objects, SVG ([] if none)."""
+    found = markup(page)
+    allowed = list(allowed_scripts)
+    return [f"<script> {text[:60]!r}" for attrs, text in found.scripts if (attrs, text) not in allowed] + found.problems
+
+
 def course_secrets(config_path: Path, assignment: str) -> tuple[list[str], list[str], list[str]]:
     """(hidden-test lines from the gradebook, solution lines from the source notebooks, visible text of the
     release: lines a student may legitimately see)."""
     from nbgrader.api import Gradebook
 
-    from grading.grade import course_directory, load_config
+    from grading.config import course_directory, load_config
 
     config = load_config(config_path)
     coursedir = course_directory(config)
@@ -151,12 +318,13 @@ def course_secrets(config_path: Path, assignment: str) -> tuple[list[str], list[
 
 
 def check_feedback(config_path: Path, assignment: str, students: Sequence[str] | None = None) -> dict[str, list[str]]:
-    """Scan the feedback HTML of `assignment`: {html path: leaked lines}; an empty dict means clean."""
-    from grading.grade import course_directory, load_config
+    """Scan the feedback HTML of `assignment`: {html path: leaked lines and unsafe markup}; {} means clean."""
+    from grading.config import course_directory, load_config
 
     config = load_config(config_path)
     coursedir = course_directory(config)
     hidden, solutions, visible = course_secrets(config_path, assignment)
+    scripts = template_scripts(config)
     found: dict[str, list[str]] = {}
     root = Path(coursedir.format_path(coursedir.feedback_directory, ".", ".")).resolve()
     for page in sorted(root.glob(f"*/{assignment}/*.html")):
@@ -170,19 +338,21 @@ def check_feedback(config_path: Path, assignment: str, students: Sequence[str] |
                 if not _is_test_cell(cell):
                     own.append(cell.source)
         secrets = secret_lines(hidden + solutions, visible + own)
-        bad = leaks(page.read_text(encoding="utf-8", errors="replace"), secrets)
+        text = page.read_text(encoding="utf-8", errors="replace")
+        bad = leaks(text, secrets) + [f"unsafe markup: {problem}" for problem in page_problems(text, scripts)]
         if bad:
             found[str(page)] = bad
     return found
 
 
 def remove_leaks(config_path: Path, assignment: str, students: Sequence[str] | None = None) -> dict[str, list[str]]:
-    """Delete every feedback page that shows a hidden-test or solution line, saying so; return them."""
+    """Delete every feedback page that shows a hidden-test or solution line or holds script, saying so;
+    return them."""
     found = check_feedback(config_path, assignment, students)
     for page, lines in found.items():
         Path(page).unlink()
-        print(f"LEAK: {page} showed {len(lines)} hidden-test or solution line(s), e.g. {lines[0]!r}; deleted it",
-              file=sys.stderr)
+        print(f"LEAK: {page} showed {len(lines)} hidden-test or solution line(s) or unsafe markup, e.g. "
+              f"{lines[0]!r}; deleted it (regenerate it once the cause is fixed)", file=sys.stderr)
     return found
 
 
@@ -200,7 +370,7 @@ def generate(config_path: Path, assignment: str, students: Sequence[str] = ()) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from grading.grade import DEFAULT_CONFIG
+    from grading.config import DEFAULT_CONFIG
 
     parser = argparse.ArgumentParser(prog="python -m grading.feedback", description=__doc__.splitlines()[0])
     parser.add_argument("assignment")
@@ -219,12 +389,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "(see above); the others were written", file=sys.stderr)
     if remove_leaks(config, args.assignment, args.student or None):
         return 1
-    from grading.grade import course_directory, load_config
+    from grading.config import course_directory, load_config
 
     coursedir = course_directory(load_config(config))
     root = Path(coursedir.format_path(coursedir.feedback_directory, ".", ".")).resolve()
     pages = sorted(root.glob(f"*/{args.assignment}/*.html"))
-    print(f"{len(pages)} feedback page(s) in {root}, checked: no hidden test or solution line in any")
+    print(f"{len(pages)} feedback page(s) in {root}, checked: no hidden test, solution line or script in any")
     return 1 if failed and not pages else 0
 
 

@@ -5,9 +5,11 @@ replace `np.testing.assert_allclose`, patch `builtins`, install IPython input tr
 `sys.settrace`, override `showtraceback`, or return objects whose `__eq__` is always true. None of that can
 reach the check below, because the comparison happens in the grader's process:
 
-1. **Inputs** are drawn by the grader, from a generator seeded with a hash of the course id, the student id
-   and the exercise's grade_id (`seed_for`): each student gets different hidden inputs, so answers
-   hard-coded to the visible tests fail, and a regrade draws the very same inputs.
+1. **Inputs** are drawn by the grader, from a generator seeded with an HMAC, keyed by the course's secret
+   (`course_secret`: created on first use beside the nbgrader config, kept out of git and out of every
+   sandbox), of the course id, the student id and the exercise's grade_id (`seed_for`): each student gets
+   different hidden inputs, nobody can compute them offline from public values, so answers hard-coded to the
+   visible tests fail, and a regrade draws the very same inputs.
 2. **A fresh sandboxed process** (`grading.sandbox.run`: no network, no course files, limits on time, memory,
    processes and output) runs `grading/probe_runner.py`. It executes the student's notebook without its test
    cells (locked cells are restored from the release, pristine narrative code that the exercises do not need
@@ -16,7 +18,10 @@ reach the check below, because the comparison happens in the grader's process:
    directions.
 3. **The grader compares** those numbers itself (`Probe.verify`), against `calcml.numdiff`, sympy, mpmath or
    an independent identity, and never with the student's code or values from a solution.
-4. **The final score** of an exercise is the lower of the two results: an exercise that fails out of kernel
+4. **Fail closed.** An exercise whose check could not run (the notebook could not be read or analysed, the
+   probe process crashed or ran out of time, the grader's own code raised) fails: 0 points, flagged, marked
+   for a manual look. `check_submission` never raises and always reports every exercise of the unit.
+5. **The final score** of an exercise is the lower of the two results: an exercise that fails out of kernel
    loses its in-kernel points (nbgrader's `auto_score` becomes 0: `grading.grade` does it with what
    `check_submission` returns, `apply` after a plain `nbgrader autograde`), and every disagreement, in either
    direction, is flagged for the instructor in `integrity.json`.
@@ -47,7 +52,7 @@ by `apply`)::
         "derivatives": {                                    # one report per notebook (check_submission's result)
           "ran": true,                                      # false: the notebook could not be read, no probes...
           "format": 1, "unit": "01_derivatives", "student": "alice",
-          "seeds": "sha256(course_id|student_id|grade_id)", # how the hidden inputs were drawn
+          "seeds": SEEDS, # how the hidden inputs were drawn
           "isolation": "bubblewrap (privileged): ...",      # or "none (...)" under --no-sandbox
           "runner": {"status": "ok", "seconds": 0.4, "finished": true, "notes": ["..."],
                      "cell_errors": [{"name": "cell 7", "seconds": 0.1, "error": "NameError: ..."}]},
@@ -75,11 +80,13 @@ import builtins
 import contextlib
 import dataclasses
 import hashlib
+import hmac
 import importlib
 import json
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import symtable
 import sys
@@ -100,6 +107,7 @@ FORMAT = 1
 CELL_TIMEOUT = 60.0  # seconds per notebook cell and per probe driver, as nbgrader's c.Execute.timeout
 MAX_RESULT_CHARS = 2_000_000  # the largest JSON text one probe may return
 MESSAGE_CHARS = 1500
+MIN_PROBE_SECONDS = 5.0  # less time than this left in a submission's budget: the check cannot run, and fails
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,11 +121,16 @@ class Probe:
             as plain JSON. It runs in the grader's process.
         verify: `verify(inputs, result)` runs in the grader's process and raises (normally
             `calcml.checks.CheckFailure`, with a teaching message) when `result` is wrong.
+        mechanism: Optional `mechanism(code)`, run in the grader's process on the submitted source
+            (`grading.mechanism.StudentCode`) once `verify` passed; it raises when the answer gets its numbers
+            the wrong way (recursion where the contract says iterative, say). Nothing the driver does inside the
+            probe process is a check: a property of the mechanism is checked here, or shows in the numbers.
     """
 
     driver: str
     inputs: Callable[[np.random.Generator], Any]
     verify: Callable[[Any, Any], None]
+    mechanism: Callable[[Any], None] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,9 +182,41 @@ def load_spec(unit_id: str) -> dict[str, Probe]:
     return dict(module.PROBES)
 
 
-def seed_for(course_id: str, student_id: str, grade_id: str) -> int:
-    """The seed of a student's hidden inputs for one exercise: stable across runs, different across students."""
-    digest = hashlib.sha256(f"{course_id}\x00{student_id}\x00{grade_id}".encode()).digest()
+SECRET_NAME = ".seed_secret"
+SEEDS = "hmac-sha256(course secret; course_id|student_id|grade_id)"
+
+
+def course_secret(folder: str | os.PathLike | None = None) -> bytes:
+    """The course's secret key for hidden inputs: `<folder>/.seed_secret` (default: `autograder/`).
+
+    Created on first use with 32 random bytes, readable by the grader's user only; `.gitignore` keeps it out of
+    git and no sandbox binds it. Keep it for the whole course: a regrade with another secret draws other inputs.
+    A link or a file that is not a plain, private secret is refused (a student who could plant one could choose
+    everyone's inputs).
+    """
+    path = Path(folder or manifest.ROOT / "autograder") / SECRET_NAME
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        with contextlib.suppress(FileExistsError):
+            created = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(created, "w") as handle:
+                handle.write(secrets.token_hex(32) + "\n")
+        descriptor = os.open(path, flags)
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        key = handle.read(4096).strip()
+    if not stat.S_ISREG(info.st_mode) or info.st_mode & 0o077 or len(key) < 32:
+        raise PermissionError(f"{path} must be a private regular file (mode 600) holding the course's secret; "
+                              "delete it to create a new one")
+    return key
+
+
+def seed_for(course_id: str, student_id: str, grade_id: str, secret: bytes) -> int:
+    """The seed of a student's hidden inputs for one exercise: stable across runs, different across students,
+    and unknown to anyone without the course's secret."""
+    digest = hmac.new(secret, f"{course_id}\x00{student_id}\x00{grade_id}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big")
 
 
@@ -195,13 +240,14 @@ def jsonable(value: Any) -> Any:
 
 
 def make_inputs(unit_id: str, student_id: str, probes: Mapping[str, Probe] | None = None,
-                course_id: str | None = None) -> dict[str, Any]:
+                course_id: str | None = None, secret: bytes | None = None) -> dict[str, Any]:
     """Every probe's hidden inputs for one student, exactly as the driver will see them (a JSON round trip)."""
     probes = load_spec(unit_id) if probes is None else probes
     course_id = course_id or manifest.load()["course_id"]
+    secret = course_secret() if secret is None else secret
     inputs = {}
     for grade_id, probe in probes.items():
-        rng = np.random.default_rng(seed_for(course_id, student_id, grade_id))
+        rng = np.random.default_rng(seed_for(course_id, student_id, grade_id, secret))
         inputs[grade_id] = json.loads(json.dumps(jsonable(probe.inputs(rng)), allow_nan=False))
     return inputs
 
@@ -323,7 +369,7 @@ def _statements(source: str) -> list[str]:
     """The top-level statements of a cell, each as its own source (the whole cell if it does not parse)."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except Exception:  # noqa: BLE001 -- SyntaxError, or RecursionError/MemoryError on deep nesting
         return [source]
     lines = source.splitlines(keepends=True)
     out = []
@@ -399,11 +445,17 @@ def _top_level_nodes(tree: ast.AST):
 
 
 def _cell_names(source: str) -> _CellNames:
+    """What a piece of code binds, changes and reads. Code that cannot be analysed (a syntax error, or nesting
+    deep enough to exhaust the parser: RecursionError, MemoryError) comes back with `parsed` False."""
     try:
-        tree = ast.parse(source)
-        table = symtable.symtable(source, "<cell>", "exec")
-    except (SyntaxError, ValueError):
+        return _analyse(source)
+    except Exception:  # noqa: BLE001 -- hostile text may break the analysis any way; never let it escape
         return _CellNames(set(), set(), set(), set(), set(), set(), True, False)
+
+
+def _analyse(source: str) -> _CellNames:
+    tree = ast.parse(source)
+    table = symtable.symtable(source, "<cell>", "exec")
     imports: set[str] = set()
     touches: set[str] = set()
     passes: set[str] = set()
@@ -431,9 +483,12 @@ def _needed(pieces: list[tuple[str, str, bool]], drivers: list[str]) -> list[boo
 
     A pristine piece runs when it binds a needed name, changes a needed object (`x.a = ...`, `x[i] = ...`,
     `x.method(...)`, or passing `x` to a call, unless `x` is a module or a function), or changes the
-    interpreter's state (`_STATEFUL`). Builtins are never "changed".
+    interpreter's state (`_STATEFUL`). Builtins are never "changed". When any code that runs cannot be analysed,
+    nothing is skipped: the probe then sees exactly what the kernel ran.
     """
     infos = [_cell_names(source) for _, source, _ in pieces]
+    if not all(info.parsed for info in infos):
+        return [True] * len(pieces)
     modules = set().union(*(info.imports for info in infos)) if infos else set()
     functions = set().union(*(info.defines for info in infos)) if infos else set()
     keep = [not pristine or not info.parsed or info.stateful
@@ -575,8 +630,10 @@ def _why_missing(output: RunOutput) -> str:
     return "the out-of-kernel run ended before this exercise was checked (did the notebook exit the process?)"
 
 
-def verify(probes: Mapping[str, Probe], inputs: Mapping[str, Any], output: RunOutput) -> dict[str, Verdict]:
-    """Compare every probe's result in this (trusted) process."""
+def verify(probes: Mapping[str, Probe], inputs: Mapping[str, Any], output: RunOutput,
+           code: Mapping[str, Any] | None = None) -> dict[str, Verdict]:
+    """Compare every probe's result in this (trusted) process, then check the mechanism of the probes that have
+    one on the student's source (`code[key]`, a `grading.mechanism.StudentCode`; no code fails them)."""
     from calcml import checks
 
     verdicts = {}
@@ -591,6 +648,12 @@ def verify(probes: Mapping[str, Probe], inputs: Mapping[str, Any], output: RunOu
         try:
             with np.errstate(all="ignore"):
                 probe.verify(inputs[grade_id], output.results[grade_id])
+            if probe.mechanism is not None:
+                student_code = (code or {}).get(grade_id)
+                if student_code is None:
+                    raise checks.CheckFailure("the grader could not read your source to check how your answer "
+                                              "works, so this exercise could not be checked")
+                probe.mechanism(student_code)
         except (checks.CheckFailure, AssertionError) as failure:
             verdicts[grade_id] = Verdict(False, _shorten(str(failure) or "the result is wrong"))
         except Exception as error:  # noqa: BLE001 -- an untrusted result may break a verify function any way
@@ -608,8 +671,26 @@ def _shorten(text: str) -> str:
 _LAST_RUN: dict[tuple[str, str], RunOutput] = {}
 
 
+def student_code(notebook: Any, entry: dict[str, Any]) -> Any:
+    """What the student wrote (`grading.mechanism.StudentCode`), for the probes' mechanism checks."""
+    from grading import mechanism
+
+    release = nbformat.read(manifest.release_notebook(entry), as_version=4)
+    return mechanism.student_code(notebook, release)
+
+
+def with_prelude(code: Any, grade_id: str, prelude: str) -> Any:
+    """`code` as if the exercise's solution cell held `prelude` (a trial of `check_many`)."""
+    if not prelude:
+        return code
+    solutions = dict(code.solutions)
+    solutions[f"{grade_id}-solution"] = prelude
+    return dataclasses.replace(code, solutions=solutions, cells=(*code.cells, prelude))
+
+
 def _check(unit_id: str, student_id: str, notebook_path: str | os.PathLike, *, sandboxed: bool, trusted: bool,
-           policy: Any, prune: bool, course_id: str | None) -> tuple[dict[str, Verdict], RunOutput, Any]:
+           policy: Any, prune: bool, course_id: str | None,
+           secret: bytes | None = None) -> tuple[dict[str, Verdict], RunOutput, Any]:
     entry = manifest.unit(unit_id)
     probes = load_spec(unit_id)
     try:
@@ -618,12 +699,15 @@ def _check(unit_id: str, student_id: str, notebook_path: str | os.PathLike, *, s
         reason = _shorten(f"the notebook could not be read ({type(error).__name__}: {error})")
         output = RunOutput({}, {}, [], "malformed", 0.0, [reason], False)
         return {grade_id: Verdict(False, reason) for grade_id in probes}, output, None
-    inputs = make_inputs(unit_id, student_id, probes, course_id)
+    inputs = make_inputs(unit_id, student_id, probes, course_id, secret)
     cells, notes = notebook_cells(notebook, entry, drivers=[p.driver for p in probes.values()], prune=prune)
     payload = [{"grade_id": g, "driver": p.driver, "inputs": inputs[g]} for g, p in probes.items()]
     output = run_probes(cells, payload, sandboxed=sandboxed, trusted=trusted, policy=policy)
     output.notes[:0] = notes
-    return verify(probes, inputs, output), output, notebook
+    code = None
+    if any(p.mechanism is not None for p in probes.values()):
+        code = dict.fromkeys(probes, student_code(notebook, entry))
+    return verify(probes, inputs, output, code), output, notebook
 
 
 def _remember(unit_id: str, student_id: str, output: RunOutput) -> None:
@@ -690,7 +774,11 @@ def check_many(unit_id: str, notebook_path: str | os.PathLike, trials: list[dict
     output.notes[:0] = notes
     by_key = {t["key"]: probes[t["grade_id"]] for t in trials}
     inputs = {t["key"]: inputs_by_student[t["student"]][t["grade_id"]] for t in trials}
-    return verify(by_key, inputs, output), output
+    code = None
+    if any(probe.mechanism is not None for probe in by_key.values()):
+        base = student_code(notebook, entry)
+        code = {t["key"]: with_prelude(base, t["grade_id"], t.get("prelude", "")) for t in trials}
+    return verify(by_key, inputs, output, code), output
 
 
 def last_run(unit_id: str, student_id: str) -> RunOutput | None:
@@ -729,7 +817,8 @@ def _runner_summary(output: RunOutput) -> dict[str, Any]:
 
 def check_submission(*, assignment: str, student: str, notebook_path: str | os.PathLike,
                      workdir: str | os.PathLike | None = None, trusted: bool = False, sandboxed: bool = True,
-                     policy: Any = None) -> dict[str, Any]:
+                     policy: Any = None, secret: bytes | None = None,
+                     wall_seconds: float | None = None) -> dict[str, Any]:
     """The integrity step of `grading.grade`: called by each worker after the kernel ran, outside the kernel.
 
     Returns the JSON-able report `grading.grade` expects and stores per notebook in `integrity.json`:
@@ -738,16 +827,49 @@ def check_submission(*, assignment: str, student: str, notebook_path: str | os.P
     out-of-kernel score (all or nothing); the grader lowers nbgrader's auto score to it where it is lower and
     flags that. The flags returned here are the other disagreements: exercises that failed in the kernel but
     pass out of it (the in-kernel 0 stands).
+
+    It fails closed and never raises: whatever goes wrong (no probes for the unit, an unreadable notebook, an
+    error in the grader's own analysis, a probe run out of time) fails every exercise it leaves unchecked, with
+    `ran` False and the reason.
+
+    Args:
+        secret: The course's secret (default: `course_secret()`).
+        wall_seconds: What is left of the submission's time budget for the probe run (default: the policy's).
     """
     del workdir  # the probe process gets a fresh private folder of its own
     try:
         entry = manifest.unit(assignment)
-        load_spec(assignment)
-    except (KeyError, ImportError) as error:
-        return {"ran": False, "error": f"no out-of-kernel probes for {assignment}: {error}", "exercises": {},
-                "flags": []}
+    except Exception as error:  # noqa: BLE001
+        return {"ran": False, "error": _shorten(f"no out-of-kernel probes for {assignment}: {error}"),
+                "exercises": {}, "flags": []}
+    try:
+        return _checked(entry, student, notebook_path, trusted=trusted, sandboxed=sandboxed, policy=policy,
+                        secret=secret, wall_seconds=wall_seconds)
+    except Exception as error:  # noqa: BLE001 -- RecursionError, MemoryError, a bug: the check fails closed
+        reason = _shorten(f"the out-of-kernel check could not run ({type(error).__name__}: {error}); this "
+                          "exercise scores 0 until an instructor looks at it")
+        return failed_closed(entry, reason)
+
+
+def failed_closed(entry: dict[str, Any], reason: str, *, timed_out: bool = False) -> dict[str, Any]:
+    """The report of a check that could not run: every exercise of the unit fails with `reason`."""
+    exercises = {e["grade_id"]: {"points": 0.0, "max_points": float(e["points"]), "passed": False,
+                                 "detail": reason, "in_kernel_passed": None} for e in entry["exercises"]}
+    return {"ran": False, "error": reason, "timed_out": timed_out, "format": FORMAT, "unit": entry["id"],
+            "seeds": SEEDS, "exercises": exercises, "flags": []}
+
+
+def _checked(entry: dict[str, Any], student: str, notebook_path: str | os.PathLike, *, trusted: bool,
+             sandboxed: bool, policy: Any, secret: bytes | None, wall_seconds: float | None) -> dict[str, Any]:
+    assignment = entry["id"]
+    policy = policy or default_policy()
+    if wall_seconds is not None:
+        if wall_seconds < MIN_PROBE_SECONDS:
+            return failed_closed(entry, "the submission used up its whole time budget in the kernel, so the "
+                                        "out-of-kernel check could not run", timed_out=True)
+        policy = policy.replace(wall_seconds=min(policy.wall_seconds, wall_seconds))
     verdicts, output, notebook = _check(assignment, student, notebook_path, sandboxed=sandboxed, trusted=trusted,
-                                        policy=policy, prune=True, course_id=None)
+                                        policy=policy, prune=True, course_id=None, secret=secret)
     _remember(assignment, student, output)
     in_kernel = in_kernel_results(notebook) if notebook is not None else {}
     exercises: dict[str, dict[str, Any]] = {}
@@ -761,8 +883,9 @@ def check_submission(*, assignment: str, student: str, notebook_path: str | os.P
         if verdict.passed and in_kernel.get(grade_id) is False:
             flags.append(f"{grade_id}: failed in the kernel but passes the out-of-kernel check on the grader's own "
                          "inputs (the in-kernel 0 stands; worth a look)")
-    return {"ran": notebook is not None, "format": FORMAT, "unit": assignment, "student": student,
-            "seeds": "sha256(course_id|student_id|grade_id)", "isolation": _isolation(sandboxed, trusted),
+    return {"ran": notebook is not None and output.finished, "timed_out": output.status == "timeout",
+            "error": "" if output.finished else _why_missing(output), "format": FORMAT, "unit": assignment,
+            "student": student, "seeds": SEEDS, "isolation": _isolation(sandboxed, trusted),
             "runner": _runner_summary(output), "exercises": exercises, "flags": flags}
 
 
@@ -830,7 +953,7 @@ def apply(gradebook_path: str | os.PathLike, unit_id: str, student_id: str, verd
                                   "The out-of-kernel check passed, but nbgrader's tests did not give full marks."))
         gradebook.db.commit()
     report = {"ran": run is not None and run.status != "malformed", "format": FORMAT, "unit": unit_id,
-              "student": student_id, "seeds": "sha256(course_id|student_id|grade_id)", "isolation": isolation or "",
+              "student": student_id, "seeds": SEEDS, "isolation": isolation or "",
               "runner": _runner_summary(run) if run else None, "autograded_sha256": fingerprint,
               "exercises": exercises, "flags": [dataclasses.asdict(flag) for flag in flags]}
     document = {"student": student_id, "assignment": unit_id, "flags": [_flag_text(flag) for flag in flags],

@@ -244,11 +244,11 @@ def run_cell(name, source, namespace, timeout, emit):
     """Run one cell of the student's code in `namespace`; report an error or a slow cell."""
     try:
         code = compile(source, f"<{name}>", "exec")
-    except SyntaxError as error:
-        transformed = transform_magics(source)
+    except Exception as error:  # noqa: BLE001 -- SyntaxError, or RecursionError/MemoryError on deep nesting
+        transformed = transform_magics(source) if isinstance(error, SyntaxError) else None
         try:
             code = compile(transformed, f"<{name}>", "exec") if transformed else None
-        except SyntaxError:
+        except Exception:  # noqa: BLE001
             code = None
         if code is None:
             emit({"event": "cell", "name": name, "error": describe(error)})

@@ -29,7 +29,7 @@ from typing import Any
 
 import nbformat
 
-from grading.grade import DEFAULT_CONFIG, INTEGRITY_FILE, STATUS_FILE, STATUSES, course_directory, load_config
+from grading.config import DEFAULT_CONFIG, INTEGRITY_FILE, STATUS_FILE, STATUSES, course_directory, load_config
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -67,6 +67,22 @@ class Course:
             return json.loads(path.read_text())
         except (OSError, ValueError):
             return None
+
+
+def check_ran(doc: dict[str, Any]) -> bool:
+    """Whether the out-of-kernel check of every notebook in an `integrity.json` ran to the end."""
+    notebooks = doc.get("notebooks") if isinstance(doc, dict) else None
+    return isinstance(notebooks, dict) and bool(notebooks) and all(
+        isinstance(n, dict) and n.get("ran") is True for n in notebooks.values())
+
+
+def integrity_state(status: dict[str, Any] | None, doc: dict[str, Any] | None) -> str:
+    """'ok', 'flagged', 'failed' (the check could not run: its exercises scored 0) or 'not run'."""
+    if doc is None:
+        return "not run"
+    if not check_ran(doc):
+        return "failed"
+    return "flagged" if doc.get("flags") else "ok"
 
 
 def rows(course: Course, assignments: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -110,7 +126,7 @@ def rows(course: Course, assignments: Sequence[str] | None = None) -> list[dict[
                     "max_score": float(assignment.max_score),
                     "late_penalty": round(float(submission.late_submission_penalty or 0), 4) if submission else 0.0,
                     "needs_manual_grade": bool(submission.needs_manual_grade) if submission else False,
-                    "integrity": ("flagged" if flags else "ok") if integrity else "not run",
+                    "integrity": integrity_state(status, integrity),
                     "timestamp": str(submission.timestamp or "") if submission else "",
                     "notes": " | ".join(notes + [f"integrity: {f}" for f in flags]),
                 })
@@ -122,7 +138,7 @@ def write_csv(course: Course, path: Path | None = None) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
-        writer.writerows(rows(course))
+        writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows(course))
     return path
 
 
@@ -229,8 +245,20 @@ def plot_totals(totals: list[float], maximum: float, path: Path) -> None:
 # The report
 
 
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+MARKDOWN_SPECIALS = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#!~"} | {"&": "&amp;", "\n": " ", "\r": " "})
+
+
+def inert_markdown(text: Any) -> str:
+    """Text from a submission (an error message, a note) as inert Markdown: no link, image, HTML or table break."""
+    return str(text).translate(MARKDOWN_SPECIALS)
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV field that a spreadsheet shows as text: a leading =, +, -, @ or control character would make it a
+    formula (CSV injection through a student's error message or note)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def write_report(course: Course, assignment: str, out_dir: Path | None = None) -> Path:
@@ -298,7 +326,7 @@ def write_report(course: Course, assignment: str, out_dir: Path | None = None) -
         lines += ["The first line of each failed test's error; numbers are shown as `#`.", "",
                   "| students | exercise | failure |", "|---|---|---|"]
         for (grade_id, line), n in failures.most_common(15):
-            lines.append(f"| {n} | `{grade_id}` | {_cell(line)} |")
+            lines.append(f"| {n} | `{grade_id}` | {inert_markdown(line)} |")
     else:
         lines.append("No test failed.")
     lines.append("")
@@ -311,12 +339,17 @@ def write_report(course: Course, assignment: str, out_dir: Path | None = None) -
                   "the in-kernel results only.", ""]
     else:
         flagged = [(s, doc) for s, doc in checked if doc.get("flags")]
-        lines += [f"Out-of-kernel checks ran for {len(checked)} submissions; {len(flagged)} flagged.", ""]
+        failed = [s for s, doc in checked if not check_ran(doc)]
+        lines += [f"Out-of-kernel checks ran for {len(checked) - len(failed)} submissions; {len(flagged)} flagged.",
+                  ""]
+        if failed:
+            lines += [f"The check could not run for {len(failed)} submissions ({', '.join(failed)}): their "
+                      "automatic scores are 0 and each needs a manual look.", ""]
         if flagged:
             lines += ["| student | flag |", "|---|---|"]
             for student, doc in flagged:
                 for flag in doc["flags"]:
-                    lines.append(f"| {student} | {_cell(flag)} |")
+                    lines.append(f"| {inert_markdown(student)} | {inert_markdown(flag)} |")
             lines.append("")
 
     lines += ["## Submissions that need a look", ""]
@@ -324,8 +357,8 @@ def write_report(course: Course, assignment: str, out_dir: Path | None = None) -
     if attention:
         lines += ["| student | status | score | notes |", "|---|---|---|---|"]
         for r in attention:
-            lines.append(f"| {r['student_id']} | {r['status']} | {r['score']:g} / {r['max_score']:g} | "
-                         f"{_cell(r['notes'][:300])} |")
+            lines.append(f"| {inert_markdown(r['student_id'])} | {r['status']} | {r['score']:g} / {r['max_score']:g} | "
+                         f"{inert_markdown(r['notes'][:300])} |")
     else:
         lines.append("None: every submission was graded normally.")
     lines.append("")

@@ -81,7 +81,9 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "ns
 # Top-level system folders visible read-only (or as the symlinks they are on a merged-/usr system).
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Unprivileged uids for sandboxes started by root: a fresh one per jail, so RLIMIT_NPROC is per jail.
-UID_BASE, UID_SPAN = 200_000, 60_000
+UID_BASE = 200_000
+PID_SLOTS = 1 << 22  # Linux's largest pid_max: every live process gets its own block of uids
+UIDS_PER_PROCESS = 16  # jails one process holds at once are far fewer (a kernel, then its probe)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -341,7 +343,9 @@ _uid_counter = itertools.count()
 
 
 def _fresh_uid() -> int:
-    return UID_BASE + (os.getpid() * 97 + next(_uid_counter)) % UID_SPAN
+    """A uid no other live sandbox has: distinct per process (pid), and per jail within it (a counter); two
+    concurrent sandboxes sharing a uid could signal each other and read each other's folders."""
+    return UID_BASE + (os.getpid() % PID_SLOTS) * UIDS_PER_PROCESS + next(_uid_counter) % UIDS_PER_PROCESS
 
 
 def base_env(home: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -687,7 +691,7 @@ from jupyter_client.asynchronous import AsyncKernelClient  # noqa: E402
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 from traitlets import Bool, DottedObjectName, Instance, default  # noqa: E402
 
-MAX_MESSAGE_BYTES = 256 * MIB  # far above any real output; the kernel itself is capped at 2 GiB
+MAX_MESSAGE_BYTES = 64 * MIB  # ipykernel sends what a cell prints in 0.2 s as one message: tens of MiB in a loop
 
 
 class SandboxedKernelClient(AsyncKernelClient):
@@ -754,7 +758,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             spec.interrupt_mode = "message"
             spec.env = {}
         kw["env"] = self.jail.env()
-        self._log_handle = open(self.jail.dir / "kernel.log", "wb")  # noqa: SIM115 -- closed in cleanup
+        # Opened read-write: the log is read back through this descriptor, never by its path, which the sandbox
+        # could have replaced with a link to a file the grader may read and the student may not.
+        self._log_handle = open(self.jail.dir / "kernel.log", "w+b")  # noqa: SIM115 -- closed in cleanup
         kw["stdout"] = kw["stderr"] = self._log_handle
         kw["stdin"] = subprocess.DEVNULL
         return await super()._async_pre_start_kernel(**kw)
@@ -801,12 +807,12 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def kernel_log(self, limit: int = 4000) -> str:
         """The tail of the kernel process's own stdout and stderr (a crash message, a segfault)."""
-        if self.jail is None:
-            return ""
-        path = self.jail.dir / "kernel.log"
-        with contextlib.suppress(OSError):
-            data = path.read_bytes()
-            return data[-limit:].decode("utf-8", "replace")
+        handle = getattr(self, "_log_handle", None)
+        if handle is None:
+            return getattr(self, "_last_log", "")
+        with contextlib.suppress(OSError, ValueError):
+            size = os.fstat(handle.fileno()).st_size
+            return os.pread(handle.fileno(), limit, max(0, size - limit)).decode("utf-8", "replace")
         return ""
 
     def diagnosis(self) -> dict[str, Any]:
@@ -823,6 +829,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     cleanup_resources = _async_cleanup_resources
 
     def _close_jail(self, restart: bool) -> None:
+        self._last_log = self.kernel_log()
         handle = getattr(self, "_log_handle", None)
         if handle is not None:
             handle.close()

@@ -16,7 +16,8 @@ from nbformat import NotebookNode
 from grading import manifest, release, submissions
 
 IGNORED = shutil.ignore_patterns("__pycache__", "*.ipynb_checkpoints", "*.ipynb", "submitted", "autograded", "feedback",
-                                 "gradebook.db", "exchange", "tests", "samples", ".work")
+                                 "gradebook.db", "exchange", "tests", "samples", ".work",
+                                 ".seed_secret")
 
 
 def create(target: Path) -> Path:

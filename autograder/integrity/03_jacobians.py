@@ -32,12 +32,13 @@ def _arrays(case, *keys):
 # ------------------------------------------------------------------------------------------------- softmax_jacobian
 
 def softmax_inputs(rng):
-    random = [rng.normal(scale=float(rng.uniform(0.5, 4.0)), size=int(rng.integers(2, 11))) for _ in range(4)]
+    random = [rng.normal(scale=float(rng.uniform(0.5, 4.0)), size=int(rng.integers(1, 11))) for _ in range(8)]
     shifted = [{"z": rng.normal(size=int(rng.integers(2, 7))), "shift": shift} for shift in (1000.0, -1000.0)]
     return {"random": random, "one": [float(rng.normal(scale=3))], "shifted": shifted,
-            "saturated": [1000.0, 0.0, -1000.0], "untouched": (rng.normal(size=5) + 50.0).tolist()}
+            "saturated": [1000.0, 0.0, -1000.0], "untouched": (rng.normal(size=6) + 50.0).tolist()}
 
 
+# The driver reports z as it is after the call (data); the grader compares it with the z it drew.
 SOFTMAX_DRIVER = textwrap.dedent("""
     import numpy as np
     result = {"random": [softmax_jacobian(np.array(z)) for z in inputs["random"]],
@@ -45,8 +46,8 @@ SOFTMAX_DRIVER = textwrap.dedent("""
               "shifted": [softmax_jacobian(np.array(c["z"]) + c["shift"]) for c in inputs["shifted"]],
               "saturated": softmax_jacobian(np.array(inputs["saturated"]))}
     z = np.array(inputs["untouched"])
-    softmax_jacobian(z)
-    result["untouched"] = bool(np.array_equal(z, inputs["untouched"]))
+    result["untouched_jacobian"] = softmax_jacobian(z)
+    result["untouched"] = z.tolist()
 """)
 
 HINT_SOFTMAX = "J = diag(p) - p pᵀ, where p pᵀ is the n x n outer product np.outer(p, p), not the number p @ p."
@@ -69,8 +70,13 @@ def softmax_verify(inputs, result):
               hint="exp(1000) overflows and exp(-1000) underflows to 0: subtract max(z) before exponentiating.")
     close(result.get("saturated"), np.zeros((3, 3)), what="softmax Jacobian", where="at z = [1000, 0, -1000]",
           hint=HINT_SOFTMAX)
-    require(result.get("untouched") is True, "softmax_jacobian changed its argument z in place; compute z - max(z) "
-                                             "as a new array.")
+    z = inputs["untouched"]
+    after = result.get("untouched")
+    require(isinstance(after, list) and len(after) == len(z)
+            and all(type(a) is float and a == b for a, b in zip(after, z, strict=True)),
+            "softmax_jacobian changed its argument z in place; compute z - max(z) as a new array.")
+    close(result.get("untouched_jacobian"), numdiff.jacobian(_softmax, np.array(z)), what="softmax Jacobian",
+          where="at logits near 50", hint=HINT_SOFTMAX)
 
 
 # --------------------------------------------------------------------------------------------------- chain_jacobian
@@ -79,8 +85,9 @@ ACTIVATIONS = (np.sin, np.tanh, lambda a: a + 0.3 * a**2)
 
 
 def chain_inputs(rng):
-    chains = [[3, 3, 3, 3], [int(d) for d in rng.integers(1, 7, size=3)], [int(rng.integers(2, 6))] * 2]
-    for _ in range(2):
+    # the layer sizes of the hidden tests (one map, square, one input, one output, a bottleneck), then random ones
+    chains = [[3, 3, 3, 3], [4, 2, 3], [2, 2], [5, 5, 5, 5, 5], [1, 3, 2], [6, 4, 3, 1], [3, 1, 4]]
+    for _ in range(4):
         chains.append([int(d) for d in rng.integers(1, 7, size=int(rng.integers(2, 6)))])
     cases = []
     for dims in chains:
@@ -137,9 +144,9 @@ def chain_verify(inputs, result):
 
 # ---------------------------------------------------------------------------------------------------- tanh layers
 
-def _layer_cases(rng, count):
-    shapes = [(1, int(rng.integers(2, 7))), (int(rng.integers(2, 7)), 1), (int(rng.integers(2, 6)),) * 2]
-    shapes += [(int(rng.integers(1, 9)), int(rng.integers(1, 9))) for _ in range(count - 3)]
+def _layer_cases(rng, shapes):
+    """Layers of the given shapes (the hidden tests'), three random ones, and a partly saturated one (W x 2.5)."""
+    shapes = [*shapes, *((int(rng.integers(1, 9)), int(rng.integers(1, 9))) for _ in range(3)), (4, 4)]
     cases = []
     for k, (m, n) in enumerate(shapes):
         scale = 2.5 if k == len(shapes) - 1 else 1.0
@@ -149,7 +156,7 @@ def _layer_cases(rng, count):
 
 
 def jvp_inputs(rng):
-    return _layer_cases(rng, 6)
+    return _layer_cases(rng, [(3, 3), (2, 4), (1, 5), (4, 1), (1, 1), (6, 3), (3, 7), (5, 2)])
 
 
 JVP_DRIVER = textwrap.dedent("""
@@ -169,7 +176,11 @@ def jvp_verify(inputs, result):
 
 
 def vjp_inputs(rng):
-    return _layer_cases(rng, 6)
+    cases = _layer_cases(rng, [(3, 3), (3, 4), (1, 6), (5, 1), (1, 1), (2, 7), (6, 2), (4, 3)])
+    n = 5  # one output and u = 1: u_x is the gradient of y itself
+    cases["cases"].append({"W": rng.normal(size=(1, n)), "b": rng.normal(size=1), "x": rng.normal(size=n),
+                           "v": rng.normal(size=n), "u": np.ones(1)})
+    return cases
 
 
 VJP_DRIVER = textwrap.dedent("""
@@ -203,8 +214,9 @@ def vjp_verify(inputs, result):
 # -------------------------------------------------------------------------------------------------- tanh_network_vjp
 
 def network_inputs(rng):
-    chains = [[3, 3, 3, 3], [int(rng.integers(2, 6)), int(rng.integers(2, 6)), 1], [1, 3, 2]]
-    chains += [[int(d) for d in rng.integers(1, 6, size=int(rng.integers(2, 5)))] for _ in range(2)]
+    # the layer sizes of the hidden tests, then random ones
+    chains = [[3, 4, 2], [3, 3, 3], [4, 4], [5, 3, 4, 1], [1, 2, 3, 2], [2, 6, 1, 5], [3, 3, 3, 3, 3], [1, 3, 2]]
+    chains += [[int(d) for d in rng.integers(1, 6, size=int(rng.integers(2, 5)))] for _ in range(3)]
     cases = []
     for dims in chains:
         params = [{"W": rng.normal(size=(d_out, d_in)) / np.sqrt(d_in), "b": 0.5 * rng.normal(size=d_out)}

@@ -12,18 +12,59 @@ import textwrap
 import numpy as np
 
 from calcml import checks, data, expressions, numdiff
+from grading import mechanism
 from grading.integrity import Probe, close, require
 
 PROGRAMS = textwrap.dedent("""
     import sys
-    import numpy as np
-    from calcml.expressions import Program, Step
 
-    def program_of(spec):
-        steps = tuple(Step(op, tuple(args), const) for op, args, const in spec["steps"])
-        return Program(spec["n"], steps, tuple(spec["x"]))
+    def run_program(spec, inputs, every=False):
+        \"\"\"The program's steps on `inputs`, interpreted here: no helper the student's code could replace.\"\"\"
+        regs = list(inputs)
+        for op, args, c in spec["steps"]:
+            a = regs[args[0]]
+            b = regs[args[1]] if len(args) > 1 else None
+            if op == "pow_c" and float(c).is_integer():
+                c = int(c)
+            if op == "add":
+                v = a + b
+            elif op == "sub":
+                v = a - b
+            elif op == "mul":
+                v = a * b
+            elif op == "div":
+                v = a / b
+            elif op == "pow":
+                v = a ** b
+            elif op == "add_c":
+                v = a + c
+            elif op == "sub_c":
+                v = a - c
+            elif op == "mul_c":
+                v = a * c
+            elif op == "div_c":
+                v = a / c
+            elif op == "pow_c":
+                v = a ** c
+            elif op == "radd":
+                v = c + a
+            elif op == "rsub":
+                v = c - a
+            elif op == "rmul":
+                v = c * a
+            elif op == "rdiv":
+                v = c / a
+            elif op == "rpow":
+                v = c ** a
+            elif op == "neg":
+                v = -a
+            else:
+                v = getattr(a, op)()
+            regs.append(v)
+        return regs[len(inputs):] if every else regs[-1]
 
     def at_default_recursion_limit(action):
+        \"\"\"A courtesy for an honest recursive sort (a clear message); the grader decides from the source.\"\"\"
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(1000)
         try:
@@ -35,9 +76,8 @@ PROGRAMS = textwrap.dedent("""
             sys.setrecursionlimit(limit)
 
     def engine_gradient(spec):
-        program = program_of(spec)
-        leaves = [Value(v) for v in program.x]
-        out = program.run(leaves)
+        leaves = [Value(v) for v in spec["x"]]
+        out = run_program(spec, leaves)
         out.backward()
         return {"value": out.data, "grads": [leaf.grad for leaf in leaves]}
 """)
@@ -96,19 +136,20 @@ def core_inputs(rng):
 CORE_DRIVER = PROGRAMS + textwrap.dedent("""
     result = {"programs": [], "orders": [], "again": []}
     for spec in inputs["programs"]:
-        program = program_of(spec)
-        leaves = [Value(v) for v in program.x]
-        out = program.run(leaves)
+        leaves = [Value(v) for v in spec["x"]]
+        out = run_program(spec, leaves)
         out.backward()
         first = [leaf.grad for leaf in leaves]
-        result["programs"].append({"value": out.data, "grads": first})
+        result["programs"].append({"value": out.data, "grads": first, "root_grad": out.grad})
+        # The order as raw data: each Value gets a number the first time it is seen (the output is 0); the
+        # grader reads from these numbers whether the order is complete, unique and inputs-first.
         order = out.topological_order()
-        position = {}
-        for k, node in enumerate(order):
-            position.setdefault(id(node), k)
-        result["orders"].append({"size": len(order), "unique": len(position),
-                                 "last_is_root": bool(order) and order[-1] is out,
-                                 "prev": [[position.get(id(p), -1) for p in node._prev] for node in order]})
+        number = {id(out): 0}
+        rows = []
+        for node in order:
+            ident = number.setdefault(id(node), len(number))
+            rows.append([ident, [number.setdefault(id(p), len(number)) for p in node._prev]])
+        result["orders"].append(rows)
         out.zero_grad()
         out.backward()
         result["again"].append([leaf.grad for leaf in leaves])
@@ -130,26 +171,36 @@ CORE_DRIVER = PROGRAMS + textwrap.dedent("""
 """)
 
 
+def check_order(rows, what):
+    """The topological order, as the driver's raw numbers, checked here: each Value once, every input of a Value
+    before it, none left out, the output last."""
+    require(isinstance(rows, list) and len(rows) > 0, f"{what} is empty (called again after backward()): does it "
+                                                      "keep state between calls, such as a visited set stored "
+                                                      "outside the method or a mutable default argument?")
+    position: dict[int, int] = {}
+    for k, row in enumerate(rows):
+        require(isinstance(row, list) and len(row) == 2 and type(row[0]) is int and isinstance(row[1], list)
+                and all(type(p) is int for p in row[1]), f"{what} is malformed.")
+        require(row[0] not in position, f"{what} lists a Value more than once: keep a set of the Values already "
+                                        "visited.")
+        position[row[0]] = k
+    for k, (_, parents) in enumerate(rows):
+        require(all(p in position for p in parents), f"{what} leaves out a Value the output depends on.")
+        require(all(position[p] < k for p in parents), f"{what} puts a Value before one of its inputs.")
+    require(rows[-1][0] == 0, f"{what} must end with the Value it is called on.")
+
+
 def core_verify(inputs, result):
     require(isinstance(result, dict), "Value gave no results.")
     check_programs(inputs["programs"], result.get("programs"),
                    hint="Is every contribution added (+=), and does backward() seed the output with 1?")
     orders = result.get("orders")
     require(isinstance(orders, list) and len(orders) == len(inputs["programs"]), "topological_order gave no orders.")
-    for spec, order in zip(inputs["programs"], orders, strict=True):
-        what = f"topological_order() of the program {program_from(spec)}"
-        require(isinstance(order, dict) and order.get("size") == order.get("unique"),
-                f"{what} lists a Value more than once: keep a set of the Values already visited.")
-        require(order.get("size", 0) > 0, f"{what} is empty (called again after backward()): does it keep state "
-                                          "between calls, such as a visited set stored outside the method or a "
-                                          "mutable default argument?")
-        require(order.get("last_is_root") is True, f"{what} must end with the Value it is called on.")
-        prev = order.get("prev")
-        require(isinstance(prev, list), f"{what} is missing.")
-        for k, parents in enumerate(prev):
-            require(isinstance(parents, list) and all(type(p) is int for p in parents), f"{what} is malformed.")
-            require(-1 not in parents, f"{what} leaves out a Value the output depends on.")
-            require(all(p < k for p in parents), f"{what} puts a Value before one of its inputs.")
+    for spec, rows in zip(inputs["programs"], orders, strict=True):
+        check_order(rows, f"topological_order() of the program {program_from(spec)}")
+    for spec, got in zip(inputs["programs"], result["programs"], strict=True):
+        close(got.get("root_grad"), 1.0, what="grad of the output itself", where=f"for the program "
+              f"{program_from(spec)}", hint="backward() starts from d(out)/d(out) = 1.")
     again = result.get("again")
     require(isinstance(again, list) and len(again) == len(inputs["programs"]), "no second backward() results.")
     for spec, grads in zip(inputs["programs"], again, strict=True):
@@ -228,7 +279,7 @@ def functions_inputs(rng):
               "sigmoid": [float(rng.uniform(-5, 5)), float(rng.uniform(30, 40)), float(-rng.uniform(30, 40)),
                           709.5, -709.5, 1000.0, -1000.0, float(rng.uniform(700, 900)), float(-rng.uniform(700, 900))]}
     programs = _programs(rng, expressions.BASIC + expressions.FUNCTIONS, [(3, 8), (3, 15), (3, 30), (3, 50)])
-    programs += _programs(rng, expressions.ALL, [(2, 10), (3, 20), (4, 40), (3, 80)])
+    programs += _programs(rng, expressions.ALL, [(2, 10), (3, 20), (4, 40), (3, 80), (5, 25)])
     return {"points": points, "programs": programs,
             "deep": {"start": float(rng.uniform(0.1, 0.6)), "steps": int(rng.integers(9_000, 11_000))}}
 
@@ -285,13 +336,50 @@ def functions_verify(inputs, result):
                f"{n:,} tanh steps (x <- x + 0.0001 tanh(x))")
 
 
+# ---------------------------------------------------------------------------------------- the mechanism: no recursion
+#
+# Exercise 1's contract, checked on the source in the grader's process (the probe process is the student's, so the
+# driver's recursion limit there is only a courtesy for a clear message). Two rules:
+#
+# 1. Nothing in the student's code may touch the recursion limit or the stack size, or take a dynamic route that
+#    could reach them (`grading.mechanism.limit_route`).
+# 2. No recursion is reachable from `topological_order` in the class-aware call graph, implicit dunder calls and
+#    escaped functions included (`grading.mechanism.implicit_recursion`). Only `topological_order` is a root:
+#    `backward()` calls every node's `_backward` closure, and a recursive backward cannot pass the deep chains once
+#    rule 1 holds.
+
+SORT_ROOTS = ("topological_order",)
+ITERATIVE_HINT = "Walk the graph with an explicit stack (a list you append to and pop from)."
+CONTRACT = ("The contract: topological_order must not recurse, and your engine must not change Python's recursion "
+            "limit or stack size or run code built from strings.")
+
+
+def iterative_sort(code) -> None:
+    """The contract of exercise 1, checked on the source: no cell touches the recursion limit or the stack size or
+    takes a dynamic route that could (rule 1), and topological_order() reaches no recursion (rule 2)."""
+    route = mechanism.limit_route(code)
+    if route and route.kind == "limit":
+        raise checks.CheckFailure(f"Your code touches Python's recursion limit or the stack size "
+                                  f"({route.description}): the topological sort must work at the default recursion "
+                                  f"limit of 1000, without recursion. {CONTRACT} {ITERATIVE_HINT}")
+    if route:
+        raise checks.CheckFailure(f"Your code uses {route.description}, a dynamic route (to names, modules or code "
+                                  "built from strings) that could change Python's recursion limit, and the grader "
+                                  f"does not allow it in this notebook. {CONTRACT}")
+    cycle = mechanism.implicit_recursion(code, SORT_ROOTS, modules=mechanism.release_imports("05_autograd"))
+    if cycle:
+        raise checks.CheckFailure(f"Your topological_order recurses ({' -> '.join(cycle)}): a graph 10,000 "
+                                  "operations deep needs more than Python's recursion limit of 1000 frames. "
+                                  f"{CONTRACT} {ITERATIVE_HINT}")
+
+
 # ------------------------------------------------------------------------------------------------------------- mlp
 
 def mlp_inputs(rng):
     X3, y3 = rng.normal(size=(5, 3)), rng.choice([-1.0, 1.0], size=5)
     X8, y8 = data.moons(8, noise=0.2, seed=_seed(rng))
     X6, y6 = data.moons(6, noise=0.1, seed=_seed(rng))
-    cases = [(3, [4, 4, 1], X3, y3), (1, [2, 1], X3[:, :1], y3), (2, [5, 2], X6, y6), (2, [6, 6, 1], X8, y8),
+    cases = [(3, [4, 4, 1], X3, y3), (1, [2, 1], X3[:, :1], y3), (2, [5, 2], X6, y6), (2, [8, 8, 1], X8, y8),
              (2, [1], X8, y8), (2, [3, 3, 1], X6, y6)]
     return {"cases": [{"nin": nin, "nouts": nouts, "seed": int(rng.integers(0, 10_000)), "X": X, "y": y}
                       for nin, nouts, X, y in cases]}
@@ -372,32 +460,33 @@ DUAL_SINGLE_OPS = ["sin", "rsub", "rdiv", "rpow", "div", "pow_c", "tanh", "log",
 
 def dual_inputs(rng):
     programs = _programs(rng, expressions.DUAL, [(1, 8), (2, 15), (3, 30), (4, 50), (3, 100)])
-    programs += [program_json(expressions.single_op_program(op, _seed(rng))) for op in DUAL_SINGLE_OPS]
+    programs += [program_json(expressions.single_op_program(op, _seed(rng)))
+                 for op in DUAL_SINGLE_OPS for _ in range(2)]
     many = [{"program": p, "v": rng.normal(size=p["n"]).tolist()}
             for p in _programs(rng, expressions.DUAL, [(2, 6), (3, 12), (4, 20)])]
-    powers = rng.uniform([0.3, -2.5], [4.0, 2.5], size=(3, 2)).tolist()
+    powers = rng.uniform([0.3, -2.5], [4.0, 2.5], size=(4, 2)).tolist()
     directions = [[1.0, 0.0], [0.0, 1.0], rng.normal(size=2).tolist()]
     return {"programs": programs, "many": many, "powers": powers, "directions": directions}
 
 
 DUAL_DRIVER = PROGRAMS + textwrap.dedent("""
+    import numpy as np
     result = {"programs": [], "many": [], "powers": []}
     for spec in inputs["programs"]:
-        program = program_of(spec)
         grads = []
-        for i in range(program.n_inputs):
-            out = program.run([Dual(x, 1.0 if j == i else 0.0) for j, x in enumerate(program.x)])
+        for i in range(spec["n"]):
+            out = run_program(spec, [Dual(x, 1.0 if j == i else 0.0) for j, x in enumerate(spec["x"])])
             grads.append(out.dot)
         result["programs"].append({"value": out.val, "grads": grads})
     for case in inputs["many"]:
-        program = program_of(case["program"])
-        y, dy = jvp(lambda xs, p=program: p.run(xs, every=True), list(program.x), case["v"])
+        spec = case["program"]
+        y, dy = jvp(lambda xs, spec=spec: run_program(spec, xs, every=True), list(spec["x"]), case["v"])
         result["many"].append({"y": y, "dy": dy})
     for base, exponent in inputs["powers"]:
         row = []
         for v in inputs["directions"]:
             y, d = jvp(lambda z: z[0] ** z[1], [base, exponent], v)
-            row.append({"y": y, "d": d, "ndim": [int(np.ndim(y)), int(np.ndim(d))]})
+            row.append({"y": y, "d": d})
         result["powers"].append(row)
 """)
 
@@ -421,16 +510,17 @@ def dual_verify(inputs, result):
     for (a, b), row in zip(inputs["powers"], powers, strict=True):
         for v, got in zip(inputs["directions"], row, strict=True):
             where = f"at a = {a:.4g}, b = {b:.4g} along v = [{v[0]:.3g}, {v[1]:.3g}]"
-            require(got.get("ndim") == [0, 0], "For an f that returns one Dual, jvp returns two arrays of shape ().")
+            require(isinstance(got, dict) and all(type(got.get(k)) in (int, float) for k in ("y", "d")),
+                    "For an f that returns one Dual, jvp returns two arrays of shape ().")
             close(got.get("y"), a**b, what="value of a ** b", where=where)
             close(got.get("d"), numdiff.gradient(lambda z: z[0] ** z[1], [a, b]) @ v, what="derivative of a ** b",
                   where=where, hint="d(a^b) = b a^(b-1) da + a^b ln(a) db.")
 
 
 PROBES = {
-    "05_autograd-value_core": Probe(CORE_DRIVER, core_inputs, core_verify),
+    "05_autograd-value_core": Probe(CORE_DRIVER, core_inputs, core_verify, mechanism=iterative_sort),
     "05_autograd-arithmetic": Probe(ARITHMETIC_DRIVER, arithmetic_inputs, arithmetic_verify),
-    "05_autograd-functions": Probe(FUNCTIONS_DRIVER, functions_inputs, functions_verify),
+    "05_autograd-functions": Probe(FUNCTIONS_DRIVER, functions_inputs, functions_verify, mechanism=iterative_sort),
     "05_autograd-mlp": Probe(MLP_DRIVER, mlp_inputs, mlp_verify),
     "05_autograd-dual": Probe(DUAL_DRIVER, dual_inputs, dual_verify),
 }

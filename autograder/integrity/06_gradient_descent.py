@@ -80,19 +80,26 @@ def gd_inputs(rng):
 
 
 GD_DRIVER = DRIVER_HEAD + textwrap.dedent("""
-    result = {"cases": [], "unchanged": True}
+    result = {"cases": [], "x0_after": []}
     for case in inputs["cases"]:
         x0 = np.array(case["x0"], dtype=float)
         result["cases"].append(gradient_descent(bowl_gradient(case), x0, case["lr"], case["steps"]))
-        result["unchanged"] = result["unchanged"] and bool(np.array_equal(x0, case["x0"]))
+        result["x0_after"].append(x0)
     r = inputs["rosenbrock"]
     x0 = np.array(r["x0"])
     result["rosenbrock"] = gradient_descent(rosenbrock_grad, x0, r["lr"], r["steps"])
-    result["unchanged"] = result["unchanged"] and bool(np.array_equal(x0, r["x0"]))
+    result["rosenbrock_x0_after"] = x0
     x_int = np.array(inputs["integer"])
     result["integer"] = gradient_descent(lambda x: 2 * x, x_int, inputs["integer_lr"], 4)
-    result["integer_unchanged"] = bool(x_int.dtype.kind == "i" and np.array_equal(x_int, inputs["integer"]))
+    result["integer_after"] = {"values": x_int, "kind": x_int.dtype.kind}
 """)
+
+
+def _same(after, before) -> bool:
+    """Whether the caller's array, as the driver found it after the call (raw data), is still `before`."""
+    return (isinstance(after, list) and np.shape(after) == np.shape(before)
+            and bool(np.array_equal(np.asarray(after, dtype=float), np.asarray(before, dtype=float))))
+
 
 HINT_ROWS = "Row 0 is x0, then one row per step: shape (steps + 1, n)."
 
@@ -112,12 +119,18 @@ def gd_verify(inputs, result):
     expected_next = path[:-1] - r["lr"] * np.array([ROSENBROCK(p) for p in path[:-1]])
     close(path[1:], expected_next, what="rows of the trajectory", where=f"on Rosenbrock, η = {r['lr']}",
           hint="Each row must be x_{k+1} = x_k − η ∇f(x_k) of the row before.")
-    require(result.get("unchanged") is True, "gradient_descent changed the caller's x0: copy it first "
-                                             "(np.array(x0, dtype=float)), then update the copy.")
+    after = result.get("x0_after")
+    require(isinstance(after, list) and len(after) == len(inputs["cases"])
+            and all(_same(a, case["x0"]) for a, case in zip(after, inputs["cases"], strict=True))
+            and _same(result.get("rosenbrock_x0_after"), r["x0"]),
+            "gradient_descent changed the caller's x0: copy it first (np.array(x0, dtype=float)), then update the "
+            "copy.")
     x_int = np.array(inputs["integer"], dtype=float)
     close(result.get("integer"), x_int * (1 - 2 * inputs["integer_lr"]) ** np.arange(5)[:, None], what="trajectory",
           where=f"from an integer array x0 = {inputs['integer']}", hint="Convert x0 to floats first.")
-    require(result.get("integer_unchanged") is True, "gradient_descent modified the caller's integer x0.")
+    integer = result.get("integer_after")
+    require(isinstance(integer, dict) and integer.get("kind") == "i" and _same(integer.get("values"), x_int),
+            "gradient_descent modified the caller's integer x0.")
 
 
 # ---------------------------------------------------------------------------------------- threshold and best step
@@ -135,6 +148,8 @@ def threshold_inputs(rng):
     cases = _matrices(rng, 6, 0.05, 20.0, 1)
     c = float(rng.uniform(1, 5))
     cases.append({"A": [[c, 4.0], [-4.0, c]], "lam": [c, c]})
+    d = float(rng.uniform(0.5, 8))
+    cases.append({"A": [[d]], "lam": [d]})
     return {"cases": cases}
 
 
@@ -167,6 +182,8 @@ def best_inputs(rng):
     cases = _matrices(rng, 6, 0.05, 20.0, 2)
     c = float(rng.uniform(0.5, 5))
     cases.append({"A": (c * np.eye(3)).tolist(), "lam": [c, c, c]})
+    d = float(rng.uniform(0.5, 8))
+    cases.append({"A": [[d]], "lam": [d]})
     return {"cases": cases}
 
 
@@ -200,17 +217,28 @@ def momentum_inputs(rng):
     n = int(rng.integers(1, 5))
     lam, H, x_star = _bowl(rng, n, 0.5, 2.0)
     cases.append({"H": H, "x_star": x_star, "beta": 0.0, "steps": 15, "lr": 0.4, "x0": rng.normal(size=n)})
+    cases.append({"H": H, "x_star": x_star, "beta": 0.5, "steps": 0, "lr": 0.4, "x0": rng.normal(size=n)})
+    bound = []
+    for beta in (float(rng.uniform(0.2, 0.4)), float(rng.uniform(0.7, 0.9))):
+        lam, H, x_star = _bowl(rng, 3, 0.5, 4.0)
+        for factor in (0.9, 1.1):
+            bound.append({"H": H, "x_star": x_star, "beta": beta, "factor": factor, "steps": 400,
+                          "lr": factor * 2 * (1 + beta) / lam.max(), "x0": np.ones(3)})
     start = [float(rng.uniform(-1.5, -0.5)), float(rng.uniform(0.5, 1.5))]
-    return {"cases": cases, "rosenbrock": {"x0": start, "lr": 1e-3, "beta": float(rng.uniform(0.5, 0.9)),
-                                           "steps": int(rng.integers(40, 90))}}
+    rosenbrock = {"x0": start, "lr": 1e-3, "beta": float(rng.uniform(0.5, 0.9)), "steps": int(rng.integers(40, 90))}
+    return {"cases": cases, "bound": bound, "rosenbrock": rosenbrock}
 
 
 MOMENTUM_DRIVER = DRIVER_HEAD + textwrap.dedent("""
-    result = {"cases": [], "unchanged": True}
+    result = {"cases": [], "x0_after": [], "bound": []}
     for case in inputs["cases"]:
         x0 = np.array(case["x0"], dtype=float)
         result["cases"].append(momentum(bowl_gradient(case), x0, case["lr"], case["beta"], case["steps"]))
-        result["unchanged"] = result["unchanged"] and bool(np.array_equal(x0, case["x0"]))
+        result["x0_after"].append(x0)
+    for case in inputs["bound"]:
+        path = np.asarray(momentum(bowl_gradient(case), np.array(case["x0"], dtype=float), case["lr"], case["beta"],
+                                   case["steps"]), dtype=float)
+        result["bound"].append(path[-1] if path.ndim == 2 and len(path) == case["steps"] + 1 else path)
     r = inputs["rosenbrock"]
     result["rosenbrock"] = momentum(rosenbrock_grad, np.array(r["x0"]), r["lr"], r["beta"], r["steps"])
 """)
@@ -224,7 +252,17 @@ def momentum_verify(inputs, result):
         H, x_star, x0 = (np.array(case[k], dtype=float) for k in ("H", "x_star", "x0"))
         close(got, exact_hb(H, x_star, x0, case["lr"], case["beta"], case["steps"]), what="trajectory",
               where=f"on a random {x0.size}-D quadratic, η = {case['lr']:.3g}, β = {case['beta']:.3g}", hint=hint)
-    require(result.get("unchanged") is True, "momentum modified the caller's x0; update a copy instead.")
+    after = result.get("x0_after")
+    require(isinstance(after, list) and len(after) == len(inputs["cases"])
+            and all(_same(a, case["x0"]) for a, case in zip(after, inputs["cases"], strict=True)),
+            "momentum modified the caller's x0; update a copy instead.")
+    bound = result.get("bound")
+    require(isinstance(bound, list) and len(bound) == len(inputs["bound"]), "momentum gave too few results.")
+    for case, last in zip(inputs["bound"], bound, strict=True):
+        H, x_star, x0 = (np.array(case[k], dtype=float) for k in ("H", "x_star", "x0"))
+        close(last, exact_hb(H, x_star, x0, case["lr"], case["beta"], case["steps"])[-1], what="last point",
+              where=f"after {case['steps']} steps at {case['factor']} × the stability bound 2(1 + β)/λ_max, "
+                    f"β = {case['beta']:.3g}", hint=hint)
     r = inputs["rosenbrock"]
     path = np.asarray(result.get("rosenbrock"), dtype=float)
     require(path.shape == (r["steps"] + 1, 2), f"On Rosenbrock with {r['steps']} steps the trajectory has shape "

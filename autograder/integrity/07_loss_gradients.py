@@ -1,8 +1,12 @@
 """Out-of-kernel probes of unit 07 (loss gradients): see `integrity/__init__.py` and `grading.integrity`.
 
-Stability is part of the contract (no overflow, nan or warning at logits of ±1000): the driver calls the
-student's function with NumPy's floating-point errors and Python's warnings turned into errors, and reports the
-error's text; the grader compares the values with 40-digit mpmath references.
+Stability is part of the contract (no overflow, nan or warning at logits of ±1000), and it shows in the numbers:
+the logits are so extreme (±1000, rows thousands apart, ties at the top) that a formula which overflows or
+underflows returns inf, nan or a wrong number, and the grader compares every value with a 40-digit mpmath
+reference. Nothing the driver does in the student's process is a check (the student's code could neutralise
+`np.errstate`): the driver only asks NumPy to raise on overflow, division by zero and invalid operations, for a
+clearer message when it does, and reports the arrays the function returned and its argument as it was left.
+Warnings are not turned into errors, so a warning unrelated to floating point cannot fail a correct answer.
 """
 
 from __future__ import annotations
@@ -17,16 +21,14 @@ from calcml import checks, numdiff
 from grading.integrity import Probe, close, require
 
 STRICT = textwrap.dedent("""
-    import warnings
     import numpy as np
 
     def strict(fn, *args):
-        \"\"\"fn(*args), and "" or the floating-point error / warning it raised.\"\"\"
+        \"\"\"fn(*args), and "" or the floating-point error it raised (a message only: the numbers decide).\"\"\"
         try:
-            with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
-                warnings.simplefilter("error")
+            with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
                 return fn(*args), ""
-        except (FloatingPointError, RuntimeWarning) as error:
+        except FloatingPointError as error:
             return None, f"{type(error).__name__}: {error}"
 """)
 
@@ -109,13 +111,11 @@ def lse_inputs(rng):
 
 
 LSE_DRIVER = STRICT + textwrap.dedent("""
-    result = {"batches": [], "untouched": True}
+    result = {"batches": []}
     for Z in inputs["batches"]:
         Z = np.array(Z, dtype=float)
-        before = Z.copy()
         value, error = strict(logsumexp, Z)
-        result["batches"].append({"value": value, "error": error})
-        result["untouched"] = result["untouched"] and bool(np.array_equal(Z, before))
+        result["batches"].append({"value": value, "error": error, "Z_after": Z})
     c = inputs["constant"]
     result["constant"] = strict(logsumexp, np.full(c["shape"], c["value"]))
     s = inputs["shifted"]
@@ -135,6 +135,14 @@ def _strict_value(got, what, where):
     return value
 
 
+def _untouched(got, Z, name):
+    """The argument as the function left it (raw data from the driver) must be the argument it was given."""
+    after = got.get("Z_after") if isinstance(got, dict) else None
+    require(isinstance(after, list) and np.shape(after) == Z.shape
+            and bool(np.array_equal(np.asarray(after, dtype=float), Z)),
+            f"Your {name} changed its argument Z in place; write Z - m, not Z -= m.")
+
+
 def lse_verify(inputs, result):
     require(isinstance(result, dict) and isinstance(result.get("batches"), list)
             and len(result["batches"]) == len(inputs["batches"]), "logsumexp gave too few results.")
@@ -142,7 +150,7 @@ def lse_verify(inputs, result):
         Z = np.array(Z)
         where = f"of a {Z.shape} batch of logits up to {np.max(np.abs(Z)):.3g}"
         close(_strict_value(got, "logsumexp", where), _lse(Z), what="logsumexp", where=where, hint=LSE_HINT)
-    require(result.get("untouched") is True, "Your logsumexp changed its argument Z in place; write Z - m, not Z -= m.")
+        _untouched(got, Z, "logsumexp")
     c = inputs["constant"]
     where = f"of constant rows of {c['value']:.4g}"
     close(_strict_value(result.get("constant"), "logsumexp", where),
@@ -160,18 +168,20 @@ def softmax_inputs(rng):
               (5, 7)]
     batches = _batches(rng, shapes, [1.0, rng.uniform(20, 60), rng.uniform(500, 1000), rng.uniform(2, 8),
                                      rng.uniform(1000, 3000)])
-    return {"batches": batches + [_levels(rng)],
+    # Gaps of 710 to 722 below the row maximum: exp(gap) overflows, yet each probability is a subnormal number
+    # (1e-314 to 1e-308), which a formula that overflows and divides by inf returns as 0.
+    gaps = rng.uniform(710.0, 722.0, size=(4, 2))
+    tiny = np.column_stack([np.zeros(4), -gaps]) + rng.uniform(-400.0, 400.0, size=(4, 1))
+    return {"batches": batches + [_levels(rng), tiny],
             "shifted": {"Z": rng.normal(size=(6, 3)), "shift": rng.uniform(-900.0, 900.0, size=6)}}
 
 
 SOFTMAX_DRIVER = STRICT + textwrap.dedent("""
-    result = {"batches": [], "untouched": True}
+    result = {"batches": []}
     for Z in inputs["batches"]:
         Z = np.array(Z, dtype=float)
-        before = Z.copy()
         value, error = strict(stable_softmax, Z)
-        result["batches"].append({"value": value, "error": error})
-        result["untouched"] = result["untouched"] and bool(np.array_equal(Z, before))
+        result["batches"].append({"value": value, "error": error, "Z_after": Z})
     s = inputs["shifted"]
     result["shifted"] = strict(stable_softmax, np.array(s["Z"]) + np.array(s["shift"])[:, None])
 """)
@@ -179,15 +189,32 @@ SOFTMAX_DRIVER = STRICT + textwrap.dedent("""
 SOFTMAX_HINT = "Divide the exponentials of each row by that row's sum (axis=1, keepdims=True)."
 
 
+def _tiny_probabilities(value, expected, Z):
+    """Probabilities between 1e-314 and 1e-307 (the row maximum 708 to 723 above) must come out to 6 digits: a
+    formula that overflows there (exp(gap) = inf, then 1/inf = 0) returns 0, which `close` cannot see next to 1."""
+    band = (expected >= 1e-314) & (expected <= 1e-307)
+    if not band.any():
+        return
+    got = np.asarray(value, dtype=float)
+    bad = band & ~(np.abs(got - expected) <= 1e-6 * expected)
+    if bad.any():
+        n, k = (int(i) for i in np.argwhere(bad)[0])
+        raise checks.CheckFailure(
+            f"Your stable_softmax gives {got[n, k]:.6g} for a probability of {expected[n, k]:.6g} (row {n}: the logit "
+            f"{Z[n, k]:.6g} is {np.max(Z[n]) - Z[n, k]:.4g} below the row's maximum). A formula whose exp overflows "
+            "there loses it. " + STABLE_HINT)
+
+
 def softmax_verify(inputs, result):
     require(isinstance(result, dict) and isinstance(result.get("batches"), list)
             and len(result["batches"]) == len(inputs["batches"]), "stable_softmax gave too few results.")
-    require(result.get("untouched") is True, "Your stable_softmax changed its argument Z in place; write Z - m, "
-                                             "not Z -= m.")
     for Z, got in zip(inputs["batches"], result["batches"], strict=True):
         Z = np.array(Z)
+        _untouched(got, Z, "stable_softmax")
         where = f"of a {Z.shape} batch of logits up to {np.max(np.abs(Z)):.3g}"
-        close(_strict_value(got, "stable_softmax", where), _softmax(Z), what="softmax", where=where, hint=SOFTMAX_HINT)
+        value, expected = _strict_value(got, "stable_softmax", where), _softmax(Z)
+        close(value, expected, what="softmax", where=where, hint=SOFTMAX_HINT)
+        _tiny_probabilities(value, expected, Z)
     s = inputs["shifted"]
     Z = np.array(s["Z"]) + np.array(s["shift"])[:, None]
     close(_strict_value(result.get("shifted"), "stable_softmax", "of shifted rows"), _softmax(Z), what="softmax",
@@ -214,12 +241,12 @@ CE_DRIVER = STRICT + textwrap.dedent("""
         entry = {}
         for kind, targets in [("index", labels), ("one_hot_int", np.eye(K, dtype=int)[labels]),
                               ("one_hot", np.eye(K)[labels])]:
-            before = Z.copy()
+            Z = np.array(case["Z"], dtype=float)
             try:
                 value, error = strict(softmax_cross_entropy_grad, Z, targets)
             except (IndexError, ValueError) as failure:
                 value, error = None, f"{type(failure).__name__}: {failure}"
-            entry[kind] = {"value": value, "error": error, "untouched": bool(np.array_equal(Z, before))}
+            entry[kind] = {"value": value, "error": error, "Z_after": Z}
         result.append(entry)
 """)
 
@@ -242,7 +269,7 @@ def ce_verify(inputs, result):
                     f"Your softmax_cross_entropy_grad {where} raised {entry['error']}. It must accept class indices "
                     "(1-D, shape (N,)) and one-hot rows (2-D, shape (N, K)), and compute the probabilities with your "
                     "stable_softmax.")
-            require(entry.get("untouched") is True, "Your softmax_cross_entropy_grad changed its argument Z in place.")
+            _untouched(entry, Z, "softmax_cross_entropy_grad")
             close(entry.get("value"), expected, what="gradient of the mean cross-entropy", where=where, batch_size=N,
                   hint="It is (P − Y)/N: P the softmax of each row, Y the one-hot targets, N the batch size.")
 

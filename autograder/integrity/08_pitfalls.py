@@ -1,13 +1,18 @@
 """Out-of-kernel probes of unit 08 (pitfalls): see `integrity/__init__.py` and `grading.integrity`.
 
-The exercises plug into the notebook's small array engine (`Tensor`, `using_rules`, `using_hooks`,
-`as_functions`, `count_nodes`). The drivers run that engine with correct backward rules of their own, so only the
-student's code is being judged, and report plain facts: numbers, and whether an error was raised and what it
-said. The grader computes every reference with `numdiff` on plain NumPy functions.
+The exercises plug into the notebook's small array engine (`Tensor`, `using_rules`, `using_hooks`). The drivers
+run that engine with correct backward rules of their own, so only the student's code is being judged, and report
+raw data only: numbers, arrays, the fields of the objects the student's functions returned, and whether an error
+was raised and what it said. Nothing the driver computes in the student's process is a verdict (the student's
+code runs there first and could rewrite any helper, flag or count): the grader decides every property from that
+data, with `numdiff` references on plain NumPy functions. The rules of exercise 2 are run through an engine the
+driver carries itself; a graph leak in exercise 5 shows in the numbers (the loss tensors the driver hands to
+`train` give nan when added to anything, so only their `.data` adds up to the right total).
 """
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import numpy as np
@@ -39,8 +44,8 @@ def _problem(rng, shape):
 
 
 def check_inputs(rng):
-    shapes = [(int(rng.integers(2, 9)),), (int(rng.integers(2, 5)), int(rng.integers(2, 5))),
-              (int(rng.integers(2, 9)),), (int(rng.integers(2, 5)), int(rng.integers(2, 5)))]
+    shapes = [[(int(rng.integers(2, 9)),), (int(rng.integers(2, 5)), int(rng.integers(2, 5)))][k % 2]
+              for k in range(8)]
     A, B = rng.normal(size=(2, 7))
     flat = int(rng.integers(7))
     A[flat], B[flat] = 0.0, 0.0
@@ -50,9 +55,6 @@ def check_inputs(rng):
 
 CHECK_DRIVER = textwrap.dedent("""
     import numpy as np
-
-    def index(worst):
-        return [int(i) for i in np.atleast_1d(worst)]
 
     result = {"problems": []}
     for p in inputs["problems"]:
@@ -71,13 +73,10 @@ CHECK_DRIVER = textwrap.dedent("""
             return out
 
         x = np.array(p["x"], dtype=float)
-        before = x.copy()
         err_ok, _ = gradient_check(f, grad, x)
         err_bug, worst = gradient_check(f, buggy, x)
         err_big, _ = gradient_check(f, grad, x, h=1e-2)
-        result["problems"].append({"ok": err_ok, "ok_ndim": int(np.ndim(err_ok)), "bug": err_bug,
-                                   "index": index(worst), "big": err_big,
-                                   "unchanged": bool(np.array_equal(x, before))})
+        result["problems"].append({"ok": err_ok, "bug": err_bug, "index": worst, "big": err_big, "x_after": x})
     q = inputs["flat"]
     A, B, k = np.array(q["A"]), np.array(q["B"]), q["flat"]
     tiny = np.eye(7)[k] * 1e-12
@@ -97,7 +96,7 @@ CHECK_DRIVER = textwrap.dedent("""
         return out
 
     err, worst = gradient_check(f3, g3_bug, x3)
-    result["flat"] = {"err": err, "index": index(worst)}
+    result["flat"] = {"err": err, "index": worst}
 """)
 
 
@@ -120,11 +119,20 @@ def _gradients(p):
 
 
 def _error(got, expected, where, hint, rtol=checks.RTOL):
-    require(isinstance(got, (int, float)) and np.isfinite(got), f"The error {where} must be one finite float, not "
+    require(type(got) in (int, float) and bool(np.isfinite(got)), f"The error {where} must be one finite float, not "
                                                                 f"{got!r}.")
     require(checks.relative_error(float(got), expected) <= rtol,
             f"Your gradient_check reports a relative error of {float(got):.6g} {where}, but the course's definition "
             f"gives {expected:.6g}. {hint}")
+
+
+def _index(raw):
+    """The index the student's gradient_check returned (raw data), as a list of ints: an int is a 1-D index."""
+    if type(raw) is int:
+        return [raw]
+    if isinstance(raw, list) and all(type(i) is int for i in raw):
+        return raw
+    return None
 
 
 def check_verify(inputs, result):
@@ -134,16 +142,19 @@ def check_verify(inputs, result):
         f, grad, buggy = _gradients(p)
         x = np.array(p["x"], dtype=float)
         where = f"for x of shape {x.shape}"
-        require(got.get("ok_ndim") == 0, f"The error {where} must be a single float.")
         ok = got.get("ok")
-        require(isinstance(ok, (int, float)) and ok < 1e-7,
+        require(type(ok) in (int, float), f"The error {where} must be a single float, not {ok!r}.")
+        require(bool(ok < 1e-7),
                 f"Your gradient_check reports a relative error of {ok!r} for a CORRECT gradient {where}; central "
                 "differences with h = 1e-6 agree to about 1e-9. Use (f(x + h e_i) - f(x - h e_i)) / (2h).")
-        require(got.get("unchanged") is True, "gradient_check changed the caller's x; perturb a copy, not x itself.")
+        after = got.get("x_after")
+        require(isinstance(after, list) and np.shape(after) == x.shape
+                and bool(np.array_equal(np.asarray(after, dtype=float), x)),
+                "gradient_check changed the caller's x; perturb a copy, not x itself.")
         _error(got.get("bug"), checks.relative_error(buggy(x), numdiff.gradient(f, x)),
                f"{where} with a bug at {tuple(p['bug'])}",
                "Divide the largest |a_i - e_i| by max(max|a|, max|e|, 1e-6), the same scale for every component.")
-        require(got.get("index") == p["bug"],
+        require(_index(got.get("index")) == p["bug"] and (x.ndim == 1 or isinstance(got.get("index"), list)),
                 f"The bug is at index {tuple(p['bug'])}, but your gradient_check points at {got.get('index')} {where}. "
                 "Return the index of the largest |a_i - e_i| with np.unravel_index, as a tuple.")
         _error(got.get("big"), checks.relative_error(grad(x), numdiff.gradient(f, x, h=1e-2, order=2)),
@@ -164,7 +175,7 @@ def check_verify(inputs, result):
     _error(got.get("err"), checks.relative_error(g_bug, numdiff.gradient(f3, x3)),
            "for a gradient with a component whose derivative is 1e-12",
            "Do not divide each component by its own size: use one scale for the whole gradient.")
-    require(got.get("index") == [worst], f"The bug is at index ({worst},), but your gradient_check blames "
+    require(_index(got.get("index")) == [worst], f"The bug is at index ({worst},), but your gradient_check blames "
                                          f"{got.get('index')}, where the true derivative is 1e-12 and only rounding "
                                          "noise remains.")
 
@@ -180,25 +191,91 @@ def rules_inputs(rng):
         cases.append({"a": a, "b": b, "x": x * spread, "up": up})
     xs = np.concatenate([[-30.0, 30.0, 0.0], rng.uniform(-10, 10, size=5)])
     return {"cases": cases, "saturated": {"x": xs, "up": rng.normal(size=xs.size)},
-            "engine": rng.normal(size=5).tolist(), "c": float(rng.uniform(1, 4))}
+            "engine": rng.normal(size=5).tolist(), "c": float(rng.uniform(1, 4)),
+            "scalar": float(rng.uniform(0.5, 2.5))}
 
 
 RULES_DRIVER = textwrap.dedent("""
     import numpy as np
+
+    def sigmoid(v):
+        return np.exp(-np.logaddexp(0.0, -v))
+
+    def unbroadcast(g, shape):
+        g = np.asarray(g, dtype=float)
+        while g.ndim > len(shape):
+            g = g.sum(axis=0)
+        for axis, n in enumerate(shape):
+            if n == 1 and g.ndim == len(shape) and g.shape[axis] != 1:
+                g = g.sum(axis=axis, keepdims=True)
+        return np.broadcast_to(g, shape).copy()
+
+    def engine_gradients(build, *arrays):
+        \"\"\"The gradients of the scalar build(*leaves) with respect to each leaf, by an engine of the driver's own
+        that calls the student's rules for mul, tanh and sigmoid (the notebook's engine is not used).\"\"\"
+        tape = []
+
+        class T:
+            def __init__(self, data, parents=(), rule=None):
+                self.data = np.asarray(data, dtype=float)
+                self.grad = np.zeros_like(self.data)
+                self.parents, self.rule = parents, rule
+                tape.append(self)
+
+            def _binary(self, other, forward, rule, reflected=False):
+                other = other if isinstance(other, T) else T(other)
+                a, b = (other, self) if reflected else (self, other)
+                return T(forward(a.data, b.data), (a, b), rule)
+
+            def __mul__(self, other):
+                return self._binary(other, np.multiply, mul_backward)
+
+            def __rmul__(self, other):
+                return self._binary(other, np.multiply, mul_backward, reflected=True)
+
+            def __add__(self, other):
+                return self._binary(other, np.add, lambda inputs, out, up: (up, up))
+
+            def __radd__(self, other):
+                return self._binary(other, np.add, lambda inputs, out, up: (up, up), reflected=True)
+
+            def tanh(self):
+                return T(np.tanh(self.data), (self,), tanh_backward)
+
+            def sigmoid(self):
+                return T(sigmoid(self.data), (self,), sigmoid_backward)
+
+            def sum(self):
+                return T(np.sum(self.data), (self,), lambda inputs, out, up: (np.ones_like(inputs[0]) * up,))
+
+        leaves = [T(a) for a in arrays]
+        out = build(*leaves)
+        out.grad = np.ones_like(out.data)
+        for node in reversed(tape):  # the tape is in creation order: every node after its inputs
+            if node.rule is not None:
+                grads = tuple(node.rule(tuple(p.data for p in node.parents), node.data, node.grad))
+                if len(grads) != len(node.parents):
+                    raise ValueError(f"a backward rule returned {len(grads)} gradients for {len(node.parents)} inputs")
+                for parent, g in zip(node.parents, grads):
+                    parent.grad = parent.grad + unbroadcast(g, parent.data.shape)
+        return [leaf.grad for leaf in leaves]
+
     result = {"cases": []}
     for case in inputs["cases"]:
         a, b, x, up = (np.array(case[k], dtype=float) for k in ("a", "b", "x", "up"))
         result["cases"].append({"mul": list(mul_backward((a, b), a * b, up)),
                                 "tanh": list(tanh_backward((x,), np.tanh(x), up)),
-                                "sigmoid": list(sigmoid_backward((x,), np.exp(-np.logaddexp(0.0, -x)), up))})
+                                "sigmoid": list(sigmoid_backward((x,), sigmoid(x), up))})
     s = inputs["saturated"]
     xs, up = np.array(s["x"]), np.array(s["up"])
     result["saturated"] = {"tanh": list(tanh_backward((xs,), np.tanh(xs), up)),
-                           "sigmoid": list(sigmoid_backward((xs,), np.exp(-np.logaddexp(0.0, -xs)), up))}
-    c = inputs["c"]
-    with using_rules(mul=mul_backward, tanh=tanh_backward, sigmoid=sigmoid_backward):
-        f_engine, g_engine = as_functions(lambda t: (t * t.tanh() + t.sigmoid() * c).sum())
-        result["engine"] = g_engine(np.array(inputs["engine"]))
+                           "sigmoid": list(sigmoid_backward((xs,), sigmoid(xs), up))}
+    c, x0 = inputs["c"], np.array(inputs["engine"])
+    result["engine"] = {
+        "mixed": engine_gradients(lambda t: (t * t.tanh() + t.sigmoid() * c).sum(), x0)[0],
+        "cube": engine_gradients(lambda t: (t * t * t).sum(), x0)[0],
+        "nested": engine_gradients(lambda t: ((t * 0.5).tanh().sigmoid() * t).sum(), x0)[0],
+        "broadcast": engine_gradients(lambda q, v: (q * v).tanh().sum(), inputs["scalar"], x0)}
 """)
 
 
@@ -236,9 +313,20 @@ def rules_verify(inputs, result):
         require(isinstance(rule, list) and len(rule) == 1, f"{name}_backward must return a 1-tuple.")
         close(rule[0], _vjp(forward, (xs,), up, 0), what=f"gradient of {name}", where="at saturated inputs",
               hint=hints[name])
-    x0, c = np.array(inputs["engine"]), inputs["c"]
-    close(result.get("engine"), numdiff.gradient(lambda v: np.sum(v * np.tanh(v) + c * _sigmoid(v)), x0),
-          what=f"engine gradient of sum(x tanh(x) + {c:.3g} sigmoid(x)) with your rules")
+    x0, c, s0 = np.array(inputs["engine"]), inputs["c"], inputs["scalar"]
+    engine = result.get("engine")
+    require(isinstance(engine, dict), "the engine gave no gradients with your rules.")
+    for key, text, function in [
+            ("mixed", f"sum(x tanh(x) + {c:.3g} sigmoid(x))", lambda v: np.sum(v * np.tanh(v) + c * _sigmoid(v))),
+            ("cube", "sum(x * x * x), x used three times", lambda v: np.sum(v**3)),
+            ("nested", "sum(sigmoid(tanh(x/2)) x)", lambda v: np.sum(_sigmoid(np.tanh(0.5 * v)) * v))]:
+        close(engine.get(key), numdiff.gradient(function, x0), what=f"engine gradient of {text} with your rules")
+    broadcast = engine.get("broadcast")
+    require(isinstance(broadcast, list) and len(broadcast) == 2, "the engine gave no gradients for s * x.")
+    close(broadcast[0], numdiff.derivative(lambda q: np.sum(np.tanh(q * x0)), s0),
+          what="gradient of a scalar s broadcast in sum(tanh(s * x))", where="through the engine, with your rules")
+    close(broadcast[1], numdiff.gradient(lambda v: np.sum(np.tanh(s0 * v)), x0),
+          what="gradient of x in sum(tanh(s * x))", where="through the engine, with your rules")
 
 
 # ---------------------------------------------------------------------------------------------------------- detach
@@ -253,20 +341,27 @@ def detach_inputs(rng):
 
 
 DETACH_DRIVER = REFERENCE_RULES + textwrap.dedent("""
-    def facts(t):
+    def facts(make):
+        \"\"\"What detach(t) returned, as raw data, for a fresh t: is it t, its fields, and t's data after an in-place
+        change of the detached tensor (a shared array shows the change).\"\"\"
+        t = make()
+        before = np.array(t.data, copy=True)
         d = detach(t)
-        return {"tensor": isinstance(d, Tensor), "new": d is not t, "leaf": not d._prev and not d._op,
-                "shares": bool(np.shares_memory(d.data, t.data)), "zero_grad": not np.any(d.grad)}
+        row = {"same": d is t, "tensor": isinstance(d, Tensor), "prev": len(tuple(d._prev)), "op": d._op,
+               "grad": d.grad, "before": before}
+        d.add_(1.0)
+        row["after"] = t.data
+        return row
 
     result = {"cases": []}
     for case in inputs["cases"]:
         w0, a, b = (np.array(case[k], dtype=float) for k in ("w0", "a", "b"))
         with using_rules(**REFERENCE):
+            entry = {"facts": facts(lambda: Tensor(w0.copy()) * a), "leaf_facts": facts(lambda: Tensor(w0.copy()))}
             w = Tensor(w0.copy())
-            entry = {"facts": facts(w * a), "leaf_facts": facts(w)}
             loss = stop_gradient_loss((w * a).tanh(), (w * b).sigmoid() + w.relu())
             loss.backward()
-            entry["loss"], entry["grad"] = float(np.sum(loss.data)), w.grad
+            entry["loss"], entry["grad"] = loss.data, w.grad
             w = Tensor(w0.copy())
             (detach(w.exp()) * w).sum().backward()
             entry["cut"] = w.grad
@@ -286,16 +381,21 @@ def detach_verify(inputs, result):
             and len(result["cases"]) == len(inputs["cases"]), "detach gave too few results.")
     for case, got in zip(inputs["cases"], result["cases"], strict=True):
         w0, a, b, target = (np.array(case[k], dtype=float) for k in ("w0", "a", "b", "target"))
-        for key in ("facts", "leaf_facts"):
+        for key, data in (("facts", w0 * a), ("leaf_facts", w0)):
             facts = got.get(key)
             require(isinstance(facts, dict), "detach gave no result.")
             require(facts.get("tensor") is True, "detach must return a Tensor.")
-            require(facts.get("new") is True, "detach returned the same tensor: it must return a NEW leaf, or "
-                                              "gradients still flow.")
-            require(facts.get("leaf") is True, "Your detached tensor still has parents (_prev) or an op: it keeps the "
-                                               "whole graph alive. A leaf has _prev = () and _op = ''.")
-            require(facts.get("shares") is True, "detach must share t's data array (Tensor(t.data)), not copy it.")
-            require(facts.get("zero_grad") is True, "A fresh leaf starts with a zero gradient.")
+            require(facts.get("same") is False, "detach returned the same tensor: it must return a NEW leaf, or "
+                                                "gradients still flow.")
+            require(facts.get("prev") == 0 and facts.get("op") == "",
+                    "Your detached tensor still has parents (_prev) or an op: it keeps the whole graph alive. A leaf "
+                    "has _prev = () and _op = ''.")
+            close(facts.get("before"), data, what="data of the tensor given to detach")
+            close(facts.get("after"), data + 1.0, what="data of t after detach(t).add_(1)",
+                  hint="detach must share t's data array (Tensor(t.data)), not copy it.")
+            grad = facts.get("grad")
+            require(np.shape(grad) == data.shape and bool(np.all(np.asarray(grad, dtype=float) == 0.0)),
+                    "A fresh leaf starts with a zero gradient, of the shape of its data.")
         frozen = _sigmoid(w0 * b) + np.maximum(w0, 0.0)
         close(got.get("loss"), np.sum((np.tanh(w0 * a) - frozen) ** 2), what="stop-gradient loss value")
         close(got.get("grad"), numdiff.gradient(lambda q, a=a, frozen=frozen: np.sum((np.tanh(q * a) - frozen) ** 2),
@@ -436,17 +536,34 @@ def train_inputs(rng):
 
 
 TRAIN_DRIVER = REFERENCE_RULES + textwrap.dedent("""
+    def nan(*args, **kwargs):
+        return float("nan")
+
+    # The loss tensors handed to train: their value is in .data, and they work with backward(), but any
+    # arithmetic on the tensor itself (total + loss, the graph leak) gives nan, so a leak shows in the total.
+    Loss = type("Loss", (Tensor,), {name: nan for name in (
+        "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
+        "__neg__", "__pos__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__iadd__", "__isub__",
+        "__imul__", "exp", "relu", "tanh", "sigmoid", "sum")})
+
     result = []
     for case in inputs["cases"]:
         xs, ys = np.array(case["xs"]), np.array(case["ys"])
+
+        def loss_fn(w, xs=xs, ys=ys):
+            loss = (((w * xs).tanh() - ys) ** 2).sum() + (w * w).sum() * 0.1
+            loss.__class__ = Loss
+            return loss
+
         with using_rules(**REFERENCE):
             w = Tensor(np.array(case["w0"], dtype=float))
             w.grad = np.array(case["stale"])  # stale gradients from earlier work
-            total = train(lambda w: (((w * xs).tanh() - ys) ** 2).sum() + (w * w).sum() * 0.1, w, case["steps"],
-                          case["lr"])
-        leak = isinstance(total, Tensor)
-        result.append({"w": w.data, "leak": leak, "nodes": count_nodes(total) if leak else 0,
-                       "total": None if leak else float(total)})
+            total = train(loss_fn, w, case["steps"], case["lr"])
+        try:
+            value = float(total)
+        except (TypeError, ValueError):
+            value = None
+        result.append({"w": w.data, "total": value, "kind": type(total).__name__})
 """)
 
 
@@ -463,9 +580,15 @@ def train_verify(inputs, result):
             total += loss_np(v)
             v = v - case["lr"] * numdiff.gradient(loss_np, v)
         require(isinstance(got, dict), "train gave no result.")
-        if got.get("leak") is not False:
-            raise checks.CheckFailure(f"train returned a Tensor that keeps {got.get('nodes')} nodes alive after "
-                                      f"{case['steps']} steps: a graph leak. Add float(loss.data), not loss.")
+        value = got.get("total")
+        if type(value) is not float:
+            raise checks.CheckFailure(f"train returned a {str(got.get('kind'))[:40]}, not a float, after "
+                                      f"{case['steps']} steps: a Tensor total keeps every step's graph alive (a graph "
+                                      "leak). Add float(loss.data), not loss.")
+        if not math.isfinite(value):
+            raise checks.CheckFailure(f"The total train returned after {case['steps']} steps is {value}: it added "
+                                      "the loss tensor itself (total + loss), which keeps every step's graph alive "
+                                      "(a graph leak). Add the loss's value, float(loss.data).")
         close(got.get("w"), v, what=f"weights after {case['steps']} steps", where="(the caller's w)",
               hint="Zero w.grad before each backward (gradients accumulate), and update w in place.")
         close(got.get("total"), total, what="total loss", where=f"over {case['steps']} steps",

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from grading import grade, manifest, submissions, workspace
+from grading import config, grade, manifest, submissions, workspace
 
 pytestmark = pytest.mark.slow
 
@@ -263,6 +263,6 @@ def test_every_student_has_a_status_file_and_no_zero_is_silent(batch) -> None:
     root, results = batch
     for student, result in results.items():
         status = json.loads((root / "autograder" / "autograded" / student / UNIT / "grading.json").read_text())
-        assert status["status"] == result.status in grade.STATUSES
+        assert status["status"] == result.status in config.STATUSES
         if result.score == 0 and result.status == "graded":
             raise AssertionError(f"{student}: a graded zero in a batch where no case should score 0")

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell
 
-from grading import grade, manifest, submissions, workspace
+from grading import grade, integrity, manifest, submissions, workspace
 
 pytestmark = pytest.mark.slow
 
@@ -78,6 +78,8 @@ POINTS = {e["grade_id"]: float(e["points"]) for e in ENTRY["exercises"]}
 FULL = sum(POINTS.values())
 TARGET = "01_derivatives-d_ratio"  # every test of it goes through calcml.checks, which the tampers attack
 WRONG = submissions.wrong_answers(ENTRY)[f"{TARGET}-solution"][0]  # the quotient rule with a plus sign
+# Exercises whose mechanism the grader reads from the source (`Probe.mechanism`): a tamper voids that reading.
+SOURCE_CHECKED = {g for g, probe in integrity.load_spec(UNIT).items() if probe.mechanism is not None}
 
 TAMPERS = {
     # The assertion helpers replaced: numpy's, and calcml.checks', which the course's tests call.
@@ -248,10 +250,15 @@ def test_a_tamper_fools_the_kernel_but_not_the_integrity_check(batch01, student)
     report = doc["notebooks"][ENTRY["notebook"]]
     # nbgrader, in the kernel, was fooled: every test cell passed ...
     assert all(e["in_kernel_passed"] for e in report["exercises"].values()), report["exercises"]
-    # ... the out-of-kernel check failed the wrong exercise, and only it ...
-    assert {g for g, e in report["exercises"].items() if not e["passed"]} == {TARGET}, report["exercises"]
+    # ... the out-of-kernel check failed the wrong exercise; a tamper that rewires numpy, builtins or frames also
+    # voids the exercises whose mechanism is read from the source (they fail closed), never the others ...
+    failed = {g for g, e in report["exercises"].items() if not e["passed"]}
+    assert TARGET in failed and failed <= {TARGET, *SOURCE_CHECKED}, report["exercises"]
+    for grade_id in failed - {TARGET}:
+        assert "so that the check can be made" in report["exercises"][grade_id]["detail"], report["exercises"]
     # ... so the final score is the lower one, and the instructor is told.
-    assert (result.status, result.score, result.integrity) == ("graded", FULL - POINTS[TARGET], "flagged"), result
+    lost = sum(POINTS[g] for g in failed)
+    assert (result.status, result.score, result.integrity) == ("graded", FULL - lost, "flagged"), result
     assert result.exercises[TARGET]["score"] == 0.0
     assert any(flag.startswith(TARGET) for flag in doc["flags"]), doc["flags"]
     assert gradebook_grade(root, UNIT, student, TARGET) == (0.0, True)

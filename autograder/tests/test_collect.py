@@ -46,7 +46,7 @@ def test_folder_layouts_and_timestamps(tmp_path) -> None:
                                    f"carol/{A}/data.csv", f"carol/{A}/{NB}"}
     assert (target / "alice" / A / "timestamp.txt").read_text() == "2026-01-10 12:00:00"
     assert sorted(result.students) == ["alice", "bob", "carol"]
-    assert result.refused == []
+    assert result.refused == [] and result.problems == {}
 
 
 def test_lms_file_names_with_attempt_timestamps_and_nested_zips(tmp_path) -> None:
@@ -62,7 +62,7 @@ def test_lms_file_names_with_attempt_timestamps_and_nested_zips(tmp_path) -> Non
     result = collect.collect(archive, A, target, notebooks=["derivatives"])
     assert files_under(target) == {f"dave/{A}/{NB}", f"erin/{A}/{NB}", f"erin/{A}/timestamp.txt", f"frank/{A}/{NB}"}
     assert (target / "erin" / A / "timestamp.txt").read_text() == "2026-01-11-09-30-00"
-    assert result.refused == []
+    assert result.refused == [] and result.problems == {}
 
 
 def test_unsafe_entries_are_refused_and_nothing_escapes(tmp_path) -> None:
@@ -117,6 +117,7 @@ def test_size_limits_and_zip_bombs(tmp_path) -> None:
     result = collect.collect(bomb, A, tmp_path / "s1", notebooks=["derivatives"])
     assert "compression ratio" in dict(result.refused)[f"kim/{A}/{NB}"]
     assert sorted(result.students) == ["lee"]
+    assert "compression ratio" in result.problems["kim"], "an unreadable notebook makes its student malformed"
     big = make_zip(tmp_path / "big.zip", {f"kim/{A}/{NB}": bytes(range(256)) * 8192})
     result = collect.collect(big, A, tmp_path / "s2", notebooks=["derivatives"],
                              limits=collect.Limits(max_file_bytes=1 << 20))

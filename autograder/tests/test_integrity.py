@@ -93,12 +93,14 @@ def test_hidden_inputs_are_stable_per_student_and_differ_between_students(unit_i
 
 
 def test_seeds_are_64_bit_and_depend_on_every_part() -> None:
-    seed = integrity.seed_for("calcml", "ada", "01_derivatives-d_ratio")
+    key = b"k" * 32
+    seed = integrity.seed_for("calcml", "ada", "01_derivatives-d_ratio", key)
     assert 0 <= seed < 2**64
-    assert seed == integrity.seed_for("calcml", "ada", "01_derivatives-d_ratio")
-    assert len({seed, integrity.seed_for("calcml", "ada", "01_derivatives-d_softplus"),
-                integrity.seed_for("calcml", "eve", "01_derivatives-d_ratio"),
-                integrity.seed_for("other", "ada", "01_derivatives-d_ratio")}) == 4
+    assert seed == integrity.seed_for("calcml", "ada", "01_derivatives-d_ratio", key)
+    assert len({seed, integrity.seed_for("calcml", "ada", "01_derivatives-d_softplus", key),
+                integrity.seed_for("calcml", "eve", "01_derivatives-d_ratio", key),
+                integrity.seed_for("other", "ada", "01_derivatives-d_ratio", key),
+                integrity.seed_for("calcml", "ada", "01_derivatives-d_ratio", b"j" * 32)}) == 5
 
 
 @pytest.mark.slow
@@ -312,18 +314,22 @@ def test_check_and_apply_lowers_a_tampered_score_flags_it_and_is_idempotent(tmp_
     assert scores["good"]["total"] == full and scores["tampered"]["total"] == full  # nbgrader was fooled
     gradebook = root / "autograder" / "gradebook.db"
     autograded = root / "autograder" / "autograded"
+    lost = 0.0
     for _ in range(2):  # applying twice changes nothing
         for student in ("good", "tampered"):
             path = autograded / student / unit_id / f"{entry['notebook']}.ipynb"
-            flags = integrity.check_and_apply(gradebook, unit_id, student, path)
-            assert [f.grade_id for f in flags] == ([target] if student == "tampered" else [])
+            flags = [f.grade_id for f in integrity.check_and_apply(gradebook, unit_id, student, path)]
+            # Rewiring calcml.checks also voids the source-read mechanism checks (they fail closed).
+            source_checked = {g for g, p in integrity.load_spec(unit_id).items() if p.mechanism is not None}
+            assert (target in flags and set(flags) <= {target, *source_checked}) if student == "tampered" else not flags
+            lost = lost if student == "good" else sum(e["points"] for e in entry["exercises"] if e["grade_id"] in flags)
         report = integrity.read_report(autograded, "tampered", unit_id)
         exercise = report["notebooks"][entry["notebook"]]["exercises"][target]
         assert (exercise["in_kernel_score"], exercise["final_score"], exercise["passed"]) == (2.0, 0.0, False)
         assert report["flags"] and report["flags"][0].startswith(target)
         assert integrity.read_report(autograded, "good", unit_id)["flags"] == []
     with Gradebook(f"sqlite:///{gradebook}") as gb:
-        assert gb.find_submission_notebook(entry["notebook"], unit_id, "tampered").score == full - 2
+        assert gb.find_submission_notebook(entry["notebook"], unit_id, "tampered").score == full - lost
         assert gb.find_submission_notebook(entry["notebook"], unit_id, "good").score == full
         assert gb.find_grade(target, entry["notebook"], unit_id, "tampered").needs_manual_grade
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from grading import grade, manifest, report, samples, submissions, workspace
+from grading.config import INTEGRITY_FILE
 
 pytestmark = pytest.mark.slow
 
@@ -78,8 +79,9 @@ def test_the_export_follows_manual_grades(graded) -> None:
 def test_report_shows_statuses_exercises_failing_checks_integrity_and_plots(graded) -> None:
     root, config = graded
     flag = f"{FIRST}: passed in the kernel (2 pt) but the out-of-kernel check gives 0 pt"
-    integrity = root / "autograder" / "autograded" / "wrong" / UNIT / grade.INTEGRITY_FILE
-    integrity.write_text(json.dumps({"student": "wrong", "assignment": UNIT, "flags": [flag], "notebooks": {}}))
+    integrity = root / "autograder" / "autograded" / "wrong" / UNIT / INTEGRITY_FILE
+    integrity.write_text(json.dumps({"student": "wrong", "assignment": UNIT, "flags": [flag],
+                                     "notebooks": {ENTRY["notebook"]: {"ran": True}}}))
     try:
         _, reports = report.write_all(config, [UNIT])
     finally:
@@ -92,7 +94,7 @@ def test_report_shows_statuses_exercises_failing_checks_integrity_and_plots(grad
     failing = text.split("## Checks that fail most")[1].split("## Integrity")[0]
     assert "CheckFailure: Your" in failing and "#" in failing  # the wrong sample's messages, numbers masked
     integrity_part = text.split("## Integrity")[1].split("##")[0]
-    assert "1 flagged" in integrity_part and flag in integrity_part
+    assert "1 flagged" in integrity_part and report.inert_markdown(flag) in integrity_part
     attention = text.split("## Submissions that need a look")[1]
     assert "broken | malformed" in attention and "absent | missing" in attention
     for name in ("statuses.png", "scores.png", "exercises.png"):
@@ -106,3 +108,18 @@ def test_failure_lines_group_the_same_mistake() -> None:
     b = {"ename": "CheckFailure", "evalue": "Your slope at x = -3 is 7e-3, but 1.4e-2 was expected."}
     assert report.mask(report.failure_line(a)) == report.mask(report.failure_line(b)) \
         == "CheckFailure: Your slope at x = # is #, but # was expected."
+
+
+def test_a_check_that_could_not_run_is_not_counted_as_checked(graded) -> None:
+    root, config = graded
+    integrity = root / "autograder" / "autograded" / "wrong" / UNIT / INTEGRITY_FILE
+    integrity.write_text(json.dumps({"student": "wrong", "assignment": UNIT, "flags": [],
+                                     "notebooks": {ENTRY["notebook"]: {"ran": False, "error": "killed"}}}))
+    try:
+        _, reports = report.write_all(config, [UNIT])
+        rows = read_csv(root)
+    finally:
+        integrity.unlink()
+    part = reports[0].read_text().split("## Integrity")[1].split("##")[0]
+    assert "ran for 0 submissions" in part and "could not run for 1 submissions (wrong)" in part
+    assert rows["wrong"]["integrity"] == "failed"

@@ -1,0 +1,150 @@
+"""Reading what a student handed in: only regular files, never through a link, within size limits.
+
+A student controls every name and byte of a submission: a link could lead to the instructor's solutions or a
+classmate's work, a FIFO could block the grader, a huge or deeply nested file could exhaust it, and a file
+beside the notebook could shadow a module on the kernel's `sys.path`. Everything here turns such input into
+`Malformed` (with a reason a student can act on) or a note, and never stops the class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fnmatch
+import json
+import os
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from grading.config import warnings_suppressed
+
+MIB = 1 << 20
+MAX_NOTEBOOK_BYTES = 64 * MIB  # a submitted notebook; the release notebooks are under 1 MiB
+# The student's other files copied beside the notebook (the kernel's working folder is on sys.path): data and
+# pictures only, so nothing a student hands in can shadow a module. Anything else is left out, with a note.
+EXTRA_FILE_SUFFIXES = frozenset({".csv", ".txt", ".json", ".npy", ".npz", ".png", ".jpg", ".jpeg", ".md"})
+MAX_EXTRA_FILES = 50
+MAX_EXTRA_BYTES = 16 * MIB
+
+
+class Malformed(Exception):
+    """The submission cannot be graded as it is; the message says why."""
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of `path`, only if it is a regular file (never through a symbolic link) of at most `limit` bytes.
+
+    A student controls every name in a submission: a link could point at the instructor's solutions, another
+    student's work or a device. Raises `Malformed` with the reason otherwise.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        if path.is_symlink():
+            raise Malformed(f"{path.name} is a symbolic link; only regular files are graded") from None
+        raise Malformed(f"cannot read {path.name}: {error.strerror}") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise Malformed(f"{path.name} is not a regular file; only regular files are graded")
+        if info.st_size > limit:
+            raise Malformed(f"{path.name} is {info.st_size / MIB:.0f} MiB; a submitted notebook may be at most "
+                            f"{limit / MIB:.0f} MiB (clear its outputs and submit again)")
+        return handle.read(limit + 1)[:limit]
+
+
+def submission_timestamp(folder: Path) -> datetime.datetime | None:
+    """The time in `folder/timestamp.txt`, written by `nbgrader collect` or `grading.collect` from the exchange's
+    or the LMS's record; None when it is absent or is not a small regular file holding a time."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(read_regular_file(folder / "timestamp.txt", 256).decode("utf-8").strip())
+    except (Malformed, UnicodeDecodeError, ValueError, TypeError, OverflowError):
+        return None
+
+
+def read_submission(path: Path) -> NotebookNode:
+    """Parse a submitted notebook strictly: a regular file, JSON, nbformat 4, valid against the schema."""
+    raw = read_regular_file(path, MAX_NOTEBOOK_BYTES)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError, MemoryError) as error:
+        raise Malformed(f"{path.name} is not valid JSON ({type(error).__name__}: {str(error)[:120]})") from None
+    if not isinstance(data, dict) or "cells" not in data:
+        raise Malformed(f"{path.name} is JSON but not a notebook (no 'cells')")
+    major = data.get("nbformat")
+    if major != 4:
+        raise Malformed(f"{path.name} is nbformat {major!r}; this course's notebooks are nbformat 4 "
+                        "(re-save it with a current Jupyter)")
+    try:
+        with warnings_suppressed():
+            notebook = nbformat.reads(raw.decode("utf-8"), as_version=4)
+            nbformat.validate(notebook)
+    except Exception as error:  # nbformat's ValidationError, a structure from_dict rejects, deep nesting
+        text = str(error)[:2000].strip()
+        message = text.splitlines()[0] if text else type(error).__name__
+        raise Malformed(f"{path.name} is not a valid nbformat 4 notebook: {message[:200]}") from None
+    return notebook
+
+
+def copy_files(src: Path, dest: Path, *, student: bool, ignore: Iterable[str] = ()) -> list[str]:
+    """Copy the non-notebook files of `src` into `dest`; return notes on what was left out.
+
+    Links are never followed, and names matching the `ignore` patterns (nbgrader's `CourseDirectory.ignore`) are
+    skipped. The instructor's files (`student` False) are copied as they are; a student's only when they are
+    regular data files (`EXTRA_FILE_SUFFIXES`, at most `MAX_EXTRA_FILES` and `MAX_EXTRA_BYTES` in all), so no
+    file handed in can shadow a module on the kernel's `sys.path`. A file that cannot be copied (an over-long
+    name, a FIFO) is left out with a note.
+    """
+    if not src.is_dir() or src.is_symlink():
+        return []
+    patterns = list(ignore)
+    try:
+        paths = sorted(src.rglob("*"))
+    except OSError as error:  # a path too long to name, a folder that vanished...
+        return [f"the other files of the submission could not be listed ({error.strerror}); only the notebook "
+                "was graded"]
+    skipped: list[str] = []
+    copied = size = 0
+    for path in paths:
+        relative = path.relative_to(src)
+        if any(fnmatch.fnmatch(part, p) for part in relative.parts for p in patterns):
+            continue
+        if path.is_dir() and not path.is_symlink() or path.suffix == ".ipynb" or relative == Path("timestamp.txt"):
+            continue
+        if student and (path.suffix.lower() not in EXTRA_FILE_SUFFIXES or copied >= MAX_EXTRA_FILES):
+            skipped.append(str(relative)[:80])
+            continue
+        try:
+            data = read_regular_file(path, MAX_EXTRA_BYTES - size)
+            target = dest / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            target.write_bytes(data)
+        except (Malformed, OSError, ValueError):
+            skipped.append(str(relative)[:80])
+            continue
+        copied += 1
+        size += len(data)
+    if not skipped:
+        return []
+    shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    return [f"left out of grading: {shown} (only regular data files are kept beside the notebook: "
+            f"{', '.join(sorted(EXTRA_FILE_SUFFIXES))}; at most {MAX_EXTRA_FILES} files, "
+            f"{MAX_EXTRA_BYTES // MIB} MiB)"]
+
+
+def linked_submission(submitted_root: Path, student: str, assignment: str) -> str:
+    """Why the folder `submitted_root/student/assignment` cannot be trusted as a folder ('' if it can)."""
+    folder = submitted_root / student / assignment
+    if (submitted_root / student).is_symlink() or folder.is_symlink() or not folder.is_dir():
+        return "the submission folder is a symbolic link; only regular files and folders are graded"
+    if folder.resolve() != folder:
+        return "the submission folder leads outside the submitted folder"
+    return ""

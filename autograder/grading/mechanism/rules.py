@@ -1,0 +1,103 @@
+"""The mechanism checks for `Probe.mechanism`: each a `Callable[[StudentCode], None]` raising `CheckFailure`.
+
+Each reads the notebook (`program`), fails on what changes everybody's code (`Program.global_problems`), then
+looks only at the code reachable from the exercise's function: what hides calls or values there fails closed,
+and the rule itself decides the rest.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable
+
+from calcml import checks
+
+from .calls import indirect_calls, reachable_bodies, recursion
+from .hiding import reachable_problems
+from .program import Program, program
+from .repairs import repairs
+from .signs import overflowing
+from .source import StudentCode
+
+_REMOVE = ("Remove it (getattr with a computed name, eval of computed text, globals(), frames, gc, ctypes, changes to "
+           "numpy or builtins) so that the check can be made.")
+
+
+def _readable(code: StudentCode, name: str, what: str, *, ignore: Iterable[str] = (),
+              protect: bool = False) -> tuple[Program, list[tuple[str, ast.AST]]]:
+    """The program and the bodies reachable from `name`, or `CheckFailure` if they cannot be read."""
+    found = program(code)
+    if found.global_problems:
+        raise checks.CheckFailure(f"The grader checks {what} by reading your code, and your code uses "
+                                  f"{found.global_problems[0]}, which it cannot follow. {_REMOVE}")
+    if name not in found.definitions:
+        raise checks.CheckFailure(f"The grader could not find the definition of {name} in your code "
+                                  "(write it as `def " + name + "(...):`).")
+    bodies = reachable_bodies(found, name, ignore)
+    hidden = reachable_problems(found, [body for _, body in bodies], protect=protect)
+    if hidden:
+        raise checks.CheckFailure(f"The grader checks {what} by reading your code, and the code {name} runs uses "
+                                  f"{hidden[0]}, which it cannot follow. {_REMOVE}")
+    return found, bodies
+
+
+def no_recursion(name: str, *, ignore: Iterable[str] = ()) -> Callable[[StudentCode], None]:
+    """A `Probe.mechanism` that fails unless `name` and everything it refers to are free of recursion.
+
+    Args:
+        name: The exercise's function, e.g. "topological_sort".
+        ignore: Functions of other exercises that `name` may call (they are checked by their own exercise).
+    """
+    skip = tuple(ignore)
+
+    def check(code: StudentCode) -> None:
+        _readable(code, name, f"that {name} does not recurse", ignore=skip)
+        cycle = recursion(code, name, ignore=skip)
+        if cycle:
+            raise checks.CheckFailure(
+                f"{name} is recursive ({' -> '.join(cycle)}): a deep graph would exceed Python's call stack, and "
+                "raising the recursion limit does not count. Keep your own stack in a list, or walk a topological "
+                "order.")
+        hidden = indirect_calls(code, name, ignore=skip)
+        if hidden:
+            raise checks.CheckFailure(
+                f"The grader cannot check that {name} does not recurse: it calls {hidden[0]}, a function held in a "
+                "variable. Call functions by their own names.")
+
+    return check
+
+
+def no_overflowing_exp(name: str) -> Callable[[StudentCode], None]:
+    """A `Probe.mechanism` that fails when the code reachable from `name` computes an exponential that provably
+    overflows on the exercise's inputs (x = ±1000): `np.exp(x)`, `np.exp(-x)`, `np.cosh(x)`, `np.e ** -x` of
+    the raw input, in `np.where` or anywhere else. A formula that overflows only in the branch `np.where`
+    discards gives perfect numbers; this is how the grader sees it. Any exponential whose argument is not known
+    to grow passes (`-np.abs(x)`, `np.minimum(x, 0)`, `x - np.logaddexp(0, x)`, `x - x.max()`, `x[mask]`, ...)."""
+
+    def check(code: StudentCode) -> None:
+        found, bodies = _readable(code, name, f"that {name} computes no overflowing exponential", protect=True)
+        problems = overflowing(found, name, bodies)
+        if problems:
+            raise checks.CheckFailure(
+                f"{name} computes {problems[0]}, an exponential of a number that can be large and positive: it "
+                "overflows for x = ±1000 (np.where computes both of its branches everywhere, so the branch it "
+                "throws away must be safe too). Exponentiate only numbers <= 0, e.g. np.exp(-np.abs(x)).")
+
+    return check
+
+
+def no_error_repair(name: str) -> Callable[[StudentCode], None]:
+    """A `Probe.mechanism` that fails if the code reachable from `name` divides by zero and repairs the result
+    afterwards (see `grading.mechanism.repairs`). With no repair, a division by zero leaves a nan or an inf in
+    the returned numbers, where the grader sees it."""
+
+    def check(code: StudentCode) -> None:
+        found, bodies = _readable(code, name, f"that {name} never divides by zero", protect=True)
+        found_repairs = repairs(found, bodies)
+        if found_repairs:
+            raise checks.CheckFailure(
+                f"{name} uses {found_repairs[0]}: at a stationary point the gradient is exactly zero, so test its "
+                "length with `if` and return zeros BEFORE dividing, rather than dividing by zero and repairing the "
+                "result (np.where computes both of its branches, the division included).")
+
+    return check
