@@ -57,7 +57,10 @@ def start_here(data: dict) -> str:
             "up: from the slope of a curve, through gradients and Jacobians, to a reverse-mode autograd engine you "
             "write yourself, the optimiser that uses it, the gradients of the losses it minimises, and the ways it "
             "goes wrong.\n\n"
-            "You need high-school calculus, a little linear algebra (vectors, matrix products) and Python with NumPy."),
+            "You need first-year calculus (derivatives, the chain rule, Taylor's formula); linear algebra up to "
+            "matrix–vector products and the eigenvalues and eigenvectors of a symmetric matrix; and Python with "
+            "NumPy. Where a unit uses a little more, it recalls it on the spot: determinants in unit 3, "
+            "eigen-decompositions and the complex roots of a quadratic in unit 6."),
         new_markdown_cell(
             "## How to work through it\n\n"
             "1. Open the units in order; each builds on the one before.\n"

@@ -14,11 +14,14 @@ Thresholds, for an analytic answer against `numdiff` (fourth-order central diffe
 | relative error | verdict |
 |---|---|
 | below `RTOL` $= 10^{-5}$ | correct: what remains is finite-difference noise |
-| $10^{-5}$ to $10^{-2}$ | suspicious: a kink, a float32 step, or a small bug |
-| above $10^{-2}$ | wrong: a missing factor, a sign, a transpose |
+| $10^{-5}$ to `SUSPICIOUS` $= 10^{-2}$ | suspicious: a float32 check, a poor step, or a small bug |
+| above $10^{-2}$ | wrong: a missing factor, a sign, a transpose; or a false alarm, a kink between $x \pm h$ |
 
-A bug in a derivation almost always gives a relative error near 1 (a factor 2 gives 0.5), so `RTOL` is far
-from both the noise and the bugs.
+A bug in a derivation usually gives a relative error of order 1 (a factor 2 gives 0.5), so `RTOL` is far
+from both the noise and the bugs. A kink is the exception that no band catches: when $x \pm h$ straddles
+it, the difference quotient averages two slopes, and the error can be anything up to order 1: 1 for ReLU at
+0 (taking relu'(0) = 0, as engines do), 0.9 for $|x|$ at $x = 10^{-7}$ with $h = 10^{-6}$. That is as loud
+as a real bug; only knowing where the kinks are tells the two apart.
 """
 
 from __future__ import annotations

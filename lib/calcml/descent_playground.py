@@ -9,7 +9,8 @@ lie inside the unit circle for every $\lambda_i$, which (Jury's test) is
 $$ 0 \le \beta < 1 \quad\text{and}\quad 0 < \eta \lambda_i < 2 (1 + \beta) \text{ for all } i. $$
 
 With $\beta = 0$ this is plain gradient descent's $\eta < 2 / \lambda_{\max}$. The largest root modulus
-(the spectral radius $\rho$) is the predicted contraction per step. On Rosenbrock the bound is local:
+(the spectral radius $\rho$) is the predicted asymptotic contraction per step (with momentum the error
+may first grow). On Rosenbrock the bound is local:
 it uses the Hessian at the minimum $(1, 1)$.
 
 The playground does not contain an optimiser: you pass yours, called as
@@ -109,8 +110,8 @@ class Playground(explorer.Explorer):
         bound = 2.0 * (1.0 + beta)
         stable = heavy_ball_is_stable(lr, beta, lam)
         plain = f" (plain GD: {spectral_radius(lr, 0.0, lam):.4f})" if beta else ""
-        verdict = (f"stable: η·λ_max = {lr * top:.3g} < 2(1 + β) = {bound:.3g}, predicted contraction per step "
-                   f"ρ = {spectral_radius(lr, beta, lam):.4f}{plain}"
+        verdict = (f"stable: η·λ_max = {lr * top:.3g} < 2(1 + β) = {bound:.3g}, predicted asymptotic contraction "
+                   f"per step ρ = {spectral_radius(lr, beta, lam):.4f}{plain}"
                    if stable else f"UNSTABLE: η·λ_max = {lr * top:.3g} ≥ 2(1 + β) = {bound:.3g}, the iterates blow up")
         gd = "inside" if lr * top < 2.0 else "outside"
         gap = self._gap(self.trajectory)[-1]
@@ -216,9 +217,9 @@ def playground(
     r"""Sliders for $\eta$, $\beta$ and $\kappa$ that rerun `optimiser` and redraw its trajectory and loss curve.
 
     The readout says, live, whether $(\eta, \beta)$ is inside the heavy-ball stability region
-    $\eta\lambda_{\max} < 2(1 + \beta)$ and gives the predicted contraction per step. When $\beta > 0$ the
-    same optimiser with $\beta = 0$ (plain gradient descent) is drawn too, for comparison. Without a front end
-    (see `explorer.has_frontend`) the figure for the given settings is shown statically.
+    $\eta\lambda_{\max} < 2(1 + \beta)$ and gives the predicted asymptotic contraction per step. When
+    $\beta > 0$ the same optimiser with $\beta = 0$ (plain gradient descent) is drawn too, for comparison. Without
+    a front end (see `explorer.has_frontend`) the figure for the given settings is shown statically.
 
     Args:
         optimiser: Called as `optimiser(grad, x0, lr, beta, steps)`; returns the trajectory, shape `(steps + 1, 2)`.

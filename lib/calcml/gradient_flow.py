@@ -10,9 +10,15 @@ $\text{gain}\cdot\sqrt{\mathbb E[\sigma'(z)^2]}$, so $L$ layers multiply it by t
 Sigmoid has $\sigma' \le 1/4$: its gradients vanish like $4^{-L}$ at gain 1. ReLU passes half of the units
 ($\mathbb E[\sigma'^2] = 1/2$), so He's gain $\sqrt 2$ keeps $\|g\|$ about constant.
 
+A large gain does not cure a sigmoid chain. It can bring the ratio back near 1 (at depth 20 and width 64,
+near gain 13.7, so the gain slider reaches `GAIN_RANGE[1]` = 16), but only because the pre-activations are
+then so large that most units saturate ($\sigma'(z) \approx 0$) and a few carry the gradient through huge
+weights.
+
 A central difference has truncation error $O(h^2)$ and round-off error about $\varepsilon|f|/h$, so its best
 step is near $\varepsilon^{1/3}$: $6\times10^{-6}$ in float64 but $5\times10^{-3}$ in float32, where the
-best relative error ($\approx\varepsilon^{2/3} \approx 2\times 10^{-5}$) is already above `checks.RTOL`.
+best relative error is about $\varepsilon^{2/3} \approx 2\times 10^{-5}$: on `checks.RTOL`, dipping below it
+at lucky steps and rising above it at their neighbours.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ ACTIVATIONS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
 }
 #: A first-to-last gradient ratio below `VANISHING` (above `EXPLODING`) is called vanishing (exploding).
 VANISHING, EXPLODING = 1e-2, 1e2
+#: The range of the explorer's gain slider: wide enough to reach the gain (about 13.7 at depth 20, width 64)
+#: where a saturated sigmoid chain gets its gradient ratio back near 1, and a little past it.
+GAIN_RANGE = (0.25, 16.0)
 
 
 def backward_norms(weights: Sequence[ArrayLike], x: ArrayLike, upstream: ArrayLike, activation: str) -> NDArray:
@@ -199,7 +208,7 @@ class GradientFlowExplorer(explorer.Explorer):
         self.activation = ipywidgets.Dropdown(options=list(ACTIVATIONS), description="activation",
                                               **explorer.control_options())
         self.depth = ipywidgets.IntSlider(min=1, max=60, description="depth L (layers)", **explorer.control_options())
-        self.gain = ipywidgets.FloatSlider(min=0.25, max=4.0, step=0.05, description="weight gain",
+        self.gain = ipywidgets.FloatSlider(min=GAIN_RANGE[0], max=GAIN_RANGE[1], step=0.05, description="weight gain",
                                            readout_format=".2f", **explorer.control_options())
         return [self.activation, self.depth, self.gain]
 

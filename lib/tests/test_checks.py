@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from calcml import checks
+from calcml import checks, numdiff
 
 from .strategies import dims, seeds
 
@@ -118,3 +118,42 @@ def test_a_nearly_right_answer_is_called_close() -> None:
 def test_a_scalar_names_only_telling_factors() -> None:
     assert checks.diagnose(-0.317 * 2.0, 2.0) == ""
     assert "2x too large" in checks.diagnose(4.0, 2.0)
+
+
+# the documented bands
+
+
+def test_a_factor_of_two_gives_one_half() -> None:
+    g = np.array([0.3, -1.2, 2.0])
+    assert checks.relative_error(2 * g, g) == pytest.approx(0.5)
+    assert checks.relative_error(g / 2, g) == pytest.approx(0.5)
+
+
+def _central(f, x: float, h: float) -> float:
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def test_a_straddled_kink_is_as_loud_as_a_bug() -> None:
+    """The docstring: a kink between x ± h gives errors of order 1, above SUSPICIOUS, not in the middle band."""
+    relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
+    for h in (1e-6, 1e-4):
+        # ReLU at 0, with relu'(0) = 0 as engines take it: the quotient is 1/2, the error exactly 1.
+        assert checks.relative_error(0.0, _central(relu, 0.0, h)) == pytest.approx(1.0)
+        assert checks.relative_error(0.0, numdiff.derivative(relu, 0.0, h=h)) == pytest.approx(1.0)
+    # |x| at x = 1e-7, h = 1e-6: the quotient is x/h = 0.1 and the true derivative 1, so the error is 0.9.
+    assert checks.relative_error(1.0, _central(np.abs, 1e-7, 1e-6)) == pytest.approx(0.9)
+    # The course's reference (numdiff, fourth order, its own step) is fooled too.
+    assert checks.relative_error(1.0, numdiff.derivative(np.abs, 1e-7)) > 0.9
+    # As x moves across [-h, h] the error sweeps every value up to its maximum: no band isolates kinks.
+    xs = np.linspace(-1e-6, 1e-6, 201)[1:-1]
+    errors = np.array([checks.relative_error(np.sign(x), _central(np.abs, x, 1e-6)) for x in xs if x != 0])
+    assert errors.max() > 0.95 and errors.min() < checks.SUSPICIOUS
+    assert np.mean(errors > checks.SUSPICIOUS) > 0.9  # mostly in the "wrong" band, not the suspicious one
+
+
+def test_a_smooth_check_lands_in_the_documented_bands() -> None:
+    """Correct in float64, suspicious in float32 at the float64 habit h = 1e-6."""
+    assert checks.relative_error(np.cos(1.0), _central(np.sin, 1.0, 1e-6)) < checks.RTOL
+    x32, h32 = np.float32(1.0), np.float32(1e-6)
+    in_float32 = float((np.sin(x32 + h32) - np.sin(x32 - h32)) / (np.float32(2) * h32))
+    assert checks.RTOL < checks.relative_error(np.cos(1.0), in_float32) < checks.SUSPICIOUS

@@ -202,3 +202,32 @@ def test_explorer_is_findable_and_every_control_is_described() -> None:
     explorer = gradient_flow.gradient_flow_explorer()
     assert_interactive(explorer, "calcml-gradient-flow", [explorer.activation, explorer.depth, explorer.gain])
     assert "calcml-gradient-flow-readout" in explorer.readout._dom_classes
+
+
+def _saturated_fraction(activation: str, depth: int, gain: float, width: int = 64, seed: int = 0) -> float:
+    """The fraction of units, over all layers, whose σ'(z) is below a tenth of σ''s peak, for the chain
+    `gradient_norms` draws (same generator, same order of draws)."""
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(scale=gain / np.sqrt(width), size=(width, width)) for _ in range(depth)]
+    rng.normal(size=width)  # the upstream gradient
+    h, slopes = rng.normal(size=width), []
+    for w in weights:
+        z = w @ h
+        h = 1 / (1 + np.exp(-z))
+        slopes.append(h * (1 - h))
+    return float(np.mean(np.concatenate(slopes) < 0.025))
+
+
+@pytest.mark.usefixtures("interactive")
+def test_the_gain_slider_reaches_the_gain_where_a_saturated_sigmoid_chain_recovers() -> None:
+    """With the slider stopping at 4, "no gain rescues a sigmoid chain" looked true; it is not (the ratio comes
+    back near 1 around gain 13.7, with most units saturated), and the slider now reaches that gain and passes it."""
+    explorer = gradient_flow.gradient_flow_explorer(depth=20, gain=1.0, activation="sigmoid")
+    assert (explorer.gain.min, explorer.gain.max) == gradient_flow.GAIN_RANGE
+    gains = np.round(np.arange(explorer.gain.min, explorer.gain.max + 1e-9, explorer.gain.step), 2)
+    ratios = np.array([gradient_flow.gradient_norms("sigmoid", 20, g)[0] for g in gains])
+    best = float(gains[np.argmin(np.abs(np.log(ratios)))])
+    assert best < explorer.gain.max and np.max(ratios) > gradient_flow.EXPLODING  # reachable, and passed
+    assert explorer.update(gain=best) == pytest.approx(ratios[np.argmin(np.abs(np.log(ratios)))])
+    assert explorer.gain.value == pytest.approx(best) and "stable" in explorer.readout.value
+    assert _saturated_fraction("sigmoid", 20, best) > 0.5 > _saturated_fraction("sigmoid", 20, 1.0)

@@ -72,6 +72,10 @@ from calcml import checks, linear_maps, numdiff
 # \qquad \det J_f = \rho\cos^2\theta + \rho\sin^2\theta = \rho .
 # $$
 #
+# (*Refresher:* $\det\begin{pmatrix} a & b \\ c & d \end{pmatrix} = ad - bc$. Its size is the area of the
+# parallelogram spanned by the two columns, and its sign says whether the matrix keeps the orientation of the
+# plane ($+$) or flips it like a mirror ($-$).)
+#
 # Column 1 is the unit vector pointing away from the origin (moving $\rho$ moves the point radially);
 # column 2 is tangent to the circle and has length $\rho$ (moving $\theta$ sweeps faster far from the
 # origin). Let us check the formula against finite differences, and look at a map that is not square.

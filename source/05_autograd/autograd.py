@@ -57,6 +57,10 @@ gc.freeze()
 #
 # $$ L(\theta) = \frac1N \sum_{i=1}^N \log\!\left(1 + e^{-y_i\, s(x_i;\,\theta)}\right), \qquad y_i \in \{-1, +1\}, $$
 #
+# computed, as in units 1 and 7, without overflow. Written naively, a margin $m = y\,s = -1000$ sends
+# `exp(1000)` to `inf`; `np.logaddexp(0, -m)` $= \log(e^0 + e^{-m})$ factors out the larger of the two terms
+# first, so `exp` only ever sees a number $\le 0$. (With the operations of your engine the same trick reads
+# $\log(1 + e^{-m})$ for $m \ge 0$ and the equal $-m + \log(1 + e^{m})$ for $m < 0$.) We train the network
 # by gradient descent, $\theta \leftarrow \theta - \eta\, \nabla L(\theta)$, here with $\eta = 2$ for 30
 # steps (unit 6 studies this update). Each neuron has one weight per input and a bias, so the network has
 # $6 \cdot 3 + 6 \cdot 7 + 1 \cdot 7 = 67$ parameters, and every step needs 67 partial derivatives. The
@@ -95,8 +99,13 @@ def mlp_scores(theta, P, sizes=SIZES):
     return h[:, 0]
 
 
+def stable_logistic(margins):
+    """log(1 + exp(-m)) for each margin m = y s, finite for every float m: np.logaddexp(0, -m)."""
+    return np.logaddexp(0.0, -np.asarray(margins, dtype=float))
+
+
 def loss_numpy(theta):
-    return np.mean(np.log1p(np.exp(-y_train * mlp_scores(theta, X_train))))
+    return np.mean(stable_logistic(y_train * mlp_scores(theta, X_train)))
 
 
 theta = init_parameters(SIZES)
@@ -887,7 +896,8 @@ def logistic_loss(model, X, y):
     ### BEGIN SOLUTION
     total = 0.0
     for xi, yi in zip(X, y, strict=True):
-        total = total + (1.0 + (-float(yi) * model(xi)).exp()).log()
+        m = float(yi) * model(xi)  # the margin; exp below only sees -|m| <= 0, so it cannot overflow
+        total = total + ((1.0 + (-m).exp()).log() if m.data >= 0 else (1.0 + m.exp()).log() - m)
     return total / len(y)
     ### END SOLUTION
 
@@ -1248,7 +1258,8 @@ for op in ["sin", "rsub", "rdiv", "rpow", "div", "pow_c", "tanh", "log", "exp"]:
 # $f(x) = \sum_i \tanh(x_i x_{i+1})$ of $n$ inputs (indices mod $n$), and a recurrence
 # $z_k = \tanh(0.9\, z_{k-1} + t)$, $z_0 = 0$, with $m$ outputs $z_1, \dots, z_m$. Each pass costs time
 # proportional to the size of the graph, so the $n$ (or $m$) passes together grow quadratically: on the
-# log-log plot the two lines separate, with slopes 1 and 2.
+# log-log plot the two lines separate, their slopes approaching 1 and 2 once the fixed cost of a call no longer
+# dominates.
 
 # %%
 def ring(xs):
@@ -1353,5 +1364,8 @@ print(f"n = {sizes[-1]} inputs: forward mode takes {ratio:.0f}x as long as rever
 #   hide (an `=` for a `+=`, swapped operands in a reflected operator, a recursive sort).
 #
 # **Next: unit 6, *Gradient descent, curvature and momentum*.** You can now compute the gradient of any
-# loss; unit 6 puts it to work. The loss curve of section 6 zig-zags from step to step, the signature of a
-# learning rate close to the largest stable one, which unit 6 derives from the curvature of the loss.
+# loss; unit 6 puts it to work. From step 6 on, the loss curve of section 6 rises at every other step: the
+# signature of a learning rate too large for the curvature. On a quadratic, gradient descent diverges once
+# $\eta\lambda_{\max} > 2$, with $\lambda_{\max}$ the largest eigenvalue of the Hessian, and here
+# $\eta\lambda_{\max} \approx 2.6$ already at the start. Unit 6 derives that threshold; on a real loss, whose
+# curvature changes from place to place, it is a local guide rather than a guarantee.

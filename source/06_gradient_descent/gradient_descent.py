@@ -25,11 +25,12 @@
 # - predict divergence from the threshold $\eta < 2/\lambda_{\max}$, and read the condition number
 #   $\kappa = \lambda_{\max}/\lambda_{\min}$ off a zig-zagging trajectory;
 # - derive the best fixed step $\eta^\star = 2/(\lambda_{\min} + \lambda_{\max})$ and its rate
-#   $(\kappa - 1)/(\kappa + 1)$, and momentum's stability bound $\eta\lambda < 2 + 2\beta$ and tuned rate
-#   $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$;
+#   $(\kappa - 1)/(\kappa + 1)$, and momentum's stability bound $\eta\lambda < 2 + 2\beta$ and tuned asymptotic
+#   rate $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$, and see why momentum's error can first grow;
 # - explain why plain gradient descent crawls along Rosenbrock's banana-shaped valley.
 #
-# You need the gradient of a quadratic form (unit 2) and the eigenvalues and eigenvectors of a symmetric matrix.
+# You need the gradient of a quadratic form (unit 2) and the eigenvalues and eigenvectors of a symmetric matrix
+# (section 2 recalls what is used).
 
 # %%
 import matplotlib.pyplot as plt
@@ -81,6 +82,12 @@ print("A · x − b  (wrong here) :", A @ x - b)
 # update gives a linear recursion for the error alone:
 #
 # $$ e_{k+1} = e_k - \eta A e_k = (I - \eta A)\, e_k, \qquad\text{so}\qquad e_k = (I - \eta A)^k e_0 . $$
+#
+# *Refresher.* An **eigenvector** of $A$ is a nonzero vector $v$ that $A$ only stretches, $Av = \lambda v$, and
+# the factor $\lambda$ is its **eigenvalue**; for a $2 \times 2$ matrix the eigenvalues are the roots of
+# $\lambda^2 - (\operatorname{tr} A)\,\lambda + \det A = 0$. A symmetric $n \times n$ matrix has $n$ real
+# eigenvalues and $n$ orthonormal eigenvectors (the spectral theorem), and it is positive definite exactly
+# when every $\lambda_i > 0$; `np.linalg.eigh` returns them, eigenvalues in ascending order.
 #
 # Now diagonalise. A symmetric $A$ has an orthonormal basis of eigenvectors: $A = Q \Lambda Q^\top$ with
 # $Q^\top Q = I$ and $\Lambda = \operatorname{diag}(\lambda_1, \dots, \lambda_n)$. Then
@@ -265,11 +272,12 @@ plt.show()
 #
 # The eigenvalues of $M(\lambda)$ are the roots of $p(z) = z^2 - (1 + \beta - \eta\lambda) z + \beta$, and the
 # direction converges exactly when both roots have modulus below 1. The largest modulus, the **spectral
-# radius**, is the contraction per step.
+# radius** $\rho$, is the *asymptotic* contraction per step: in the long run $|c_k|$ shrinks like $\rho^k$, but
+# the first steps can do something else (the end of this section shows what).
 #
 # **Stability.** A real monic quadratic $p(z) = z^2 + a_1 z + a_0$ has both roots inside the unit circle exactly
-# when $|a_0| < 1$, $p(1) > 0$ and $p(-1) > 0$ (the second-order Jury test). Complex roots are conjugates with
-# $|z|^2 = a_0$; real roots have $p(\pm 1) > 0$ only if neither $+1$ nor $-1$ lies between them, and the
+# when $|a_0| < 1$, $p(1) > 0$ and $p(-1) > 0$ (the second-order Jury test). Complex roots come as a conjugate
+# pair $z, \bar z$ whose product is $a_0$ (expand $(z - z_1)(z - z_2)$), so $|z|^2 = z\bar z = a_0$; real roots have $p(\pm 1) > 0$ only if neither $+1$ nor $-1$ lies between them, and the
 # product $a_0$ below 1 in size rules out both lying beyond the same end. Here $a_0 = \beta$,
 # $p(1) = \eta\lambda$ and $p(-1) = 2 + 2\beta - \eta\lambda$, so
 #
@@ -298,28 +306,70 @@ plt.show()
 # **The tuned rate.** Between the dashed curves the discriminant $(1 + \beta - \eta\lambda)^2 - 4\beta$ is
 # negative, the two roots are complex conjugates, and their modulus is fixed by their product:
 # $|z|^2 = \beta$. So *every* eigen-direction with $(1 - \sqrt\beta)^2 \le \eta\lambda \le (1 + \sqrt\beta)^2$
-# contracts by exactly $\sqrt\beta$ per step, whatever its $\lambda$. Fit the whole spectrum $[\mu, L]$ into
-# that window, tightly:
+# has spectral radius exactly $\sqrt\beta$, whatever its $\lambda$ (on the two edges the discriminant is zero and
+# the root $\pm\sqrt\beta$ is double). Fit the whole spectrum $[\mu, L]$ into that window, tightly:
 #
 # $$ \eta\mu = (1 - \sqrt\beta)^2, \quad \eta L = (1 + \sqrt\beta)^2
 # \quad\Longrightarrow\quad \sqrt\kappa = \frac{1 + \sqrt\beta}{1 - \sqrt\beta}
 # \quad\Longrightarrow\quad \sqrt\beta = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}, \qquad
 # \eta = \frac{(1 + \sqrt\beta)^2}{L} = \frac{4}{(\sqrt L + \sqrt\mu)^2} . $$
 #
-# With these settings the contraction per step is $\dfrac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ instead of
+# With these settings the asymptotic rate is $\dfrac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ instead of
 # $\dfrac{\kappa - 1}{\kappa + 1}$: the number of steps grows like $\sqrt\kappa$, not $\kappa$. For
 # $\kappa = 10^4$ that is 100 times fewer steps.
 
 # %%
 kappas = np.geomspace(2, 1e4, 200)
 digits = 6 * np.log(10)  # steps to gain six digits: k = ln(10⁶) / −ln ρ
-ax = plots.new_axes("condition number κ", "steps to shrink the error 10⁶-fold", "Momentum: √κ instead of κ")
+ax = plots.new_axes("condition number κ", "steps for a 10⁶-fold shrink, ln(10⁶)/(−ln ρ)", "Momentum: √κ instead of κ")
 ax.loglog(kappas, digits / -np.log((kappas - 1) / (kappas + 1)), color=plots.COLORS["blue"], lw=2,
           label="gradient descent, best fixed step: ρ = (κ−1)/(κ+1)")
 ax.loglog(kappas, digits / -np.log((np.sqrt(kappas) - 1) / (np.sqrt(kappas) + 1)), color=plots.COLORS["vermillion"],
-          lw=2, label="heavy ball, tuned: ρ = (√κ−1)/(√κ+1)")
+          lw=2, label="heavy ball, tuned: asymptotic ρ = (√κ−1)/(√κ+1)")
 ax.legend()
 plt.show()
+
+# %% [markdown]
+# **Asymptotic, not per step.** $\sqrt\beta$ is the rate *in the long run*. Unlike $I - \eta A$, the matrix
+# $M(\lambda)$ is not symmetric (not even normal: $MM^\top \ne M^\top M$), so it can stretch a vector more than
+# its spectral radius says; and on the edges of the window, where the root $z = \pm\sqrt\beta$ is double, the
+# recurrence is solved by $c_k = (a + bk)\,z^k$: the factor $k$ grows before $|z|^k$ wins. Take $\kappa = 100$
+# ($\sqrt\beta = 9/11$) and start from rest with the error along the stiff eigenvector, where
+# $\eta L = (1 + \sqrt\beta)^2 \approx 3.3$. The first step is a plain gradient step, far past gradient descent's
+# limit of 2, and then $|c_k| = \bigl(1 + (1 + \sqrt\beta)\,k\bigr)\,\beta^{k/2}$ climbs to **3.7 times** its
+# start at step 4, and drops back below it only at step 18.
+#
+# Gradient descent never does this. Its $I - \eta A$ is symmetric, so its norm is its spectral radius and
+# $\|e_{k+1}\| \le \max_i |1 - \eta\lambda_i|\, \|e_k\|$: with a stable step the error shrinks at *every* step.
+
+# %%
+def heavy_ball_on_quadratic(bowl, x0, lr, beta, steps):
+    """Heavy-ball iterates x_0..x_steps on a quadratic, with x_{-1} = x0, from the update rule itself."""
+    x = np.asarray(x0, dtype=float)
+    path = [x, x]  # x_{-1}, x_0
+    for _ in range(steps):
+        path.append(path[-1] - lr * bowl.grad(path[-1]) + beta * (path[-1] - path[-2]))
+    return np.array(path[1:])
+
+
+bowl = functions.quadratic_with_spectrum([1.0, 0.01], seed=3, minimiser=[0.0, 0.0])  # κ = 100
+lam, Q = np.linalg.eigh(bowl.A)
+root = (np.sqrt(lam[1]) - np.sqrt(lam[0])) / (np.sqrt(lam[1]) + np.sqrt(lam[0]))  # √β = 9/11
+lr_hb, beta_hb, lr_gd, steps = 4 / (np.sqrt(lam[0]) + np.sqrt(lam[1])) ** 2, root**2, 2 / (lam[0] + lam[1]), 60
+ax = plots.new_axes("step k", "‖x_k − x*‖ / ‖x_0 − x*‖  (log scale)", "κ = 100: momentum's error first grows")
+for start, name, colour in [(Q[:, 1], "stiff", plots.COLORS["vermillion"]), (Q[:, 0], "flat", plots.COLORS["orange"])]:
+    ratio = np.linalg.norm(heavy_ball_on_quadratic(bowl, start, lr_hb, beta_hb, steps), axis=1)
+    ax.semilogy(ratio, "o-", ms=3, color=colour, label=f"tuned heavy ball, start along the {name} eigenvector")
+    if name == "stiff":
+        print(f"heavy ball, stiff start: peak {ratio.max():.2f} at step {ratio.argmax()}; back below 1 at step "
+              f"{np.argmax((ratio < 1) & (np.arange(steps + 1) > 0))}")
+ratio = np.linalg.norm(gd_on_quadratic(bowl, Q[:, 1], lr_gd, steps), axis=1)
+ax.semilogy(ratio, color=plots.COLORS["blue"], lw=2, label="gradient descent at η*, either start")
+ax.semilogy(root ** np.arange(steps + 1), ":", color=plots.COLORS["black"], label="(√β)^k = (9/11)^k")
+ax.axhline(1.0, color=plots.COLORS["black"], lw=0.8)
+ax.legend(fontsize="small")
+plt.show()
+print("gradient descent's error never grows:", bool(np.all(np.diff(ratio) < 0)))
 
 # %% [markdown]
 # ## 7 · Rosenbrock's banana: why gradient descent crawls
@@ -339,7 +389,8 @@ plt.show()
 # $\eta < 2/1001.6 \approx 0.002$ (the valley walls are steep), and then the valley floor (curvature 0.4)
 # contracts by about $1 - 0.002 \times 0.4 = 0.9992$ per step: thousands of steps per digit. Worse, the valley
 # *bends*, so the slow direction keeps turning and the trajectory must follow it. Along the floor $y = x^2$
-# the Hessian is $\begin{pmatrix} 2 + 800x^2 & -400x \\ -400x & 200 \end{pmatrix}$, ill-conditioned everywhere:
+# the Hessian is $\begin{pmatrix} 2 + 800x^2 & -400x \\ -400x & 200 \end{pmatrix}$. Its determinant is 400 at
+# every point and its trace at least 202, so $\kappa \ge 100$ everywhere along the floor:
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
@@ -695,11 +746,11 @@ checks.assert_close(_path[1:], _expected_next, what="rows 1..80 of the trajector
 # \beta = \left(\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}\right)^2, \qquad \kappa = \frac{\lambda_{\max}}{\lambda_{\min}}, $$
 #
 # with the eigenvalues of the Hessian $\frac12(A + A^\top)$ again. The tests check the defining property: with
-# your pair, every eigen-direction's recurrence contracts by $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$ per step.
+# your pair, every eigen-direction's recurrence has spectral radius (asymptotic rate) $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$.
 
 # %% nbgrader={"grade": false, "grade_id": "06_gradient_descent-tuned_momentum-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def tuned_momentum(A):
-    """Polyak's heavy-ball settings for f(x) = ½ xᵀAx − bᵀx, which contract every direction by (√κ−1)/(√κ+1).
+    """Polyak's heavy-ball settings for f(x) = ½ xᵀAx − bᵀx, with asymptotic rate (√κ−1)/(√κ+1) in every direction.
 
     Args:
         A: An (n, n) float array, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2 (the Hessian
@@ -765,7 +816,7 @@ checks.assert_close(_lr, 1 / 3, what="learning rate η", where="for A = 3I (κ =
 # The playground runs **your** `momentum` from Exercise 4 (so it works once that exercise passes). The solid
 # curve is heavy ball with your $\beta$; the dashed one is the same function with $\beta = 0$, plain gradient
 # descent, for comparison. The readout says, live, whether your settings are inside the stability region
-# $\eta\lambda_{\max} < 2(1 + \beta)$, and predicts the contraction per step from the spectral radius. Things to
+# $\eta\lambda_{\max} < 2(1 + \beta)$, and predicts the asymptotic contraction per step, the spectral radius. Things to
 # try:
 #
 # - With $\beta = 0$, push $\eta$ just past $2$ (here $\lambda_{\max} = 1$): the readout turns to UNSTABLE and
@@ -799,15 +850,16 @@ descent_playground.playground(momentum, problem="rosenbrock", lr=1e-3, beta=0.9,
 # - Predict divergence from $\eta\lambda_{\max} \ge 2$, choose the best fixed step
 #   $\eta^\star = 2/(\lambda_{\min} + \lambda_{\max})$, and read the condition number $\kappa$ as the number of
 #   steps per digit.
-# - Tune momentum so that every direction contracts by $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$, and explain why
-#   the curved, ill-conditioned valley of Rosenbrock defeats plain gradient descent.
+# - Tune momentum so that every direction contracts at the asymptotic rate $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$,
+#   knowing that its error may first grow, and explain why the curved, ill-conditioned valley of Rosenbrock
+#   defeats plain gradient descent.
 #
 # | quantity | gradient descent | heavy ball ($\beta$) |
 # |---|---|---|
 # | error recursion per eigen-direction | $c_{k+1} = (1 - \eta\lambda) c_k$ | $c_{k+1} = (1 + \beta - \eta\lambda) c_k - \beta c_{k-1}$ |
 # | stable iff | $0 < \eta\lambda_{\max} < 2$ | $0 < \eta\lambda_{\max} < 2 + 2\beta$ (with $0 \le \beta < 1$) |
 # | best settings | $\eta^\star = \frac{2}{\lambda_{\min} + \lambda_{\max}}$ | $\eta = \frac{4}{(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2}$, $\sqrt\beta = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ |
-# | contraction per step | $\frac{\kappa - 1}{\kappa + 1}$ | $\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ |
+# | contraction per step | $\frac{\kappa - 1}{\kappa + 1}$, at every step | $\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$, asymptotically (the error may first grow) |
 # | steps per digit, large $\kappa$ | $\approx 1.15\,\kappa$ | $\approx 1.15\,\sqrt\kappa$ |
 #
 # The curvature sets both the largest safe step and the speed. On a real loss the Hessian changes from place to

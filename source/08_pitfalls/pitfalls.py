@@ -50,16 +50,16 @@ from calcml import checks, gradient_flow, graph, numdiff, plots
 # $$ \operatorname{relerr}(a, e) = \frac{\max_i |a_i - e_i|}{\max\big(\|a\|_\infty,\ \|e\|_\infty,\ 10^{-6}\big)}. $$
 #
 # The denominator is shared by all components on purpose. A component whose true value is $0$ comes out of
-# central differences as $\pm 10^{-11}$ or so; measured on its own scale, that would be a 100% error and a
-# false alarm. Measured on the scale of the whole gradient it is $10^{-11}$, which is what it is. (The floor
-# $10^{-6}$ stops a gradient that is itself almost zero from dividing by almost nothing.) A consequence: the
-# *worst component* is simply the one with the largest $|a_i - e_i|$.
+# central differences as rounding noise, $10^{-13}$ or so; measured on its own scale, that would be a 100%
+# error and a false alarm. Measured on the scale of the whole gradient it is about $10^{-13}$, which is what it
+# is. (The floor $10^{-6}$ stops a gradient that is itself almost zero from dividing by almost nothing.) A
+# consequence: the *worst component* is simply the one with the largest $|a_i - e_i|$.
 #
 # | relative error | verdict |
 # |---|---|
 # | $\le$ `checks.RTOL` $= 10^{-5}$ | correct: what is left is finite-difference noise |
-# | $10^{-5}$ to `checks.SUSPICIOUS` $= 10^{-2}$ | suspicious: a kink, a float32 step, or a small bug |
-# | $> 10^{-2}$ | wrong: a sign, a missing factor, a transpose, a forgotten term |
+# | $10^{-5}$ to `checks.SUSPICIOUS` $= 10^{-2}$ | suspicious: a float32 check, a poor step, or a small bug |
+# | $> 10^{-2}$ | wrong: a sign, a missing factor, a transpose, a forgotten term; or a false alarm, a kink between $x \pm h$ |
 #
 # **A worked example.** $f(x) = \sum_i x_i^2 \sin x_i$ has $\partial f/\partial x_i = 2x_i \sin x_i + x_i^2 \cos x_i$.
 # The buggy version below forgets the first term of the product rule.
@@ -113,19 +113,24 @@ for scale in [1e-6, 1.0, 1e6]:
 #
 # In float64, $\varepsilon = 2.2\times10^{-16}$: $h^\star \approx 6\times 10^{-6}$ and the error can go down to
 # $10^{-11}$ (the usual choice $h = 10^{-6}$ is close). In float32, $\varepsilon = 1.2\times10^{-7}$:
-# $h^\star \approx 5\times10^{-3}$, and the *best* error is about $2\times 10^{-5}$, already above `checks.RTOL`.
-# A gradient check in float32 cannot tell a correct gradient from a slightly wrong one, and with the float64
-# habit $h = 10^{-6}$ it is off in the second or third digit. That is why PyTorch's `torch.autograd.gradcheck`
-# insists on double precision. The plot computes the same central difference of $\sin$ at $x = 1$ in both
-# dtypes: at $h = 10^{-6}$, float32 is off by 0.7%.
+# $h^\star \approx 5\times10^{-3}$, and the formula's *best* error, $\varepsilon^{2/3} \approx 2\times 10^{-5}$,
+# sits right on `checks.RTOL`. The plot computes the same central difference of $\sin$ at $x = 1$ in both
+# dtypes. Near its $h^\star$ the float32 curve zigzags across the threshold: within a factor 3 of $h^\star$ its
+# error ranges from $3\times10^{-7}$ (at $h = 4\times10^{-3}$, a lucky step) to $3\times10^{-5}$. A check that
+# passes or fails by the luck of rounding cannot tell a correct gradient from a slightly wrong one, and with the
+# float64 habit $h = 10^{-6}$, float32 is off by 0.7%. That is why PyTorch's `torch.autograd.gradcheck` insists
+# on double precision.
 
 # %%
 ax = gradient_flow.plot_step_size_by_dtype(np.sin, np.cos, 1.0)
 
 # %% [markdown]
-# **Rule of thumb:** check gradients in float64, with $h \approx 10^{-6}$ to $10^{-5}$ times $\max(1, |x_i|)$,
-# that is $\varepsilon^{1/3}\max(1,|x|)$ as you derived in unit 1. Left of the dip the curves are
-# noise: a smaller step is not a more accurate one.
+# **Rule of thumb:** check gradients in float64, with a step near $\varepsilon^{1/3}$: for $x$ of order 1, an
+# absolute $h$ between $10^{-6}$ and $10^{-5}$, where the float64 error above stays below $10^{-9}$. The bottom
+# of the V is that wide, so a factor of a few in $h$ does not change the verdict. Only when the $|x_i|$ are
+# large must the step grow with them, to $\varepsilon^{1/3}\max(1,|x_i|)$ as in unit 1. Exercise 1 works at
+# $x$ of order 1, so its `gradient_check` uses the absolute step `h` it is given (default $10^{-6}$), unscaled.
+# Left of the dip the curves are noise: a smaller step is not a more accurate one.
 #
 # ### Kinks: when the numerical gradient is the wrong one
 #
@@ -138,8 +143,9 @@ estimate = (abs(x0 + h) - abs(x0 - h)) / (2 * h)
 print(f"central difference: {estimate:.3f}, true derivative: 1, relative error {checks.relative_error(1.0, estimate):.2f}")
 
 # %% [markdown]
-# The analytic derivative is right and the check says WRONG. In a network this is not a curiosity: a ReLU
-# layer has thousands of pre-activations $z = Wx$, and some sit within $h$ of 0. The remedy is to *detect*
+# The analytic derivative is right and the check says WRONG: a kink is as loud as a real bug. In a network
+# every ReLU pre-activation $z_j = (Wx)_j$ is a kink, and the check can go wrong as soon as a step $\pm h$
+# moves one of them across 0. The remedy is to *detect*
 # the straddle: a component $i$ of the check is unreliable when moving $x_i$ by $\pm h$ flips the sign of
 # some pre-activation. Here one pre-activation is placed $3\times 10^{-7}$ from the kink on purpose:
 
@@ -193,7 +199,8 @@ print(f"relative error over the reliable components: {checks.relative_error(anal
 # - **tanh**: $\tanh'(0) = 1$, so gain 1 is nearly neutral. Below it the gradient shrinks geometrically; above it,
 #   it grows, though more slowly than the gain alone suggests, because large inputs saturate the units.
 # - **ReLU**: $\sigma' \in \{0, 1\}$ and half the units are active, so $\mathbb E[\sigma'^2] = 1/2$ and the factor is
-#   $\text{gain}/\sqrt 2$. He initialisation, gain $\sqrt2$, keeps the norm about constant at any depth.
+#   $\text{gain}/\sqrt 2$. He initialisation, gain $\sqrt2$, keeps the norm of the same order at every depth of
+#   the explorer below (up to 60 layers).
 #
 # `calcml.gradient_flow` measures this with plain matrix products, no autograd: random weights, a random unit
 # gradient at the output, and the norm at every layer on the way back.
@@ -203,9 +210,13 @@ ax = gradient_flow.plot_gradient_norms([("sigmoid", 1.0), ("tanh", 1.0), ("relu"
                                        depth=30)
 
 # %% [markdown]
-# Now move the controls. Can any gain rescue a sigmoid chain of depth 20? (Why not: what does a larger gain do
-# to $\sigma'(z)$?) How deep can a tanh chain at gain 1 go? What happens to ReLU at gain 2, and at 1.3? The readout
-# is the ratio of the gradient norm at the input to the one at the output.
+# Now move the controls. The readout is the ratio of the gradient norm at the input to the one at the output.
+# Can a larger gain rescue a sigmoid chain of depth 20? Push the gain up: near 13.7 the ratio comes back to 1.
+# Look at what it took. The pre-activations are so large that most units are saturated, their outputs within
+# 0.03 of 0 or 1: over the 20 layers the median $\sigma'(z)$ is 0.002, a hundredth of its peak $1/4$, and only
+# the units with $z$ near 0 pass the gradient on, through weights 14 times larger than at gain 1. The balance is
+# a knife edge, too: from gain 13.7 to 15 the ratio grows 40-fold. Saturation bought that ratio; it is no cure.
+# How deep can a tanh chain at gain 1 go? What happens to ReLU at gain 2, and at 1.3?
 
 # %%
 gradient_flow.gradient_flow_explorer(depth=20, gain=1.0, activation="sigmoid")
@@ -221,9 +232,11 @@ gradient_flow.gradient_flow_explorer(depth=20, gain=1.0, activation="sigmoid")
 #   arrays, `out` the output array, `upstream` $= \partial\mathcal L/\partial\,\text{out}$);
 # - gradients **accumulate**: a tensor used twice receives the sum of both contributions, and a leaf keeps
 #   adding across calls of `backward()` until it is zeroed;
-# - every tensor has a **version counter** `_version`, bumped by every in-place change (`add_`, `mul_`, or
-#   assigning to `.data`), and every op hands its inputs and output to `HOOKS["save"]` at forward time and
-#   gets their arrays back from `HOOKS["unpack"]` at backward time. The hooks below do nothing special (yet).
+# - every tensor has a **version counter** `_version`, bumped by `add_`, `mul_` and every assignment to `.data`
+#   (`t.data = v`, `t.data -= v`) but blind to a write *into* the array (`t.data[0] = 5`, `np.copyto(t.data, v)`,
+#   a change through another tensor or array sharing the memory); and every op hands its inputs and output to
+#   `HOOKS["save"]` at forward time and gets their arrays back from `HOOKS["unpack"]` at backward time. The
+#   hooks below do nothing special (yet).
 
 # %%
 RULES = {}  # op name -> (forward(*arrays, **params), backward(inputs, out, upstream, **params) -> one grad per input)
@@ -437,8 +450,8 @@ print(f"zeroed first:        w.grad = {w.grad}")
 #
 # A tensor keeps its inputs alive through `_prev`, and they keep theirs. So a running total written as
 # `total_loss = total_loss + loss` is not a number: it is a tensor whose graph holds *every* iteration's graph,
-# weights, intermediate results and all. Memory grows with every step until the process dies (in PyTorch, usually
-# on the GPU: "CUDA out of memory" after a few thousand iterations). The fix is to add the *value*:
+# weights, intermediate results and all. Memory grows with every step, and a long enough run ends in an
+# out-of-memory error (in PyTorch, usually "CUDA out of memory" on the GPU). The fix is to add the *value*:
 # `total_loss += loss.item()` in PyTorch, `float(loss.data)` here. Count the nodes each total keeps alive:
 
 # %%
@@ -488,8 +501,8 @@ ax = graph.draw(leaky_loop(3), title="total_loss after 3 steps of the leaky loop
 # ### Pitfall 3: changing a tensor in place after the forward pass
 #
 # The backward rule of $y = x^2$ needs $x$: $\partial y/\partial x = 2x$. The engine does not copy $x$ at forward
-# time (that would double the memory of every network); it keeps a reference to the same array. Change that array
-# in place before `backward()`, and the gradient is computed at the wrong point:
+# time (copying every saved array costs memory and time); it keeps the tensor and reads its data at backward time.
+# Change the data in place before `backward()`, and the gradient is computed at the wrong point:
 
 # %%
 x = Tensor(np.array([1.0, 2.0, 3.0]))
@@ -498,6 +511,11 @@ x.add_(1.0)  # say, an optimiser step or a normalisation, in the wrong place
 loss.backward()
 print(f"x.grad = {x.grad}, but the loss was computed at x = [1, 2, 3], where the gradient is [2, 4, 6]")
 print(f"x._version = {x._version}: the engine knows x changed, and nobody asked")
+y = Tensor(np.array([1.0, 2.0, 3.0]))
+loss = (y**2).sum()
+y.data[0] = 2.0  # a write INTO the array: the counter does not see it
+loss.backward()
+print(f"y.grad = {y.grad}, y._version = {y._version}: a wrong gradient, and not even the counter knows")
 
 # %% [markdown]
 # No error, no warning, a wrong gradient. PyTorch refuses instead. (It forbids changing a leaf that requires a
@@ -505,7 +523,7 @@ print(f"x._version = {x._version}: the engine knows x changed, and nobody asked"
 #
 # ```
 # RuntimeError: one of the variables needed for gradient computation has been modified by an inplace
-# operation: [torch.FloatTensor [3]] is at version 1; expected version 0 instead.
+# operation: [torch.FloatTensor [3]], which is output 0 of ..., is at version 1; expected version 0 instead.
 # ```
 #
 # Its mechanism is the version counter you saw above. Every tensor counts its in-place changes; every op saves,
@@ -1182,7 +1200,8 @@ for total in (short, long):
 # - Check any gradient against central differences with one relative error for the whole gradient, point at
 #   the worst component, and read the verdict against `checks.RTOL` and `checks.SUSPICIOUS`.
 # - Recognise the false alarms of a gradient check (a kink between $x \pm h$, a float32 check) and avoid them:
-#   detect the straddled kinks, check in float64 with $h \approx \varepsilon^{1/3}\max(1, |x|)$.
+#   detect the straddled kinks, check in float64 with $h \approx \varepsilon^{1/3}$ ($\times\max(1, |x|)$ when
+#   $|x|$ is large).
 # - Predict vanishing and exploding gradients from the activation and the weight gain, and measure them layer by
 #   layer.
 # - Find and fix wrong backward rules with a gradient check, and use `detach` as a deliberate stop-gradient.
@@ -1191,8 +1210,8 @@ for total in (short, long):
 #
 # | symptom | likely cause | tool |
 # |---|---|---|
-# | relative error $> 10^{-2}$ | a wrong backward rule (sign, factor, input instead of output, missing operand) | `gradient_check`, worst index |
-# | relative error $10^{-5}$ to $10^{-2}$ | a kink between $x \pm h$, a float32 check, or a small bug | kink detection, float64, $h \approx \varepsilon^{1/3}$ |
+# | relative error $> 10^{-2}$ | a wrong backward rule (sign, factor, input instead of output, missing operand), or a kink between $x \pm h$ | `gradient_check`, worst index, kink detection |
+# | relative error $10^{-5}$ to $10^{-2}$ | a float32 check, a poor step, or a small bug | float64, $h \approx \varepsilon^{1/3}$ |
 # | early layers do not learn | vanishing gradients: sigmoid chains, too small a gain | per-layer gradient norms, He/Xavier gain |
 # | loss jumps to NaN | exploding gradients: too large a gain | per-layer gradient norms, gradient clipping |
 # | steps grow over time | gradients never zeroed | `w.zero_grad()` before each `backward()` |
