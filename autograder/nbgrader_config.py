@@ -40,7 +40,9 @@ c.CourseDirectory.solution_directory = "autograder/solution"
 c.CourseDirectory.source_with_tests_directory = "autograder/source_with_tests"
 c.CourseDirectory.db_url = f"sqlite:///{AUTOGRADER / 'gradebook.db'}"
 c.Exchange.root = str(AUTOGRADER / "exchange")
-# nbgrader collect never follows a link a student planted in the exchange (see grading/exchange.py).
+# nbgrader collect takes from the exchange only folders owned by the student they name (and on the gradebook's
+# roster), never follows a link, bounds depth, files and size before copying, and records the folder's ctime,
+# not the student's timestamp.txt, as the submission time (see grading/exchange.py).
 c.ExchangeFactory.collect = "grading.exchange.SafeExchangeCollect"
 # The jupytext sources (*.py) stay in source/; only the generated notebooks are released.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py",

@@ -82,6 +82,9 @@ def _sandboxed_execute_class():
 
         def __init__(self, *, job: Job, **kwargs: Any):
             kwargs["kernel_manager_class"] = sandbox.SandboxedKernelManager.configured(job.policy, job.trusted)
+            # Widget state arrives in comm messages, which the output budget does not see: keep none of it (a
+            # flood of it once swelled the executed notebook to 200 MB).
+            kwargs["store_widget_state"] = False
             super().__init__(**kwargs)
             self.job = job
             self.output_budget = job.policy.max_output_bytes

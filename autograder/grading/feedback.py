@@ -139,6 +139,19 @@ def integrity_report(resources: dict) -> dict | None:
         return {}
 
 
+def student_safe(detail: object) -> str:
+    """The out-of-kernel message as a student may see it. An exception the student's code raised is named by its
+    type only: its text is the student's own, and could carry the grader's hidden inputs out to the next attempt."""
+    from grading.integrity import RAISED
+
+    text = str(detail)
+    if not text.startswith(RAISED):
+        return text
+    name = text[len(RAISED):].split(":", 1)[0].strip()
+    shown = name if re.fullmatch(r"[A-Za-z_][\w.]{0,80}", name) else "an exception"
+    return f"Your code raised {shown} on the grader's inputs (its message is not shown here)."
+
+
 def verdict_text(grade_id: str, score: tuple[float | None, float | None, bool] | None,
                  report: dict | None) -> str:
     """The grader's message for one exercise: the score, then what the out-of-kernel check found."""
@@ -156,7 +169,7 @@ def verdict_text(grade_id: str, score: tuple[float | None, float | None, bool] |
         elif check.get("passed") is True:
             lines.append("Checked again outside your notebook, on inputs the grader chose: passed.")
         else:
-            detail = plain_text(check.get("detail") or "no details were recorded.")
+            detail = plain_text(student_safe(check.get("detail") or "no details were recorded."))
             lines.append(f"Checked again outside your notebook, on inputs the grader chose: not passed. {detail}")
     if score and score[2]:
         lines.append("The instructor will look at this exercise by hand, so the score may still change.")

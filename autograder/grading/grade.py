@@ -53,7 +53,6 @@ import dataclasses
 import datetime
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -224,8 +223,7 @@ class Grader(Bookkeeping):
         # The kernel sees only `run/`; the notebook it executes (test cells restored with their hidden tests)
         # stays one level up, out of the sandbox.
         notebook_dir = self.scratch / student / self.assignment
-        if notebook_dir.exists():
-            shutil.rmtree(notebook_dir)
+        sandbox.remove_tree(notebook_dir)
         workdir = notebook_dir / "run"
         workdir.mkdir(parents=True)
         notes = intake.copy_files(submitted, workdir, student=True, ignore=self.coursedir.ignore)
@@ -233,8 +231,7 @@ class Grader(Bookkeeping):
         # As `nbgrader autograde --force`: a fresh autograded folder with the student's other files and the
         # instructor's (data files of source/, never notebooks or *.py), copied before anything runs.
         dest = self.autograded(student)
-        if dest.exists():
-            shutil.rmtree(dest)
+        sandbox.remove_tree(dest)
         dest.mkdir(parents=True)
         intake.copy_files(submitted, dest, student=True, ignore=self.coursedir.ignore)
         intake.copy_files(self.source(), dest, student=False, ignore=self.coursedir.ignore)
@@ -282,8 +279,9 @@ class Grader(Bookkeeping):
     # ---- the whole run
 
     def run(self) -> list[StudentResult]:
+        # Private (0700): it holds every notebook with its hidden tests. Sandboxes reach their own `run/` folder
+        # through a bind mount, under parent folders that bwrap makes inside the sandbox.
         self.scratch = Path(tempfile.mkdtemp(prefix="calcml-grade-"))
-        os.chmod(self.scratch, 0o755)  # the sandboxes must traverse it to reach their own folder
         if self.isolation.ok:
             sandbox.sweep_stale_cgroups()
         # Even one worker is a separate process: a job that hangs or dies there never takes the run with it.
@@ -293,7 +291,7 @@ class Grader(Bookkeeping):
             return self._run(pool)
         finally:
             pool.shutdown()
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            sandbox.remove_tree(self.scratch)
 
     def _run(self, pool: workers.Pool) -> list[StudentResult]:
         notebooks = self.ensure_assignment()

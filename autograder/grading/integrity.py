@@ -107,6 +107,8 @@ FORMAT = 1
 CELL_TIMEOUT = 60.0  # seconds per notebook cell and per probe driver, as nbgrader's c.Execute.timeout
 MAX_RESULT_CHARS = 2_000_000  # the largest JSON text one probe may return
 MESSAGE_CHARS = 1500
+RAISED = "Your code raised an error on the grader's inputs: "  # then the error, as the student's code worded it
+MECHANISM_SECONDS = 20.0  # the longest a static check of one exercise may read the source; then it fails closed
 MIN_PROBE_SECONDS = 5.0  # less time than this left in a submission's budget: the check cannot run, and fails
 
 
@@ -631,7 +633,7 @@ def _why_missing(output: RunOutput) -> str:
 
 
 def verify(probes: Mapping[str, Probe], inputs: Mapping[str, Any], output: RunOutput,
-           code: Mapping[str, Any] | None = None) -> dict[str, Verdict]:
+           code: Mapping[str, Any] | None = None, mechanism_seconds: float = MECHANISM_SECONDS) -> dict[str, Verdict]:
     """Compare every probe's result in this (trusted) process, then check the mechanism of the probes that have
     one on the student's source (`code[key]`, a `grading.mechanism.StudentCode`; no code fails them)."""
     from calcml import checks
@@ -639,8 +641,7 @@ def verify(probes: Mapping[str, Probe], inputs: Mapping[str, Any], output: RunOu
     verdicts = {}
     for grade_id, probe in probes.items():
         if grade_id in output.errors:
-            verdicts[grade_id] = Verdict(False, _shorten(f"Your code raised an error on the grader's inputs: "
-                                                         f"{output.errors[grade_id]}"))
+            verdicts[grade_id] = Verdict(False, _shorten(RAISED + output.errors[grade_id]))
             continue
         if grade_id not in output.results:
             verdicts[grade_id] = Verdict(False, _why_missing(output))
@@ -653,7 +654,7 @@ def verify(probes: Mapping[str, Probe], inputs: Mapping[str, Any], output: RunOu
                 if student_code is None:
                     raise checks.CheckFailure("the grader could not read your source to check how your answer "
                                               "works, so this exercise could not be checked")
-                probe.mechanism(student_code)
+                within(mechanism_seconds, probe.mechanism, student_code)
         except (checks.CheckFailure, AssertionError) as failure:
             verdicts[grade_id] = Verdict(False, _shorten(str(failure) or "the result is wrong"))
         except Exception as error:  # noqa: BLE001 -- an untrusted result may break a verify function any way
@@ -662,6 +663,38 @@ def verify(probes: Mapping[str, Probe], inputs: Mapping[str, Any], output: RunOu
         else:
             verdicts[grade_id] = Verdict(True, "")
     return verdicts
+
+
+class AnalysisTimeout(BaseException):
+    """Reading the submitted source took longer than the grader allows (a BaseException, so that no `except
+    Exception` in the analysis swallows it)."""
+
+
+def within(seconds: float, function: Callable[..., Any], *args: Any) -> Any:
+    """`function(*args)`, stopped with `calcml.checks.CheckFailure` after `seconds` (source crafted to make the
+    analysis slow fails closed instead of stalling the class). The limit needs the main thread, where a grading
+    worker runs its jobs; elsewhere the call runs unlimited."""
+    import threading
+
+    from calcml import checks
+
+    if threading.current_thread() is not threading.main_thread():
+        return function(*args)
+
+    def expire(signum: int, frame: Any) -> None:
+        raise AnalysisTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return function(*args)
+    except AnalysisTimeout:
+        raise checks.CheckFailure(f"Reading your source to check how your answer works took longer than "
+                                  f"{seconds:g} s, so this exercise could not be checked; simplify the code the "
+                                  "exercise's function uses.") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _shorten(text: str) -> str:
@@ -718,7 +751,7 @@ def _remember(unit_id: str, student_id: str, output: RunOutput) -> None:
 
 def check(unit_id: str, student_id: str, notebook_path: str | os.PathLike, *, sandboxed: bool = True,
           trusted: bool = False, policy: Any = None, prune: bool = True,
-          course_id: str | None = None) -> dict[str, Verdict]:
+          course_id: str | None = None, secret: bytes | None = None) -> dict[str, Verdict]:
     """Check every graded exercise of one submission out of kernel.
 
     Args:
@@ -729,6 +762,7 @@ def check(unit_id: str, student_id: str, notebook_path: str | os.PathLike, *, sa
         trusted: Let the sandbox run without isolation where none is available (the `--no-sandbox` opt-out).
         policy: The sandbox policy (default `default_policy()`).
         prune: Skip pristine narrative code the exercises do not need (see `notebook_cells`).
+        secret: The course's secret, which seeds the hidden inputs (default: `course_secret()`).
 
     Returns:
         A `Verdict` for every exercise of the unit, by grade_id. A notebook that cannot be read fails all.
@@ -737,7 +771,7 @@ def check(unit_id: str, student_id: str, notebook_path: str | os.PathLike, *, sa
         grading.sandbox.SandboxUnavailable: `sandboxed` and no isolation here, unless `trusted`.
     """
     verdicts, output, _ = _check(unit_id, student_id, notebook_path, sandboxed=sandboxed, trusted=trusted,
-                                 policy=policy, prune=prune, course_id=course_id)
+                                 policy=policy, prune=prune, course_id=course_id, secret=secret)
     _remember(unit_id, student_id, output)
     return verdicts
 

@@ -240,8 +240,23 @@ def drive(probe, key, namespace, timeout):
     return {"event": "probe", "key": key, "result": result, "seconds": round(time.monotonic() - start, 3)}
 
 
+# Cell magics whose body IPython runs in the user's namespace, as plain code would run: the body runs here too.
+BODY_MAGICS = ("time", "capture", "prun")
+
+
+def cell_body(source):
+    """`source` without a leading `%%time`, `%%capture` or `%%prun` line (the kernel runs those bodies as code)."""
+    stripped = source.lstrip()
+    if stripped.startswith("%%"):
+        first, _, body = stripped.partition("\n")
+        if first[2:].split(" ", 1)[0].strip() in BODY_MAGICS:
+            return body
+    return source
+
+
 def run_cell(name, source, namespace, timeout, emit):
     """Run one cell of the student's code in `namespace`; report an error or a slow cell."""
+    source = cell_body(source)
     try:
         code = compile(source, f"<{name}>", "exec")
     except Exception as error:  # noqa: BLE001 -- SyntaxError, or RecursionError/MemoryError on deep nesting

@@ -514,13 +514,27 @@ class Jail:
             else:
                 self.notes.append(f"cgroup {folder} could not be removed")
         self.cgroups = []
-        shutil.rmtree(self.dir, ignore_errors=True)
+        remove_tree(self.dir)
 
     def __enter__(self) -> Jail:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def remove_tree(path: str | os.PathLike) -> None:
+    """Remove a folder a sandbox could write, whatever it made there. A tree nested past Python's recursion
+    limit makes `shutil.rmtree` raise RecursionError (which `ignore_errors` does not cover), so `rm -rf`, which
+    never follows links and has no depth limit, finishes the job. Never raises."""
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return
+    except (OSError, RecursionError):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(["rm", "-rf", "--one-file-system", "--", os.fspath(path)], check=False, timeout=600,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def sweep_stale_cgroups() -> int:

@@ -322,12 +322,25 @@ def test_a_hostile_class_zip_still_grades_the_honest_students(tmp_path, capsys) 
 # Class 6: links planted in the nbgrader exchange are never followed
 
 
+# Tests run as root and cannot create Unix accounts: the course's owner check (`SafeExchangeCollect.owner_check`)
+# is pointed at this stand-in, where a student's account is the uid in ACCOUNTS, and the test runner's otherwise.
+ACCOUNTS = {"alice": 20001, "bob": 20002, "mallory": 20003, "carol": 20004}
+ACCOUNTS_MODULE = f"""import os
+ACCOUNTS = {ACCOUNTS!r}
+
+
+def owner_matches(student, info):
+    return info.st_uid == ACCOUNTS.get(student, os.getuid())
+"""
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     from grading import workspace
 
     root = workspace.create(tmp_path_factory.mktemp("exchange") / "course")
     workspace.run_nbgrader(root, "generate_assignment", A, "--force")
+    (root / "autograder" / "exchange_accounts.py").write_text(ACCOUNTS_MODULE)
     return root
 
 
@@ -351,10 +364,13 @@ def submission(inbound: Path, student: str, stamp: str = "2026-01-10 12:00:00.00
     return folder
 
 
-def collect_exchange(course: Path) -> tuple[str, Path]:
+def collect_exchange(course: Path, *options: str, accounts: bool = True) -> tuple[str, Path]:
+    """Run `nbgrader collect`; with `accounts`, each student's Unix account is the one in ACCOUNTS."""
     from grading import workspace
 
-    return workspace.run_nbgrader(course, "collect", A).stderr, course / "autograder" / "submitted"
+    if accounts:
+        options = ("--SafeExchangeCollect.owner_check=exchange_accounts.owner_matches", *options)
+    return workspace.run_nbgrader(course, "collect", A, *options).stderr, course / "autograder" / "submitted"
 
 
 @pytest.mark.slow
@@ -389,3 +405,214 @@ def test_one_bad_exchange_folder_does_not_stop_the_collect(course, inbound) -> N
     assert owner_of(submitted, "honest") == "honest"
     assert not (submitted / "eve" / A).exists() and not (submitted / "-rf").exists()
     assert "'eve'" in log and "timestamp" in log and "'-rf'" in log
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Class 6: a folder is collected only from the student it names, within bounds, at a time the student cannot set
+
+
+def chown_tree(folder: Path, uid: int) -> Path:
+    for path in [folder, *folder.rglob("*")]:
+        os.lchown(path, uid, uid)
+    return folder
+
+
+def handed_in(inbound: Path, student: str, author: str | None = None, uid: int | None = None,
+              stamp: str = "2026-01-10 12:00:00.000000 UTC") -> Path:
+    """A submission folder claiming `student`, holding `author`'s notebook, owned by `uid` (the student's)."""
+    folder = submission(inbound, student, stamp)
+    (folder / NB).write_bytes(notebook(author or student))
+    return chown_tree(folder, ACCOUNTS.get(student, os.getuid()) if uid is None else uid)
+
+
+LATER = "2026-01-10 12:30:00.000000 UTC"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claimed", ["alice", "bob"])
+def test_a_student_cannot_submit_as_a_classmate(course, inbound, claimed) -> None:
+    handed_in(inbound, "alice")
+    handed_in(inbound, "bob")
+    fake = handed_in(inbound, claimed, author="mallory", uid=ACCOUNTS["mallory"], stamp=LATER)
+    fake.rename(inbound / f"{claimed}+{A}+{LATER}+mal999")
+    log, submitted = collect_exchange(course)
+    assert owner_of(submitted, "alice") == "alice" and owner_of(submitted, "bob") == "bob"
+    assert f"{claimed}+{A}+{LATER}+mal999" in log, "the refused folder is named"
+    assert f"owned by uid 20003, not by '{claimed}'" in log, "the log names the owner and the claimed student"
+
+
+@pytest.mark.slow
+def test_a_student_cannot_invent_students(course, inbound) -> None:
+    handed_in(inbound, "alice")
+    for i in range(300):
+        handed_in(inbound, f"ghost{i:04d}", author="mallory", uid=ACCOUNTS["mallory"])
+    handed_in(inbound, "zoe", author="mallory", uid=ACCOUNTS["mallory"])  # a real classmate with no submission
+    log, submitted = collect_exchange(course)
+    assert students_on_disk(submitted) == {"alice"} and owner_of(submitted, "alice") == "alice"
+    assert "'ghost0299'" in log and "'zoe'" in log
+
+
+@pytest.fixture
+def roster(course):
+    """The gradebook lists alice, bob and mallory; restored afterwards."""
+    from nbgrader.api import Gradebook
+
+    database = course / "autograder" / "gradebook.db"
+    saved = database.read_bytes()
+    with Gradebook(f"sqlite:///{database}", manifest.load()["course_id"]) as gradebook:
+        for student in ("alice", "bob", "mallory"):
+            gradebook.add_student(student)
+    yield
+    database.write_bytes(saved)
+
+
+@pytest.mark.slow
+def test_only_students_on_the_roster_are_collected(course, inbound, roster) -> None:
+    handed_in(inbound, "alice")
+    handed_in(inbound, "bob")
+    handed_in(inbound, "carol")  # carol's own account, but not in this course
+    handed_in(inbound, "mallory2", author="mallory")  # owned as the stand-in says, not on the roster
+    handed_in(inbound, "alice", author="mallory", uid=ACCOUNTS["mallory"], stamp=LATER).rename(
+        inbound / f"alice+{A}+{LATER}+mal999")
+    log, submitted = collect_exchange(course)
+    assert students_on_disk(submitted) == {"alice", "bob"}
+    assert owner_of(submitted, "alice") == "alice"
+    assert "'carol' is not on the roster" in log and "'mallory2' is not on the roster" in log
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folders, collected", [
+    ([("root", 12345)], None),  # a folder claiming root's account, owned by another uid
+    ([("root", 0)], "root"),  # root's own folder
+    ([("root", 0), ("root", 12345)], "root"),  # root's folder, and a later one planted by uid 12345
+    ([("daemon", 0)], None),  # owned by root, claiming another existing account
+])
+def test_the_default_owner_check_uses_the_unix_accounts(course, inbound, folders, collected) -> None:
+    for i, (student, uid) in enumerate(folders):
+        folder = handed_in(inbound, student, author=f"uid{uid}", uid=uid, stamp=f"2026-01-10 12:0{i}:00.000000 UTC")
+        assert folder.stat().st_uid == uid
+    log, submitted = collect_exchange(course, accounts=False)
+    assert owner_of(submitted, folders[0][0]) == ("uid0" if collected else None)
+    if collected is None or len(folders) > 1:
+        assert f"not by '{folders[0][0]}'" in log
+
+
+def nest(folder: Path, depth: int) -> None:
+    """Nest `depth` folders under `folder` with relative mkdirs, so no path-length limit applies."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+
+
+@pytest.fixture
+def deep_cleanup(inbound):
+    yield
+    import subprocess
+
+    subprocess.run(["rm", "-rf", str(inbound)], check=False)  # shutil.rmtree recurses, and dies on a deep tree
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth, attacker", [(1200, "aaron"), (5000, "zz"), (33, "aaron")])
+def test_a_deep_folder_is_refused_and_the_class_collected(course, inbound, deep_cleanup, depth, attacker) -> None:
+    nest(handed_in(inbound, attacker), depth)
+    handed_in(inbound, "bob")
+    nest(handed_in(inbound, "zoe"), 32)  # as deep as allowed
+    log, submitted = collect_exchange(course)
+    assert owner_of(submitted, "bob") == "bob" and owner_of(submitted, "zoe") == "zoe"
+    assert (submitted / "zoe" / A / ("d/" * 32).rstrip("/")).is_dir()
+    assert not (submitted / attacker / A).exists() and f"student '{attacker}'" in log and "deep" in log
+
+
+def spy_on_writes(monkeypatch) -> list[str]:
+    """Record every file the collector creates."""
+    created: list[str] = []
+    real_open = os.open
+
+    def recording_open(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT:
+            created.append(str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", recording_open)
+    return created
+
+
+def collector(**coursedir):
+    from nbgrader.coursedir import CourseDirectory
+
+    from grading.exchange import SafeExchangeCollect
+
+    return SafeExchangeCollect(coursedir=CourseDirectory(**coursedir))
+
+
+@pytest.mark.parametrize("files", [
+    {f"data{k}.csv": 60_000 for k in range(3)},  # sparse files, each under max_file_size, over the budget together
+    {f"d{k}/part.csv": 30_000 for k in range(5)},  # spread over folders
+    {f"data{k}.csv": 0 for k in range(1001)},  # more files than allowed, each empty
+])
+def test_an_oversized_submission_is_refused_before_anything_is_written(tmp_path, monkeypatch, files) -> None:
+    src = tmp_path / f"spartacus+{A}+2026-01-10 12:00:00.000000 UTC+spa123"
+    src.mkdir()
+    (src / NB).write_bytes(notebook("spartacus"))
+    for name, size in files.items():
+        (src / name).parent.mkdir(exist_ok=True)
+        with open(src / name, "wb") as sparse:
+            sparse.truncate(size)
+    created = spy_on_writes(monkeypatch)
+    dest = tmp_path / "submitted" / "spartacus" / A
+    collector(max_dir_size=100, max_file_size=100).do_copy(str(src), str(dest))
+    assert created == [], f"written before refusing: {created[:3]}"
+    assert not dest.exists()
+
+
+@pytest.mark.slow
+def test_an_exchange_folder_with_too_many_files_is_refused(course, inbound) -> None:
+    flood = handed_in(inbound, "spartacus")
+    for k in range(1500):
+        (flood / f"f{k}.csv").write_bytes(b"")
+    handed_in(inbound, "bob")
+    log, submitted = collect_exchange(course)
+    assert owner_of(submitted, "bob") == "bob" and not (submitted / "spartacus" / A).exists()
+    assert "student 'spartacus'" in log and "more than 1000 files" in log
+
+
+def recorded_time(submitted: Path, student: str):
+    from nbgrader.utils import parse_utc
+
+    return parse_utc((submitted / student / A / "timestamp.txt").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("written", ["2020-01-01 00:00:00.000000 UTC", "2026-01-10 12:00:00.000000 UTC", None])
+def test_the_submission_time_is_the_folders_not_the_students(course, inbound, written) -> None:
+    import datetime
+
+    before = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(seconds=2)
+    folder = handed_in(inbound, "zoe", stamp="2020-01-01 00:00:00.000000 UTC")  # name and file back-dated
+    if written is None:
+        (folder / "timestamp.txt").unlink()
+    else:
+        (folder / "timestamp.txt").write_text(written)
+    handed_in(inbound, "bob")
+    log, submitted = collect_exchange(course)
+    after = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(seconds=2)
+    for student in ("zoe", "bob"):
+        assert before <= recorded_time(submitted, student) <= after, "the time is when the folder was made"
+    assert owner_of(submitted, "zoe") == "zoe"
+
+
+@pytest.mark.slow
+def test_the_latest_folder_is_the_one_made_last_whatever_its_name_says(course, inbound) -> None:
+    import time
+
+    early = handed_in(inbound, "zoe", author="zoe-first", stamp="2030-01-01 00:00:00.000000 UTC")
+    time.sleep(0.05)
+    late = handed_in(inbound, "zoe", author="zoe-second", stamp="2020-01-01 00:00:00.000000 UTC")
+    log, submitted = collect_exchange(course)
+    assert late.stat().st_ctime > early.stat().st_ctime
+    assert owner_of(submitted, "zoe") == "zoe-second", "the folder named with a later time was made first"

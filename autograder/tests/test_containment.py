@@ -13,7 +13,7 @@ from pathlib import Path
 import hostile
 import pytest
 
-from grading import grade
+from grading import grade, sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +23,8 @@ BUDGET = 60  # seconds per submission, kernel and out-of-kernel check together
 SLEEP_IN_KERNEL = "import time\nif get_ipython():\n    time.sleep(9)"
 SLEEP_IN_PROBE = "import time\nif not get_ipython():\n    time.sleep(9)"
 SLEEP_EVERYWHERE = "import time\ntime.sleep(9)"
+DEEP_TREE = ("import os\n_here = os.getcwd()\nfor _ in range(1100):\n    os.mkdir('d')\n    os.chdir('d')\n"
+             "os.chdir(_here)")
 
 
 def deep_folder(base: Path, depth: int = 24) -> None:
@@ -52,6 +54,8 @@ def graded(tmp_path_factory):
         "sleeps_in_probe": hostile.inject(solved, *[SLEEP_IN_PROBE] * 7),
         "sleeps_everywhere": hostile.inject(solved, *[SLEEP_EVERYWHERE] * 4),
         "huge_message": hostile.inject(solved, "print('x' * (100 << 20))"),
+        # A tree deeper than Python's recursion limit in the kernel's folder, which the grader cleans up.
+        "deep_tree": hostile.inject(solved, DEEP_TREE),
         "broken_by_prepare": solved,
     })
     deep_folder(hostile.submission_folder(root, "long_path"))
@@ -59,15 +63,19 @@ def graded(tmp_path_factory):
     real = grade.Grader._prepare
 
     def prepare(self, student, notebooks):
+        scratch_modes.add(self.scratch.stat().st_mode & 0o777)
         if student == "broken_by_prepare":
             raise OSError(36, "File name too long")
         return real(self, student, notebooks)
+
+    scratch_modes: set[int] = set()
 
     grade.Grader._prepare = prepare
     try:
         results = hostile.run(root, cell_timeout=CELL_TIMEOUT, notebook_timeout=BUDGET)
     finally:
         grade.Grader._prepare = real
+    assert scratch_modes == {0o700}, "the scratch folder holds every hidden test: no other user may list it"
     return root, results
 
 
@@ -152,3 +160,22 @@ def test_a_worker_stuck_outside_the_sandbox_is_stopped_and_the_class_goes_on(tmp
     assert (results["honest"].status, results["honest"].score) == ("graded", hostile.FULL), results["honest"].notes
     assert results["faulty"].status == "crashed"
     assert any("its worker was stopped" in note for note in results["faulty"].notes)
+
+
+def test_a_tree_deeper_than_the_recursion_limit_is_cleaned_up(graded, tmp_path) -> None:
+    _, results = graded
+    assert results["deep_tree"].score == hostile.FULL  # and the run above returned at all
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    deep_folder(folder, depth=24)
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        for _ in range(1100):
+            os.mkdir("d", dir_fd=descriptor)
+            inner = os.open("d", os.O_RDONLY, dir_fd=descriptor)
+            os.close(descriptor)
+            descriptor = inner
+    finally:
+        os.close(descriptor)
+    sandbox.remove_tree(folder)
+    assert not folder.exists()

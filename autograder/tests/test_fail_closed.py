@@ -113,3 +113,27 @@ def test_the_pruning_analysis_keeps_everything_when_a_cell_cannot_be_analysed() 
     pieces = [("cell 1", "import math\nunused = math.pi", True), ("cell 2", DEEP_SUM, False)]
     assert integrity._needed(pieces, ["result = 1"]) == [True, True]
     assert integrity._cell_names(DEEP_UNARY).parsed is False
+
+
+def test_a_static_check_that_runs_too_long_fails_closed_instead_of_stalling() -> None:
+    """Source crafted to make the grader's analysis slow costs the exercise, never the class's time."""
+    import time
+
+    from calcml import checks
+
+    def endless(code) -> None:
+        while True:
+            try:
+                time.sleep(0.01)
+            except Exception:  # noqa: BLE001 -- an analysis that swallows errors must still be stopped
+                pass
+
+    probe = integrity.Probe(driver="result = 1", inputs=lambda rng: {}, verify=lambda inputs, result: None,
+                            mechanism=endless)
+    output = integrity.RunOutput({"x": 1}, {}, [], "ok", 0.0, [], True)
+    start = time.monotonic()
+    verdicts = integrity.verify({"x": probe}, {"x": {}}, output, {"x": object()}, mechanism_seconds=0.5)
+    assert time.monotonic() - start < 5
+    assert not verdicts["x"].passed and "took longer than" in verdicts["x"].message
+    with pytest.raises(checks.CheckFailure):
+        integrity.within(0.2, time.sleep, 5)

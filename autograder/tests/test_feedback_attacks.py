@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import concurrent.futures
 import copy
 import html
 import json
@@ -388,20 +389,27 @@ def test_malicious_feedback_page_runs_nothing_in_chromium(course, tmp_path) -> N
     formgrader_page.write_text(formgrader_html(sanitize.untrusted_notebook(attacked)), encoding="utf-8")
     pages = [root / "autograder" / "feedback" / s / UNIT / f"{ENTRY['notebook']}.html"
              for s in ("scripter", "leak_hooks")] + [formgrader_page]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        try:
-            page = browser.new_page()
-            page.route(re.compile(r"^https?://"), lambda route: route.abort())  # no CDN, no network
-            for path in pages:
-                page.goto(path.as_uri(), wait_until="load")
-                page.wait_for_timeout(1500)
-                pwned = page.evaluate("window.__pwned || []")
-                assert pwned == [], f"{path.name} ran the student's script: {pwned}"
-                assert "PWNED" not in page.title()
-        finally:
-            browser.close()
+
+    def visit() -> None:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                                 args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+            try:
+                page = browser.new_page()
+                page.route(re.compile(r"^https?://"), lambda route: route.abort())  # no CDN, no network
+                for path in pages:
+                    page.goto(path.as_uri(), wait_until="load")
+                    page.wait_for_timeout(1500)
+                    pwned = page.evaluate("window.__pwned || []")
+                    assert pwned == [], f"{path.name} ran the student's script: {pwned}"
+                    assert "PWNED" not in page.title()
+            finally:
+                browser.close()
+
+    # Playwright's sync API refuses a thread with an asyncio loop running (an earlier test on this pytest worker
+    # may leave one behind): a thread of its own has none.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(visit).result()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -493,3 +501,16 @@ def test_verdict_is_plain_short_text() -> None:
     page = feedback_html(notebook)
     assert student_scripts(page, feedback_html(nbformat.v4.new_notebook())) == []
     assert "&lt;script&gt;" in page
+
+
+@pytest.mark.parametrize("raised", ["ValueError: x = [0.123456789, -2.5, 1e-300]", "builtins.KeyError: 'x=0.3'",
+                                    "<not a name>: x = 0.1", ""])
+def test_a_students_own_exception_text_never_reaches_feedback(raised) -> None:
+    """The student's code chooses what its exceptions say: in the probe it could print the hidden inputs, for a
+    later attempt to hard-code. Feedback names the exception's type only."""
+    from grading import integrity
+
+    report = {"exercises": {"g": {"passed": False, "points": 0, "detail": integrity.RAISED + raised}}}
+    text = feedback.verdict_text("g", (0.0, 2.0, False), report)
+    assert "0.1" not in text and "0.123" not in text and "x =" not in text and "x=" not in text, text
+    assert "Your code raised" in text and "not shown" in text

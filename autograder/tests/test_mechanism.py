@@ -437,3 +437,72 @@ def test_harmless_dynamic_features_in_unrelated_cells_pass_and_global_changes_fa
                    "vars(np)['errstate'] = None"]:
         with pytest.raises(checks.CheckFailure, match="cannot follow"):
             mechanism.no_overflowing_exp("d")(code("import sys, inspect\nimport numpy as np", change, safe))
+
+
+# ----------------------------------------------------------------------------------- bypasses found by the red team (2)
+
+_REAL_01 = ("def d_softplus(x):\n    x = np.asarray(x, dtype=float)\n    with np.errstate(over='ignore'):\n"
+            "        return np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x)))\n")
+_DECOY_01 = ("def d_softplus(x):\n    x = np.asarray(x, dtype=float)\n    e = np.exp(-np.abs(x))\n"
+             "    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))\n")
+
+
+@pytest.mark.parametrize("runner", [
+    "import builtins\nbuiltins.exec(TEXT)\n",
+    "import timeit\ntimeit.timeit(TEXT, number=1, globals=globals())\n",
+    "import doctest\n",
+    "import code\ncode.InteractiveInterpreter(globals()).runsource(TEXT)\n",
+    "import runpy\n",
+    "import types\nd_softplus2 = types.FunctionType(compile(TEXT, 's', 'exec').co_consts[0], globals())\n",
+    "from types import FunctionType\n",
+    "import pickle\n",
+    "import importlib.util\n",
+    "x = getattr(__import__('builtins'), 'exec')\n",
+    "get_ipython().run_line_magic('run', 'real.py')\n",
+], ids=["builtins-exec", "timeit", "doctest", "code", "runpy", "function-type", "from-types", "pickle",
+        "importlib-util", "getattr-exec", "magic-run"])
+def test_code_run_from_text_anywhere_fails_the_source_read_checks_closed(runner) -> None:
+    cell = runner.replace("TEXT", repr(_REAL_01))
+    with pytest.raises(checks.CheckFailure, match="cannot follow"):
+        mechanism.no_overflowing_exp("d_softplus")(code(_DECOY_01, cell))
+
+
+def test_the_text_of_a_time_magic_is_read_as_code() -> None:
+    with pytest.raises(checks.CheckFailure, match="overflows"):
+        mechanism.no_overflowing_exp("d_softplus")(code(_DECOY_01, "%%time\n" + _REAL_01))
+
+
+@pytest.mark.parametrize("rebind", [
+    "from elsewhere import d_softplus\n",
+    "class K:\n    pass\nK.d_softplus = np.logaddexp\nd_softplus = K.d_softplus\n",
+    "d_softplus = np.frompyfunc(len, 1, 1)\n",
+    "setattr(K, 'd_softplus', np.exp)\n",
+])
+def test_a_checked_name_bound_again_to_what_is_not_read_fails_closed(rebind) -> None:
+    with pytest.raises(checks.CheckFailure, match="more than once"):
+        mechanism.no_overflowing_exp("d_softplus")(code(_DECOY_01, rebind))
+
+
+@pytest.mark.parametrize("neg", ["np.exp(-x.view())", "np.exp(-x.real)", "np.exp(-x.T)", "np.exp(-x[()])",
+                                 "np.e ** (-x.view())", "np.exp(-x.reshape(-1))", "np.exp(-np.copy(x).ravel())",
+                                 "grow(-x)", "K.grow(-x)"])
+def test_overflows_through_views_and_import_aliases_are_found(neg) -> None:
+    pos = neg.replace("(-", "(")
+    source = ("from numpy import exp as grow\nclass K:\n    grow = np.exp\n"
+              "def d_softplus(x):\n    x = np.asarray(x, dtype=float)\n"
+              f"    return np.where(x >= 0, 1 / (1 + {neg}), {pos} / (1 + {pos}))\n")
+    with pytest.raises(checks.CheckFailure, match="overflows"):
+        mechanism.no_overflowing_exp("d_softplus")(code(source))
+
+
+@pytest.mark.parametrize("source", [
+    "from numpy import errstate as quietly, nan_to_num as mend\n"
+    "def steepest_ascent_direction(grad_f, x):\n    g = np.asarray(grad_f(x), dtype=float)\n"
+    "    with quietly(all='ignore'):\n        return mend(g / np.linalg.norm(g))\n",
+    "class _K:\n    quiet = np.errstate\n    mend = np.nan_to_num\n"
+    "def steepest_ascent_direction(grad_f, x):\n    g = np.asarray(grad_f(x), dtype=float)\n"
+    "    return _K.mend(g / np.linalg.norm(g))\n",
+])
+def test_repairs_through_import_aliases_and_class_attributes_are_found(source) -> None:
+    with pytest.raises(checks.CheckFailure, match="steepest_ascent_direction uses"):
+        mechanism.no_error_repair("steepest_ascent_direction")(code(source))

@@ -892,3 +892,82 @@ def test_a_correct_variant_passes_the_mechanism_check_alone(unit, grade_id, name
 def test_the_noisy_notebook_passes_every_probe(unit, noisy) -> None:
     verdicts = integrity.check(unit, "zeno", noisy[unit], sandboxed=False)
     assert {g: v.message for g, v in verdicts.items() if not v.passed} == {}
+
+
+# ------------------------------------------------------------------------- false failures found by the red team (2)
+
+_SOFTPLUS = '''
+def d_softplus(x):
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+'''
+_STEEPEST = '''
+def steepest_ascent_direction(grad_f, x):
+    g = np.asarray(grad_f(x), dtype=float)
+    n = np.linalg.norm(g)
+    if n == 0:
+        return np.zeros_like(g)
+    return g / n
+'''
+
+
+@pytest.mark.parametrize(("rule", "name", "cells"), [
+    ("no_overflowing_exp", "d_softplus", ('import matplotlib.pyplot as plt\nplt.rcParams["figure.figsize"] = (7, 4)\n',
+                                          _SOFTPLUS)),
+    ("no_overflowing_exp", "d_softplus", ('''
+def d_softplus(x):
+    x = np.asarray(x, dtype=float)
+    max = np.maximum(x, 0.0)  # subtract the max: both exponents are <= 0
+    return np.exp(x - max) / (np.exp(-max) + np.exp(x - max))
+''',)),
+    ("no_error_repair", "steepest_ascent_direction", ('''
+def steepest_ascent_direction(grad_f, x):
+    g = np.asarray(grad_f(x), dtype=float)
+    abs = np.linalg.norm(g)
+    if abs == 0:
+        return np.zeros_like(g)
+    return g / abs
+''',)),
+    ("no_error_repair", "steepest_ascent_direction", ("import matplotlib as mpl\nmpl.rcParams['lines.linewidth'] = 2\n",
+                                                      _STEEPEST)),
+    ("no_overflowing_exp", "d_softplus", ("import re\npattern = re.compile(r'\\d+')\n", _SOFTPLUS)),
+    ("no_overflowing_exp", "d_softplus", (_SOFTPLUS, "d_softplus = np.vectorize(d_softplus)\n")),
+], ids=["rcparams", "local-max", "local-abs", "rcparams-02", "re-compile", "alias-of-the-def"])
+def test_plotting_style_and_local_shadowing_of_builtins_pass(rule, name, cells) -> None:
+    code = mechanism.StudentCode(solutions={}, cells=tuple(textwrap.dedent(c) for c in cells))
+    getattr(mechanism, rule)(name)(code)
+
+
+_SCRATCH_05 = {
+    "peek_limit": "import sys\nprint('recursion limit:', sys.getrecursionlimit())\n",
+    "save_losses": 'with open("losses.txt", "w") as f:\n    f.write("0.1\\n")\n',
+    "simplenamespace": "from types import SimpleNamespace\nconfig = SimpleNamespace(lr=0.1, steps=100)\n",
+    "wraps_timer": ("import functools, time\ndef timed(fn):\n    @functools.wraps(fn)\n    def inner(*a):\n"
+                    "        t = time.time(); r = fn(*a); print(time.time() - t); return r\n    return inner\n"),
+    "variable_named_vars": "vars_ = 1\nvars = ['a', 'b']\nprint(vars)\n",
+    "inspect_source": "import inspect\nprint(inspect.getsource(Value.backward))\n",
+    "reload_calcml": "import importlib, calcml.graph\nimportlib.reload(calcml.graph)\n",
+    "stack_size_read": "import threading\nprint(threading.stack_size())\n",
+}
+
+
+@pytest.mark.parametrize("name", list(_SCRATCH_05))
+def test_unit_05_scratch_cells_that_only_read_or_are_unrelated_pass_rule_1(name) -> None:
+    from types import SimpleNamespace
+
+    solutions = submissions.solution_cells(manifest.unit("05_autograd"))
+    code = SimpleNamespace(cells=(*solutions.values(), _SCRATCH_05[name]), solutions=solutions)
+    __import__("integrity.05_autograd", fromlist=["iterative_sort"]).iterative_sort(code)
+
+
+def test_unit_05_an_iterative_sort_with_a_variable_named_max_stack_size_passes() -> None:
+    from types import SimpleNamespace
+
+    solutions = dict(submissions.solution_cells(manifest.unit("05_autograd")))
+    key = "05_autograd-value_core-solution"
+    old = "        order, visited, stack = [], set(), [(self, False)]\n"
+    assert old in solutions[key]
+    solutions[key] = solutions[key].replace(old, old + "        max_stack_size = len(stack)\n")
+    code = SimpleNamespace(cells=tuple(solutions.values()), solutions=solutions)
+    __import__("integrity.05_autograd", fromlist=["iterative_sort"]).iterative_sort(code)

@@ -519,8 +519,8 @@ FORBIDDEN_ONLY = {  # rule 1 on its own, beside the honest solution
     "compile": 'code = compile("x = 1", "<s>", "exec")\n',
     "getattr_computed": 'name = "a" + "b"\nvalue = getattr(Value, name, None)\n',
     "getattribute": 'value = object.__getattribute__(Value, "topological_order")\n',
-    "gc": "import gc\n",
-    "inspect": "import inspect\n",
+    "gc": "import gc\nobjects = gc.get_objects()\n",  # `import gc` alone passes in a scratch cell
+    "inspect": "import inspect\ncaller = inspect.currentframe().f_back\n",  # `import inspect` alone passes
     "pickle": "import pickle\n",
     "os_system": 'import os\nos.system("true")\n',
     "star_import_of_sys": "from sys import *\n",
@@ -578,3 +578,32 @@ def test_backward_calling_every_closure_is_not_recursion() -> None:
     assert _verdict() == ""
     assert _verdict("def backward(self):\n    for v in reversed(self.topological_order()):\n        v._backward()\n"
                     "Value.backward = backward\n") == ""
+
+
+@pytest.mark.parametrize("extra", [
+    "import psutil\n",
+    "from hypothesis.internal.conjecture.junkdrawer import StackframeLimiter\n",
+    "import resource\n",
+    "import timeit\ntimeit.timeit('pass', number=1)\n",
+    "import threading\nthreading.stack_size(1 << 29)\n",
+    "from threading import stack_size as grow\ngrow(1 << 29)\n",
+    "Value.topological_order = list\n",
+])
+def test_libraries_that_set_the_limit_and_code_from_text_fail_rule_1(extra) -> None:
+    message = _verdict(extra)
+    assert message and "The contract" in message, extra
+
+
+def test_recursion_through_numpy_dispatch_to_a_method_fails() -> None:
+    solutions = submissions.solution_cells(manifest.unit(UNIT))
+    core = solutions["05_autograd-value_core-solution"]
+    start, end = core.index("    def topological_order(self):"), core.index("    def backward(self):")
+    topo = ("    def rint(self):\n        order, seen = _WALKS[-1]\n        if id(self) not in seen:\n"
+            "            seen.add(id(self))\n            for child in self._prev:\n                np.rint(child)\n"
+            "            order.append(self)\n        return 0.0\n\n    def topological_order(self):\n"
+            "        _WALKS.append(([], set()))\n        np.rint(self)\n        return _WALKS.pop()[0]\n\n")
+    source = "import numpy as np\n_WALKS = []\n" + core[:start] + topo + core[end:]
+    changed = {**solutions, "05_autograd-value_core-solution": source}
+    code = SimpleNamespace(cells=tuple(changed.values()), solutions=changed)
+    with pytest.raises(checks.CheckFailure, match="recurses"):
+        _module().iterative_sort(code)

@@ -339,6 +339,33 @@ plt.show()
 # The tests compare your gradients with `numdiff` and with high-precision references, and their messages
 # say what looks wrong. The exercises build on one another: you may call your earlier functions (and
 # exercises 3 and 4 are easiest that way), but then a bug in an earlier one shows up in the later tests too.
+#
+# The cell below holds the helper the stability tests of exercises 2 to 4 use: it runs your function with
+# NumPy's overflow, division by zero and invalid operations (such as $\infty/\infty$) turned into errors.
+# Nothing else fails it: a warning of your own, a deprecated NumPy call or a `print` is fine. You do not
+# need to read it; do not change it.
+
+# %% nbgrader={"grade": false, "grade_id": "07_loss_gradients-test_helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
+_STABILITY_ADVICE = {
+    "logsumexp": ". exp overflows above 709.8, and exp of a very negative number underflows to 0, whose log is "
+                 "-inf: subtract each row's maximum before exponentiating.",
+    "stable_softmax": ". exp overflows above 709.8, and 0/0 is nan: subtract each row's maximum before "
+                      "exponentiating.",
+    "softmax_cross_entropy_grad": " at extreme logits: compute the probabilities with your stable_softmax, not "
+                                  "with exp(Z) directly.",
+}
+
+
+def _strict(fn, *args, what):
+    """Call fn(*args) with NumPy's overflow, divide-by-zero (log 0) and invalid operations (nan) raised, and turn
+    them, or a Python OverflowError, into a failure that explains itself. Underflow is allowed, and warnings are
+    only warnings: the notebook's filters are reset for the call, so no warning can fail a correct answer."""
+    try:
+        with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            warnings.resetwarnings()
+            return fn(*args)
+    except (FloatingPointError, OverflowError) as err:
+        raise checks.CheckFailure(f"Your {what} hit a floating-point error ({err}){_STABILITY_ADVICE[what]}") from None
 
 # %% [markdown]
 # ### Exercise 1 · The MSE gradient (2 points)
@@ -386,10 +413,10 @@ for seed, (N, d) in zip([101, 102, 103, 104, 105], [(1, 2), (9, 1), (4, 7), (40,
 # ### Exercise 2 · A stable log-sum-exp (1 point)
 #
 # Write `logsumexp(Z)`: for each row of a batch of logits, $\log \sum_k e^{Z_{nk}}$. It must give the right
-# finite value for any finite logits, including $\pm 1000$, with **no** overflow, `nan`, `inf` or NumPy warning.
-# The tests run your function with NumPy's overflow, division and invalid-operation errors turned into
-# exceptions. Use `max(..., axis=1, keepdims=True)` so the row maxima broadcast against `Z`, and do not modify
-# `Z` in place.
+# finite value for any finite logits, including $\pm 1000$, with **no** overflow, `nan`, `inf` or NumPy
+# floating-point warning. The tests run your function with NumPy's overflow, division and invalid-operation
+# errors turned into exceptions. Use `max(..., axis=1, keepdims=True)` so the row maxima broadcast against `Z`,
+# and do not modify `Z` in place.
 
 # %% nbgrader={"grade": false, "grade_id": "07_loss_gradients-logsumexp-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def logsumexp(Z):
@@ -399,8 +426,8 @@ def logsumexp(Z):
         Z: logits, an array of shape (N, K); any finite values (e.g. +-1000).
 
     Returns:
-        An array of shape (N,) whose entry n is log(sum_k exp(Z[n, k])), with no overflow or warning.
-        Z is not modified.
+        An array of shape (N,) whose entry n is log(sum_k exp(Z[n, k])).
+        No overflow or floating-point warning; Z is not modified.
     """
     ### BEGIN SOLUTION
     row_max = np.max(Z, axis=1, keepdims=True)
@@ -409,18 +436,6 @@ def logsumexp(Z):
 
 
 # %% nbgrader={"grade": true, "grade_id": "07_loss_gradients-logsumexp", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-def _strict(fn, *args, what):
-    """Call fn(*args) with overflow, log(0) and nan (and every warning) turned into a failure that explains itself."""
-    try:
-        with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
-            warnings.simplefilter("error")
-            return fn(*args)
-    except (FloatingPointError, RuntimeWarning) as err:
-        raise checks.CheckFailure(
-            f"Your {what} hit a floating-point error ({err}). exp overflows above 709.8, and exp of a very negative "
-            "number underflows to 0, whose log is -inf: subtract each row's maximum before exponentiating.") from None
-
-
 def _lse_reference(Z):
     """log(sum(exp(row))) for each row, in 40-digit arithmetic with unbounded exponents (mpmath)."""
     with mpmath.workdps(40):
@@ -474,7 +489,7 @@ def stable_softmax(Z):
 
     Returns:
         P of shape (N, K) with P[n, k] = exp(Z[n, k]) / sum_j exp(Z[n, j]); each row sums to 1.
-        No overflow, nan or warning; Z is not modified.
+        No overflow, nan or floating-point warning; Z is not modified.
     """
     ### BEGIN SOLUTION
     shifted_exp = np.exp(Z - np.max(Z, axis=1, keepdims=True))
@@ -483,18 +498,6 @@ def stable_softmax(Z):
 
 
 # %% nbgrader={"grade": true, "grade_id": "07_loss_gradients-stable_softmax", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-def _strict(fn, *args, what):
-    """Call fn(*args) with overflow, log(0) and nan (and every warning) turned into a failure that explains itself."""
-    try:
-        with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
-            warnings.simplefilter("error")
-            return fn(*args)
-    except (FloatingPointError, RuntimeWarning) as err:
-        raise checks.CheckFailure(
-            f"Your {what} hit a floating-point error ({err}). exp overflows above 709.8, and 0/0 is nan: subtract "
-            "each row's maximum before exponentiating.") from None
-
-
 def _softmax_reference(Z):
     """Softmax of each row in 40-digit arithmetic with unbounded exponents (mpmath)."""
     rows = []
@@ -565,7 +568,7 @@ def softmax_cross_entropy_grad(Z, y):
 
     Returns:
         dL/dZ = (P - Y) / N, of shape (N, K), where P is the row-wise softmax of Z, Y the one-hot targets
-        and L = (1/N) sum_n -log P[n, y_n]. No overflow, nan or warning.
+        and L = (1/N) sum_n -log P[n, y_n]. No overflow, nan or floating-point warning.
     """
     ### BEGIN SOLUTION
     n_examples, n_classes = Z.shape
@@ -576,18 +579,6 @@ def softmax_cross_entropy_grad(Z, y):
 
 
 # %% nbgrader={"grade": true, "grade_id": "07_loss_gradients-softmax_cross_entropy_grad", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-def _strict(fn, *args, what):
-    """Call fn(*args) with overflow, log(0) and nan (and every warning) turned into a failure that explains itself."""
-    try:
-        with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
-            warnings.simplefilter("error")
-            return fn(*args)
-    except (FloatingPointError, RuntimeWarning) as err:
-        raise checks.CheckFailure(
-            f"Your {what} hit a floating-point error ({err}) at extreme logits: compute the probabilities with "
-            "your stable_softmax, not with exp(Z) directly.") from None
-
-
 def _mean_cross_entropy(Z, labels):
     """(1/N) Σ_n [log Σ_k exp Z[n, k] − Z[n, labels[n]]], in 40-digit arithmetic (mpmath): the reference loss."""
     with mpmath.workdps(40):

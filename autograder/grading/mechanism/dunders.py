@@ -9,6 +9,8 @@
   `p + q` -> `__add__`, `sorted(p)` -> `__lt__`, `Value(x)` -> `__init__`, ...: `grading.mechanism.protocols`),
   unless its operands are plainly numbers or built-in containers (`grading.mechanism.kinds`); inside an
   arithmetic dunder, its own operands count as plain (`self + (-other)` in `__sub__`);
+- from a numpy call with an operand that may be a Value (`np.rint(child)`) to every method (numpy calls
+  `child.rint()`);
 - from anywhere to `__del__` (the garbage collector may run it).
 
 It is the check for an engine of classes (unit 05's `Value`), where recursion may hide in an operator. The name
@@ -42,6 +44,8 @@ from .protocols import (
     UNARY_DUNDERS,
 )
 from .source import StudentCode, parse_cells, text_cells, walk
+
+NUMPY = frozenset({"np", "numpy"})  # a numpy call on an object calls the method of the same name
 
 
 class DunderCallGraph(ValueKinds):
@@ -150,7 +154,7 @@ class DunderCallGraph(ValueKinds):
             return {"__call__"}
         if isinstance(func, ast.Attribute):
             if isinstance(func.value, ast.Name) and func.value.id in self.modules:
-                return set(GENERIC_DUNDERS) if loose else set()
+                return set(GENERIC_DUNDERS) | ({"<methods>"} if func.value.id in NUMPY else set()) if loose else set()
             return set(HASH_DUNDERS | COMPARISON_DUNDERS | ITERATION_DUNDERS) if loose else set()
         if isinstance(func, ast.Name):
             return set()
@@ -188,9 +192,14 @@ class DunderCallGraph(ValueKinds):
                     out |= self.escaped  # a variable, an item, a call's result: any function used as a value
             implicit |= self._implicit(node, owner)
         for name in implicit:
-            out |= self.dunders.get(name, set())
+            out |= self.dunders.get(name, set()) if name != "<methods>" else self._methods()
         self._edges[id(f)] = out
         return out
+
+    def _methods(self) -> set[int]:
+        """Every method (a function whose first parameter is `self`): numpy calls `v.rint()` for `np.rint(v)`."""
+        return {i for i, f in self.functions.items() if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and f.args.args and f.args.args[0].arg == "self"}
 
     def label(self, node_id: int) -> str:
         """The name of a function, or of a lambda the name it is known by ("a lambda (line 3)" if none)."""

@@ -4,7 +4,9 @@
   everybody's code (a change to numpy, math or builtins, `setattr` on a module, a write into `globals()` or a
   module's `__dict__`, frames and code objects, `gc` referrers, `ctypes`, `eval`/`exec` of computed text);
   `new_meanings` records a new meaning for `np`, `abs`, `max`, ... outside functions (it fails the sign and
-  repair rules only where the exercise's code reads that name);
+  repair rules only where the exercise's code reads that name); only a write into numpy, math, builtins or calcml
+  (`found.shared`) changes everybody's code (`plt.rcParams[...] = ...` does not); `code_from_text`
+  (`grading.mechanism.decoys`): what runs code from text (`builtins.exec`, `timeit`, `runpy`, ...);
 - `reachable_problems(found, bodies)`, checked only in the code reachable from the exercise's function: what
   hides a call or a value there (`getattr` with a computed name, `globals()`, `eval`, `inspect`/`types`/`gc`,
   dangerous dunders such as `__globals__`, a store into a dunder attribute).
@@ -19,6 +21,7 @@ import ast
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from .decoys import code_from_text
 from .source import callee, constant_getattr, imported_module, root_name, with_parents
 
 if TYPE_CHECKING:
@@ -47,6 +50,7 @@ READ_ONLY_METHODS = frozenset({"keys", "items", "values", "get", "copy", "__cont
 # Names whose meaning the sign and repair rules rely on: a new binding of one of them fails those rules.
 PROTECTED = frozenset({"np", "numpy", "math", "abs", "min", "max", "float", "pow", "round", "builtins"})
 TRUSTED_MODULES = {"np": "numpy", "numpy": "numpy", "math": "math"}
+TRUSTED_NAMES = frozenset({"np", "numpy", "math", "builtins"})  # a local variable may shadow a builtin, not these
 
 
 def _store_targets(node: ast.AST) -> list[ast.AST]:
@@ -79,6 +83,9 @@ def _is_namespace(found: Program, node: ast.AST) -> bool:
 
 def global_problem(found: Program, node: ast.AST, parent: ast.AST | None, in_function: bool) -> str:  # noqa: C901
     """What in `node` changes the behaviour of everybody's code, or ''."""
+    running = code_from_text(found, node, parent)
+    if running:
+        return running
     if isinstance(node, ast.Name) and node.id in ("__builtins__", "__import__"):
         return f"`{node.id}`"
     if isinstance(node, ast.Name) and node.id in ("eval", "exec") and not (
@@ -94,7 +101,7 @@ def global_problem(found: Program, node: ast.AST, parent: ast.AST | None, in_fun
     if native:
         return f"the module `{native}`"
     for target in _store_targets(node):
-        if isinstance(target, (ast.Attribute, ast.Subscript)) and root_name(target) in found.module_aliases:
+        if isinstance(target, (ast.Attribute, ast.Subscript)) and root_name(target) in found.shared:
             return f"a change to the module `{root_name(target)}`"
         chain = target
         while isinstance(chain, (ast.Attribute, ast.Subscript)):
@@ -105,7 +112,7 @@ def global_problem(found: Program, node: ast.AST, parent: ast.AST | None, in_fun
         name, first = node.func.id, node.args[0]
         computed = len(node.args) < 2 or not (isinstance(node.args[1], ast.Constant)
                                               and isinstance(node.args[1].value, str))
-        if name in ("setattr", "delattr") and (root_name(first) in found.module_aliases or (
+        if name in ("setattr", "delattr") and (root_name(first) in found.shared or (
                 computed and not root_name(first))):
             return f"`{name}` on a module or with a computed name"
         if name == "getattr" and computed and root_name(first) in found.module_aliases:
@@ -154,8 +161,8 @@ def _read_only_use(node: ast.AST, parent: ast.AST | None) -> bool:
 
 def reachable_problems(found: Program, bodies: Iterable[ast.AST], *, protect: bool = False) -> list[str]:
     """What hides a call or a value in `bodies` (the code reachable from an exercise's function), each with its
-    line. With `protect`, a local new meaning for `np`, `abs`, `max`, ... counts too (the sign and repair rules
-    rely on them)."""
+    line. With `protect`, a local new meaning for `np`, `numpy` or `math` counts too (the sign and repair rules
+    rely on them; a local `max` or `abs` is read as the variable it is)."""
     out = []
     for body in bodies:
         for node, parent in with_parents(body):
@@ -173,7 +180,7 @@ def _hiding(found: Program, node: ast.AST, parent: ast.AST | None, protect: bool
                 isinstance(b, (ast.Import, ast.ImportFrom)) and _imports_dynamic(b, node.id)
                 for b in found.bindings.get(node.id, [])):
             return f"the module `{node.id}`"
-        if protect and isinstance(node.ctx, (ast.Store, ast.Del)) and node.id in PROTECTED:
+        if protect and isinstance(node.ctx, (ast.Store, ast.Del)) and node.id in TRUSTED_NAMES:
             return f"a new meaning for `{node.id}`"
         if protect and isinstance(node.ctx, ast.Load) and node.id in found.rebound:
             return f"`{node.id}`, which has {found.rebound[node.id]}"

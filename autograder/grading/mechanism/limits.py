@@ -11,11 +11,20 @@ frames, `sys`/`os`/`threading` passed on as values, ...). It reads the whole not
 from __future__ import annotations
 
 import ast
+import re
 from typing import NamedTuple
 
-from .source import StudentCode, imported_module, parse_cells, text_cells, walk, with_parents
+from .calls import reachable
+from .decoys import rebindings
+from .program import Program, program
+from .source import StudentCode, callee, imported_module, text_cells, walk, with_parents
 
-LIMIT_WORDS = ("recursionlimit", "stack_size")
+SETTERS = frozenset({"setrecursionlimit", "setrlimit", "prlimit", "setswitchinterval"})  # whole identifiers
+ENGINE_ROOTS = ("Value", "topological_order", "backward")
+# Harmless outside the engine (in a scratch cell: `vars = [...]`, `import inspect`, `open(path, "w")`, ...).
+ENGINE_ONLY = frozenset({"vars", "wraps", "update_wrapper", "import_module", "write_text", "write_bytes"})
+ENGINE_ONLY_MODULES = frozenset({"inspect", "types", "importlib", "weakref", "atexit", "pydoc", "gc"})
+LIMIT_LIBRARIES = frozenset({"hypothesis", "psutil", "resource", "_thread"})  # they set the limit themselves
 
 # Rule 1: routes to the recursion limit (or to any name, from a string) that the analysis cannot follow.
 FORBIDDEN_NAMES = frozenset({
@@ -85,16 +94,19 @@ def _words(node: ast.AST) -> list[str]:
     return [text] if text else []
 
 
-def _dynamic(node: ast.AST, callees: set[int], guarded: set[str], parents: dict[int, ast.AST]) -> str:
-    """What makes `node` a dynamic route, or ''."""
+def _dynamic(node: ast.AST, callees: set[int], guarded: set[str], engine: bool, variables: set[str]) -> str:
+    """What makes `node` a dynamic route, or '' (outside the engine, the ENGINE_ONLY features pass)."""
+    if not engine and (
+            (isinstance(node, ast.Name) and (node.id in ENGINE_ONLY or node.id in variables))
+            or (isinstance(node, ast.Attribute) and node.attr in ENGINE_ONLY)
+            or (isinstance(node, ast.Call) and callee(node.func) == "open")
+            or imported_module(node, ENGINE_ONLY_MODULES)):
+        return ""
     if isinstance(node, ast.Name):
         if node.id in FORBIDDEN_NAMES:
             return f"`{node.id}`"
         if node.id in ("getattr", "setattr", "delattr") and id(node) not in callees:
             return f"`{node.id}` passed on as a value"
-        parent = parents.get(id(node))
-        if node.id in guarded and not (isinstance(parent, ast.Attribute) and parent.value is node):
-            return f"the module `{node.id}` used as a value"
     if isinstance(node, ast.Attribute):
         if node.attr in FORBIDDEN_ATTRIBUTES or node.attr.startswith(("spawn", "exec", "posix_spawn")):
             return f"`.{node.attr}`"
@@ -147,14 +159,31 @@ class Route(NamedTuple):
 def limit_route(code: StudentCode) -> Route | None:
     """The first route to the recursion limit or the stack size in the student's code, or None.
 
-    Cells are read in order; in the first cell with one, the construct on the earliest line is reported, a named
-    limit before a dynamic route on the same line.
+    Notebook-wide: what sets the limit or the stack size (whole identifiers: `setrecursionlimit`, `setrlimit`,
+    `threading.stack_size(n)`, also in a string), what changes everybody's code or runs code from text
+    (`Program.global_problems`), a library that sets the limit itself (`hypothesis`, `psutil`, `resource`), and
+    `sys`/`threading`/`os` passed on as values. In the engine only (`engine_nodes`: `Value`, its methods, and what
+    they refer to): the broad list of dynamic features (`vars`, `inspect`, `open` for writing, ...); reading the
+    limit (`sys.getrecursionlimit()`) is fine everywhere. Cells are read in order; in the first cell with one, the
+    construct on the earliest line is reported, a named limit before a dynamic route on the same line.
 
     Raises:
         calcml.checks.CheckFailure: The code cannot be read (a cell not text, too large, nested too deeply).
     """
-    for number, tree in parse_cells(text_cells(code)):
-        callees = {id(n.func) for n in walk(tree) if isinstance(n, ast.Call)}
+    text_cells(code)
+    found = program(code)
+    if found.global_problems:
+        return Route("dynamic", found.global_problems[0].replace("(your cell", "(cell"))
+    for name in ENGINE_ROOTS[1:]:
+        again = rebindings(found, name)
+        if again:
+            text = f"`{name}` bound more than once ({'; '.join(again[:2])})"
+            return Route("dynamic", text.replace("your cell", "cell"))
+    engine = engine_nodes(found)
+    variables = {n.id for _, tree in found.modules for n in walk(tree)
+                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in ENGINE_ONLY}  # vars = [...]
+    for number, tree in found.modules:
+        callees = {id(n.func): n for n in walk(tree) if isinstance(n, ast.Call)}
         parents = {id(node): parent for node, parent in with_parents(tree) if parent is not None}
         guarded: set[str] = set()
         for node in walk(tree):
@@ -163,17 +192,63 @@ def limit_route(code: StudentCode) -> Route | None:
                                if a.name.split(".")[0] in GUARDED_MODULES)
             elif isinstance(node, ast.ImportFrom):
                 guarded.update(a.asname or a.name for a in node.names if a.name in GUARDED_MODULES)
-        found = []
+        found_here = []
         for node in walk(tree):
             position = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
             where = f"cell {number}, line {position[0] or '?'}"
-            for word in _words(node):
-                if any(limit in word.lower() for limit in LIMIT_WORDS):
-                    found.append(((position[0], 0, position[1]), "limit", f"`{word[:60]}` ({where})"))
-            problem = _dynamic(node, callees, guarded, parents)
+            word = _setting(node, callees)
+            if word:
+                found_here.append(((position[0], 0, position[1]), "limit", f"`{word[:60]}` ({where})"))
+            problem = _notebook_wide(node, guarded, parents) or _dynamic(node, set(callees), guarded,
+                                                                          id(node) in engine, variables)
             if problem:
-                found.append(((position[0], 1, position[1]), "dynamic", f"{problem} ({where})"))
-        if found:
-            _, kind, description = min(found)  # the first line of the cell with one; the limit named first
+                found_here.append(((position[0], 1, position[1]), "dynamic", f"{problem} ({where})"))
+        if found_here:
+            _, kind, description = min(found_here)  # the first line of the cell with one; the limit named first
             return Route(kind, description)
     return None
+
+
+def _setting(node: ast.AST, callees: dict[int, ast.Call]) -> str:
+    """The identifier by which `node` sets the recursion limit or the stack size, or ''."""
+    words = [w for w in _words(node) if w] if not isinstance(node, ast.Constant) else []
+    if isinstance(node, (ast.Constant, ast.BinOp, ast.JoinedStr, ast.Call, ast.Subscript)):
+        text = _folded(node)
+        words += re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text) if text else []
+    hit = next((w for w in words if w in SETTERS), "")
+    if hit or not isinstance(node, (ast.Attribute, ast.alias)):
+        return hit
+    if isinstance(node, ast.Attribute) and node.attr == "stack_size":
+        call = callees.get(id(node))
+        return "" if call is not None and not call.args and not call.keywords else "stack_size"  # reading is fine
+    return "stack_size" if isinstance(node, ast.alias) and node.name == "stack_size" else ""
+
+
+def _notebook_wide(node: ast.AST, guarded: set[str], parents: dict[int, ast.AST]) -> str:
+    """What in `node` is a route to the limit in any cell: a library that sets it, a guarded module passed on."""
+    library = imported_module(node, LIMIT_LIBRARIES)
+    if library:
+        return f"the module `{library}` (it can change the recursion limit or the stack size)"
+    if isinstance(node, ast.Name) and node.id in guarded:
+        parent = parents.get(id(node))
+        if not (isinstance(parent, ast.Attribute) and parent.value is node):
+            return f"the module `{node.id}` used as a value"
+    if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names) and (
+            (node.module or "").split(".")[0] in GUARDED_MODULES):
+        return f"`from {node.module} import *`"
+    return ""
+
+
+def engine_nodes(found: Program) -> set[int]:
+    """The ids of the nodes of the engine: the class `Value` (and `topological_order`, `backward`), the functions
+    added to it (`@add_method(Value)`), and every definition they refer to."""
+    roots = set(ENGINE_ROOTS)
+    for _, tree in found.modules:
+        roots.update(n.name for n in walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+            isinstance(d, ast.Name) and d.id == "Value" for dec in n.decorator_list for d in walk(dec)))
+    out: set[int] = set()
+    for root in sorted(roots):
+        for name in reachable(found, root):
+            for body in found.definitions.get(name, []):
+                out.update(id(n) for n in walk(body))
+    return out

@@ -15,6 +15,9 @@ from .hiding import global_problem, new_meanings
 from .source import StudentCode, callee, parse, parse_cells, plain_chain, target_names, walk
 
 EVAL_DEPTH = 3  # eval("exec('...')") nested deeper is not read (and fails)
+SHARED_MODULES = frozenset({"numpy", "math", "builtins", "calcml"})  # what everybody's code relies on
+SHARED_NAMES = frozenset({"np", "numpy", "math", "builtins", "__builtins__", "calcml"})
+TEXT_MAGICS = frozenset({"time", "timeit", "capture", "prun"})  # %%time: the cell's text runs as code
 
 
 @dataclasses.dataclass
@@ -26,6 +29,8 @@ class Program:
     bindings: dict[str, list[ast.AST]] = dataclasses.field(default_factory=dict)  # every binding of a name
     module_names: set[str] = dataclasses.field(default_factory=set)  # variables bound outside functions
     module_aliases: set[str] = dataclasses.field(default_factory=lambda: {"builtins", "__builtins__"})
+    shared: set[str] = dataclasses.field(default_factory=lambda: set(SHARED_NAMES))  # numpy, math, builtins, calcml
+    imported: dict[str, set[str]] = dataclasses.field(default_factory=dict)  # alias -> the modules it may hold
     global_problems: list[str] = dataclasses.field(default_factory=list)
     rebound: dict[str, str] = dataclasses.field(default_factory=dict)  # PROTECTED names given a new meaning
     candidates: list[tuple[str, ast.AST]] = dataclasses.field(default_factory=list)
@@ -56,16 +61,29 @@ def program(code: StudentCode) -> Program:
     return found
 
 
+def _code_text(node: ast.AST) -> tuple[str, str] | None:
+    """The constant text that `node` runs as code, with what runs it: `eval("...")`, `exec("...")`, and the
+    IPython magics that run their text (`%%time`, `%timeit`: `get_ipython().run_cell_magic("time", "", "...")`)."""
+    if not (isinstance(node, ast.Call) and node.args):
+        return None
+    name, first, last = callee(node.func), node.args[0], node.args[-1]
+    if isinstance(node.func, ast.Name) and name in ("eval", "exec"):
+        return (first.value, name) if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+    if name in ("run_cell_magic", "run_line_magic") and isinstance(first, ast.Constant) and (
+            first.value in TEXT_MAGICS) and isinstance(last, ast.Constant) and isinstance(last.value, str):
+        return last.value, f"%{first.value}"
+    return None
+
+
 def _read_evaluated_strings(found: Program) -> None:
-    """Add the constant text given to `eval`/`exec` as cells of their own (it runs as code)."""
+    """Add the constant text given to `eval`/`exec` (or to a magic that runs it) as cells of their own."""
     pending = [(number, tree, 0) for number, tree in found.modules]
     while pending:
         number, tree, depth = pending.pop()
         for node in walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("eval", "exec")
-                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
-                    and depth < EVAL_DEPTH):
-                inner = parse(node.args[0].value, f"the text given to {node.func.id} in your cell {number}")
+            text = _code_text(node) if depth < EVAL_DEPTH else None
+            if text is not None:
+                inner = parse(text[0], f"the text given to {text[1]} in your cell {number}")
                 if inner is not None:
                     found.modules.append((number, inner))
                     pending.append((number, inner, depth + 1))
@@ -75,6 +93,13 @@ def _find_module_aliases(found: Program, tree: ast.Module) -> None:
     for node in walk(tree):
         if isinstance(node, ast.Import):
             found.module_aliases.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+            found.shared.update(alias.asname or alias.name.split(".")[0] for alias in node.names
+                                if alias.name.split(".")[0] in SHARED_MODULES)
+            for alias in node.names:
+                found.imported.setdefault(alias.asname or alias.name.split(".")[0], set()).add(
+                    alias.name if alias.asname else alias.name.split(".")[0])
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in SHARED_MODULES:
+            found.shared.update(alias.asname or alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             found.module_aliases.update(alias.asname or alias.name for alias in node.names
                                         if (node.module or "").split(".")[0] in ("numpy", "scipy", "calcml", "os",
@@ -88,10 +113,24 @@ def _find_module_aliases(found: Program, tree: ast.Module) -> None:
                 is_module = (plain_chain(value) in found.module_aliases) or (
                     isinstance(value, ast.Call) and callee(value.func) in ("__import__", "import_module", "reload"))
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                shared = plain_chain(value) in found.shared or (isinstance(value, ast.Call) and callee(
+                    value.func) in ("__import__", "import_module", "reload") and _shared_import(value))
                 for name, is_attribute in (pair for target in targets for pair in target_names(target)):
                     if is_module and not is_attribute and name not in found.module_aliases:
                         found.module_aliases.add(name)
                         changed = True
+                    if shared and not is_attribute and name not in found.shared:
+                        found.shared.add(name)
+                        changed = True
+
+
+def _shared_import(call: ast.Call) -> bool:
+    """Whether `__import__(...)`, `import_module(...)` or `reload(...)` may give numpy, math, builtins or calcml:
+    a computed name may."""
+    first = call.args[0] if call.args else None
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value.split(".")[0] in SHARED_MODULES
+    return not isinstance(first, ast.Name) or first.id in SHARED_NAMES
 
 
 _FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from .calls import FUNCTION_NODES
 from .program import Program
-from .source import callee, root_name, walk, with_parents
+from .source import callee, root_name, target_names, walk, with_parents
 
 DIVISIONS = frozenset({"divide", "true_divide", "floor_divide", "reciprocal", "remainder", "mod", "fmod", "divmod"})
 SELECTORS = frozenset({"where", "select", "piecewise", "choose", "nan_to_num", "putmask", "place", "copyto", "fmax",
@@ -32,6 +32,7 @@ TESTS = frozenset({"isnan", "isinf", "isfinite", "isneginf", "isposinf", "isclos
                    "array_equiv"})
 SILENCERS = frozenset({"errstate", "seterr", "seterrcall", "catch_warnings", "filterwarnings", "simplefilter",
                        "suppress"})
+KNOWN = SELECTORS | TESTS | SILENCERS
 NON_FINITE = frozenset({"nan", "NaN", "NAN", "inf", "Inf", "infty", "PINF", "NINF", "infinity"})
 _DIVIDE_OPS = (ast.Div, ast.FloorDiv, ast.Mod)
 
@@ -84,14 +85,26 @@ def dividing_functions(found: Program, bodies: Iterable[tuple[str, ast.AST]]) ->
     return dividing
 
 
+def _aliases(trees: Iterable[ast.AST]) -> dict[str, str]:
+    """The names and attributes that hold a selector, a test or a silencer: `quiet = np.errstate` (in a function,
+    a cell or a class body: `_K.quiet`), `from numpy import errstate as quietly`."""
+    out: dict[str, str] = {}
+    for tree in trees:
+        for node in walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                out.update({a.asname or a.name: a.name for a in node.names if a.name in KNOWN})
+            elif isinstance(node, ast.Assign) and isinstance(node.value, (ast.Name, ast.Attribute)) and (
+                    callee(node.value) in KNOWN):
+                out.update({n: callee(node.value) for t in node.targets for n, _ in target_names(t)})
+    return out
+
+
 class _Body:
     """One reachable body: its quotients, and the aliases of selectors, tests and silencers it makes."""
 
-    def __init__(self, body: ast.AST, dividing: set[str]):
+    def __init__(self, body: ast.AST, dividing: set[str], aliases: dict[str, str]):
         self.body, self.dividing = body, dividing
-        self.aliases = {t.id: callee(n.value) for n in walk(body) if isinstance(n, ast.Assign)
-                        and callee(n.value) in SELECTORS | TESTS | SILENCERS and not isinstance(n.value, ast.Call)
-                        for t in n.targets if isinstance(t, ast.Name)}
+        self.aliases = {**aliases, **_aliases([body])}
         self.quotients: set[str] = set()
         changed = True
         while changed:
@@ -113,7 +126,8 @@ class _Body:
 
     def name(self, func: ast.AST) -> str:
         name = callee(func)
-        return self.aliases.get(name, name) if isinstance(func, ast.Name) else name
+        return name if isinstance(func, ast.Attribute) and name in KNOWN else self.aliases.get(name, name)
+
 
     def tainted(self, node: ast.AST) -> bool:
         return _divides(node, self.dividing) or any(isinstance(n, ast.Name) and n.id in self.quotients
@@ -202,11 +216,12 @@ def _guarded(node: ast.AST, parents: dict[int, ast.AST]) -> bool:
 def repairs(found: Program, bodies: list[tuple[str, ast.AST]]) -> list[str]:
     """The repairs of divisions in the reachable `bodies`, each described with its function and line."""
     dividing = dividing_functions(found, bodies)
+    aliases = _aliases(tree for _, tree in found.modules)
     out = []
     for current, body in bodies:
         if not isinstance(body, FUNCTION_NODES):
             continue
-        reader = _Body(body, dividing)
+        reader = _Body(body, dividing, aliases)
         for node, parent in with_parents(body):
             found_here = _repair(node, parent, reader)
             if found_here:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from calcml import checks
 
 from .calls import indirect_calls, reachable_bodies, recursion
+from .decoys import rebindings
 from .hiding import reachable_problems
 from .program import Program, program
 from .repairs import repairs
@@ -30,6 +31,12 @@ def _readable(code: StudentCode, name: str, what: str, *, ignore: Iterable[str] 
     if found.global_problems:
         raise checks.CheckFailure(f"The grader checks {what} by reading your code, and your code uses "
                                   f"{found.global_problems[0]}, which it cannot follow. {_REMOVE}")
+    again = rebindings(found, name)
+    if again:
+        raise checks.CheckFailure(f"The grader checks {what} by reading the definition of {name}, and your code binds "
+                                  f"{name} more than once ({'; '.join(again[:3])}), so the grader cannot tell which "
+                                  f"one runs. Define {name} once, with `def {name}(...):`, and bind nothing else to "
+                                  "that name.")
     if name not in found.definitions:
         raise checks.CheckFailure(f"The grader could not find the definition of {name} in your code "
                                   "(write it as `def " + name + "(...):`).")

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import ast
 import math
+from typing import TYPE_CHECKING
 
 from .calls import FUNCTION_NODES, parameters
-from .source import root_name, walk
+from .source import callee, root_name, target_names, walk
+
+if TYPE_CHECKING:
+    from .program import Program
 
 UP, DOWN, GE, LE = "up", "down", "ge", "le"  # unbounded above / below on the inputs; >= 0; <= 0
 Facts = frozenset
@@ -94,3 +98,24 @@ class Scope:
                 return scope, scope.values[name]
             scope = scope.parent
         return None, []
+
+
+def whole(index: ast.AST) -> bool:
+    """Whether `x[index]` is all of x: `x[:]`, `x[...]`, `x[()]`."""
+    return (isinstance(index, ast.Slice) and index.lower is None and index.upper is None and index.step is None) or (
+        isinstance(index, ast.Constant) and index.value is Ellipsis) or (isinstance(index, ast.Tuple)
+                                                                         and not index.elts)
+
+
+def exponential_aliases(found: Program, exponentials: frozenset[str]) -> dict[str, str]:
+    """The names and attributes that hold an exponential anywhere in the notebook: `e = np.exp` (in a cell or a
+    class body), `K.grow = np.exp`, `from numpy import exp as grow`."""
+    out: dict[str, str] = {}
+    for _, tree in found.modules:
+        for node in walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                out.update({a.asname or a.name: a.name for a in node.names if a.name in exponentials})
+            elif isinstance(node, ast.Assign) and not isinstance(node.value, ast.Call) and (
+                    callee(node.value) in exponentials) and isinstance(node.value, (ast.Name, ast.Attribute)):
+                out.update({n: callee(node.value) for t in node.targets for n, _ in target_names(t)})
+    return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
+from . import scopes
 from .calls import FUNCTION_NODES, parameters
 from .program import Program
 from .scopes import ANY, DOWN, GE, LE, TOP, UNBOUNDED, UP, Facts, Scope, constant, flip, of_constant
@@ -26,13 +27,13 @@ from .source import callee, root_name, walk, with_parents
 
 EXPONENTIALS = frozenset({"exp", "exp2", "expm1", "cosh", "sinh", "power", "float_power", "pow", "ldexp"})
 KEEPERS = frozenset({"asarray", "asanyarray", "array", "float", "float64", "copy", "ravel", "flatten", "reshape",
-                     "astype", "squeeze", "atleast_1d", "atleast_2d", "asfarray", "longdouble", "float128"})
+                     "astype", "squeeze", "atleast_1d", "atleast_2d", "asfarray", "longdouble", "float128", "view",
+                     "transpose", "ascontiguousarray", "asfortranarray", "real", "conj", "conjugate"})
+VIEWS = frozenset({"T", "mT", "real", "flat", "base"})  # attributes that keep the values
 EAGER = frozenset({"where", "select", "piecewise", "choose"})
 MAX_DEPTH = 200  # deeper expressions are not read (not known to grow)
 MAX_CALL_DEPTH = 8
 BUDGET = 200_000  # expression visits per check; past it, nothing more is reported
-
-
 
 
 class Overflows:
@@ -48,9 +49,7 @@ class Overflows:
         self.scopes: list[Scope] = []  # kept alive: the memo is keyed by their ids
         self.active = 0  # calls being read, one inside the other
         self.budget = BUDGET
-        self.aliases = {t.id for _, tree in found.modules for node in tree.body if isinstance(node, ast.Assign)
-                        and callee(node.value) in EXPONENTIALS and not isinstance(node.value, ast.Call)
-                        for t in node.targets if isinstance(t, ast.Name)}  # e = np.exp, in a cell
+        self.aliases = scopes.exponential_aliases(found, EXPONENTIALS)  # e = np.exp, from numpy import exp as grow
 
     def run(self, body: ast.AST, where: str, params: Facts | dict[str, Facts], parent: Scope | None = None) -> Facts:
         """Read one body with its parameters' facts (one set for all, or by name); the facts of what it returns."""
@@ -129,12 +128,9 @@ class Overflows:
                 nodes = [v for v in values if isinstance(v, ast.AST)]
                 kinds = {self._exponential(v, owner, seen + 1) if seen < 5 else "" for v in nodes}
                 return kinds.pop() if len(nodes) == len(values) and len(kinds) == 1 else ""
-            if name in self.aliases:
-                return "exp"
-            return name if name in EXPONENTIALS and any(isinstance(b, ast.ImportFrom)
-                                                        for b in self.found.bindings.get(name, [])) else ""
+            return self.aliases.get(name, "")
         if isinstance(func, ast.Attribute) or callee(func):
-            return name if name in EXPONENTIALS else ""
+            return name if name in EXPONENTIALS else self.aliases.get(name, "")
         return ""
 
     def _guarded(self, node: ast.AST, args: list[ast.AST], scope: Scope) -> bool:
@@ -167,10 +163,10 @@ class Overflows:
             return self._binary(node, scope, depth)
         if isinstance(node, ast.IfExp):
             return self.of(node.body, scope, depth + 1) & self.of(node.orelse, scope, depth + 1)
-        if isinstance(node, ast.Subscript) and (isinstance(node.slice, ast.Slice) and node.slice.lower is None
-                                                and node.slice.upper is None or (isinstance(node.slice, ast.Constant)
-                                                                                 and node.slice.value is Ellipsis)):
-            return self.of(node.value, scope, depth + 1)  # x[:], x[...]
+        if isinstance(node, ast.Subscript) and scopes.whole(node.slice):
+            return self.of(node.value, scope, depth + 1)  # x[:], x[...], x[()]
+        if isinstance(node, ast.Attribute) and node.attr in VIEWS:
+            return self.of(node.value, scope, depth + 1)  # x.T, x.real
         if isinstance(node, ast.Call):
             return self._call(node, scope, depth)
         return ANY
@@ -224,8 +220,10 @@ class Overflows:
         args = [self.of(a, scope, depth + 1) for a in node.args]
         if isinstance(func, ast.Attribute) and name in KEEPERS and not args:
             return self.of(func.value, scope, depth + 1)  # x.copy(), x.ravel()
-        if isinstance(func, ast.Attribute) and name in ("astype", "reshape"):
+        if isinstance(func, ast.Attribute) and name in ("astype", "reshape", "view", "transpose"):
             return self.of(func.value, scope, depth + 1)
+        if isinstance(func, ast.Name) and scope.lookup(name)[0] is not None and name not in scope.functions:
+            name = self._local_callee(name, scope)  # a local `max = np.maximum`; a local value: not known
         student = self._student_function(func, scope)
         if student is not None:
             body, owner, offset = student
@@ -258,6 +256,12 @@ class Overflows:
         if name == "where" and len(args) == 3:
             return args[1] & args[2]
         return ANY
+
+    def _local_callee(self, name: str, scope: Scope) -> str:
+        """The function a local variable holds when every value given to it names the same one, else ''."""
+        values = scope.lookup(name)[1]
+        names = {callee(v) if isinstance(v, (ast.Name, ast.Attribute)) else "" for v in values}
+        return names.pop() if len(names) == 1 and not any(isinstance(v, frozenset) for v in values) else ""
 
     def _student_function(self, func: ast.AST, scope: Scope) -> tuple[ast.AST, Scope | None, int] | None:
         """The body a call goes to when the student wrote it (a nested or module-level def, a named lambda, a
