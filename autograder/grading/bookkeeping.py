@@ -141,7 +141,8 @@ class Bookkeeping:
         ran = report.get("ran") is True
         why = str(report.get("error") or "the out-of-kernel check did not run")[:500]
         exercises = report.get("exercises") if isinstance(report.get("exercises"), dict) else {}
-        flags = [str(flag)[:1000] for flag in report.get("flags", []) if isinstance(report.get("flags"), list)]
+        flags = report.get("flags")
+        flags = [str(flag)[:1000] for flag in flags] if isinstance(flags, list) else []
         with self.gradebook() as gb:
             submission = gb.find_submission_notebook(notebook_id, self.assignment, student)
             for grade in submission.grades:

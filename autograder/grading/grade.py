@@ -431,10 +431,9 @@ class Grader(Bookkeeping):
         integrity_status = "not run"
         integrity_doc = None
         if integrity_reports:
-            ran = all(isinstance(r, dict) and r.get("ran") is True for r in integrity_reports.values())
-            integrity_status = ("flagged" if flags else "ok") if ran else "failed"
             integrity_doc = {"student": student, "assignment": self.assignment, "flags": flags,
                              "notebooks": integrity_reports}
+            integrity_status = report.integrity_state(integrity_doc)
         result = StudentResult(student, self.assignment, status, score, maximum, exercises, notes,
                                round(wall, 2), integrity_status,
                                datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))

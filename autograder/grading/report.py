@@ -76,7 +76,7 @@ def check_ran(doc: dict[str, Any]) -> bool:
         isinstance(n, dict) and n.get("ran") is True for n in notebooks.values())
 
 
-def integrity_state(status: dict[str, Any] | None, doc: dict[str, Any] | None) -> str:
+def integrity_state(doc: dict[str, Any] | None) -> str:
     """'ok', 'flagged', 'failed' (the check could not run: its exercises scored 0) or 'not run'."""
     if doc is None:
         return "not run"
@@ -126,7 +126,7 @@ def rows(course: Course, assignments: Sequence[str] | None = None) -> list[dict[
                     "max_score": float(assignment.max_score),
                     "late_penalty": round(float(submission.late_submission_penalty or 0), 4) if submission else 0.0,
                     "needs_manual_grade": bool(submission.needs_manual_grade) if submission else False,
-                    "integrity": integrity_state(status, integrity),
+                    "integrity": integrity_state(integrity),
                     "timestamp": str(submission.timestamp or "") if submission else "",
                     "notes": " | ".join(notes + [f"integrity: {f}" for f in flags]),
                 })
@@ -343,8 +343,9 @@ def write_report(course: Course, assignment: str, out_dir: Path | None = None) -
         lines += [f"Out-of-kernel checks ran for {len(checked) - len(failed)} submissions; {len(flagged)} flagged.",
                   ""]
         if failed:
-            lines += [f"The check could not run for {len(failed)} submissions ({', '.join(failed)}): their "
-                      "automatic scores are 0 and each needs a manual look.", ""]
+            names = inert_markdown(", ".join(failed))
+            lines += [f"The check could not run for {len(failed)} submissions ({names}): their automatic scores are "
+                      "0 and each needs a manual look.", ""]
         if flagged:
             lines += ["| student | flag |", "|---|---|"]
             for student, doc in flagged:
