@@ -1,8 +1,9 @@
 # The course's verbs. Each one works from a fresh clone: it creates .venv and installs what it needs first.
 #   make lab        open the course in JupyterLab at course/START_HERE.ipynb
-#   make test       run every test (lib, notebooks, release sync, grading, browser)
+#   make test       run every test (lib, notebooks, release sync, grading, browser): CI, and before a commit
+#   make check      one unit's checks in about a minute, while editing it: make check UNIT=03_jacobians
 #   make release    rebuild release/ from source/ (UNITS="01_derivatives ..." for some units only)
-#   make pages      rebuild course/syllabus.md and course/START_HERE.ipynb from course/units.yml
+#   make pages      rebuild units.yml's exercise lists, course/syllabus.md and START_HERE.ipynb from the sources
 #   make samples    rebuild the sample submissions in autograder/samples/
 #   make formgrader open nbgrader's formgrader with the course configuration (manual grading)
 #   make grade      autograde a class, sandboxed and in parallel: make grade A=01_derivatives [GRADE_ARGS="--zip class.zip"]
@@ -20,7 +21,7 @@ export PYTHONPATH := $(CURDIR)/autograder
 # Debian packages the tests need: bubblewrap sandboxes student kernels, chromium drives the browser tests.
 SYSTEM_PACKAGES := bubblewrap chromium
 
-.PHONY: setup system-packages lab formgrader test release pages samples grade feedback export bench clean
+.PHONY: setup system-packages lab formgrader test check release pages samples grade feedback export bench clean
 
 setup: $(STAMP)
 
@@ -57,6 +58,9 @@ formgrader: setup
 
 test: setup system-packages
 	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+check: setup system-packages
+	$(BIN)/python -m grading.check_unit "$(UNIT)" $(PYTEST_ARGS)
 
 release: setup
 	$(BIN)/python -m grading.release $(UNITS)

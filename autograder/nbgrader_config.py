@@ -24,7 +24,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from grading import manifest  # noqa: E402
-from grading.feedback import HideHiddenTests  # noqa: E402
+from grading.feedback_notebook import HideHiddenTests  # noqa: E402
 from grading.preprocessors import StderrIsNotFailure  # noqa: E402
 
 c = get_config()  # noqa: F821 -- provided by traitlets when it loads this file
@@ -70,9 +70,9 @@ c.Autograde.autograde_preprocessors = [
 # Restore test cells a student deleted (they run, and fail when the answer is wrong) rather than skip them.
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback is written by the grader (see grading/feedback.py): HideHiddenTests sanitises the notebook
-# (grading/sanitize.py), cuts the hidden tests (nbgrader #1363) and puts the grader's verdict in place of every
-# test cell's output, whatever printed it in the student's kernel. It must stay first.
+# Feedback is written by the grader (see grading/feedback.py): HideHiddenTests (grading/feedback_notebook.py)
+# sanitises the notebook (grading/sanitize.py), cuts the hidden tests (nbgrader #1363) and puts the grader's
+# verdict in place of every test cell's output, whatever printed it in the student's kernel. It must stay first.
 c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
 # A further guard for feedback and formgrader: nbconvert drops JavaScript and widget outputs and cleans HTML.
 c.HTMLExporter.sanitize_html = True

@@ -1,5 +1,5 @@
 """Autograding with nbgrader: solutions earn every point, the untouched release earns none, and every
-known-wrong answer in `source/NN/wrong_answers.py` loses the points of its exercise."""
+known-wrong answer of the sources (their wrong-answer cells) loses the points of its exercise."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import re
 
 import jupytext
 
-from grading import course_pages, manifest
+from grading import course_pages, exercises, manifest
 
 GRADE_ID = re.compile(r"^(?P<unit>\d\d_[a-z_]+)-(?P<name>[a-z0-9_]+)$")
 
@@ -55,9 +55,17 @@ def test_every_unit_has_its_source() -> None:
         assert manifest.source_script(entry).is_file(), entry["id"]
 
 
-def test_syllabus_and_start_page_are_generated_from_the_manifest() -> None:
+def test_manifest_lists_syllabus_and_start_page_are_generated_from_the_sources() -> None:
     for path, text in course_pages.render().items():
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run `make pages`"
+
+
+def test_each_exercise_heading_states_its_points(unit) -> None:
+    for exercise in exercises.read(unit):
+        assert exercise.title, f"{exercise.grade_id} needs a heading `### Exercise N · Title (P points)` above it"
+        assert exercise.heading_points == exercise.points, (
+            f"{exercise.grade_id}: its heading says {exercise.heading_points:g} points, its test cell "
+            f"{exercise.points:g}")
 
 
 def test_every_learning_objective_is_taught_and_graded() -> None:

@@ -1,7 +1,7 @@
 """Every visible test teaches: run against a known-wrong answer, it fails with a message that says why.
 
 For each unit, the solved release notebook (what a learner sees: no hidden tests) runs top to bottom in one
-kernel. At each graded test cell, every known-wrong answer of `source/NN/wrong_answers.py` is swapped in,
+kernel. At each graded test cell, every known-wrong answer of the unit's source is swapped in,
 the visible test cell runs again, and then the right answer is restored before the notebook goes on. So each
 visible test meets each mistake in exactly the state a learner's notebook would be in.
 """

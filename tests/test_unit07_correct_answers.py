@@ -3,7 +3,7 @@
 The stability tests of unit 07 turn NumPy's overflow, invalid-operation and divide-by-zero into errors, and
 nothing else: a correct logsumexp, softmax or cross-entropy gradient that emits a UserWarning, a
 DeprecationWarning (a deprecated but working NumPy call) or prints keeps every point when nbgrader grades it,
-while the known-wrong answers of `source/07_loss_gradients/wrong_answers.py` (the unstable textbook formulas
+while the known-wrong answers of `source/07_loss_gradients/loss_gradients.py` (the unstable textbook formulas
 first of all), with or without a warning of their own, still lose theirs.
 """
 

@@ -37,9 +37,8 @@ from grading import manifest, release, submissions, workspace
 def usable_units() -> list[dict]:
     units = []
     for entry in manifest.load()["units"]:
-        script = manifest.source_script(entry)
-        if (manifest.release_notebook(entry).exists() and script.exists()
-                and (script.parent / "wrong_answers.py").exists()):
+        if (manifest.release_notebook(entry).exists() and manifest.source_script(entry).exists()
+                and submissions.wrong_answers(entry)):
             units.append(entry)
     return units
 

@@ -1,6 +1,6 @@
 """The main side of grading: the gradebook, written by one process only.
 
-`Bookkeeping` is the part of `grading.grade.Grader` that reads and writes nbgrader's gradebook: it registers
+`Bookkeeping` is the part of `grading.grader.Grader` that reads and writes nbgrader's gradebook: it registers
 the assignment, runs the gradebook stage of the autograde pipeline on each executed notebook (SaveAutoGrades,
 late penalties), writes the autograded copy that formgrader shows (sanitized), zeroes what could not run, and
 applies the out-of-kernel verdicts, failing closed. Workers never touch the gradebook, so a parallel run gives

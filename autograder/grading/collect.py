@@ -26,7 +26,8 @@ of the class is collected. `UnsafeArchive` is raised only when the class archive
 
 Extraction is safe: no entry is written outside the target, no symlink is followed or created, sizes are
 counted while decompressing (never trusting what the archive claims), with limits per file, per student, per
-class and on the compression ratio (zip bombs). Refused entries are listed, never silently dropped.
+class and on the compression ratio (zip bombs). Refused entries are listed, never silently dropped. This module
+reads the archive and holds the limits; the names, the layout and the writing are `grading.archive_layout`'s.
 """
 
 from __future__ import annotations
@@ -34,22 +35,28 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
-import os
 import re
-import stat
 import sys
-import unicodedata
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-MAX_NAME_BYTES = 255  # one path component, as most file systems allow
-MAX_PATH_BYTES = 1024
-DEFAULT_REGEXP = (r"^(?P<student_id>[A-Za-z0-9][A-Za-z0-9.-]*)_(?:attempt_(?P<timestamp>[0-9][0-9:\- T]+)_)?"
-                  r"(?P<file_id>[^/]+\.ipynb)$")
-ZIP_OWNER = re.compile(r"(?P<student_id>[A-Za-z0-9][A-Za-z0-9.-]*)"
-                       r"(?:_attempt_(?P<timestamp>[0-9][0-9:\- T]+)_.*|_.*)?\.zip", re.IGNORECASE)
+from grading.archive_layout import (
+    DEFAULT_REGEXP,
+    STUDENT_ID,
+    Problem,
+    class_parts,
+    fold,
+    is_date,
+    is_later,
+    is_special,
+    place,
+    short,
+    student_parts,
+    write_file,
+    zip_owner,
+)
+
 ALLOWED_EXTRA = (".ipynb", ".py", ".csv", ".txt", ".json", ".png", ".jpg", ".md")
 READABLE_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
@@ -70,9 +77,6 @@ class Limits:
 class UnsafeArchive(Exception):
     """The class archive as a whole cannot be read or breaks a class limit; nothing was written."""
 
-
-class Problem(Exception):
-    """One student's files cannot be collected; the message says why, in words the student can act on."""
 
 
 @dataclasses.dataclass
@@ -107,16 +111,16 @@ class _Student:
     bytes: int = 0
 
     def add(self, name: str, data: bytes, entry: str) -> None:
-        key = _fold(name)
+        key = fold(name)
         if key in self.files:
-            raise Problem(f"two files for {_short(name)} ({_short(self.files[key][2])} and "
-                          f"{_short(entry)}): names that repeat or differ only by case or Unicode "
+            raise Problem(f"two files for {short(name)} ({short(self.files[key][2])} and "
+                          f"{short(entry)}): names that repeat or differ only by case or Unicode "
                           f"normalisation are ambiguous; keep one")
         self.files[key] = (name, data, entry)
 
     def fail(self, entry: str, error: Exception) -> None:
         if self.problem is None:
-            self.problem = f"{_short(entry)}: {explain(error)}"[:390]
+            self.problem = f"{short(entry)}: {explain(error)}"[:390]
 
 
 def explain(error: Exception) -> str:
@@ -198,9 +202,9 @@ def collect(zip_path: Path, assignment: str, submitted: Path, notebooks: Sequenc
         return False
 
     def timestamp(owner: _Student, entry: str, value: str) -> None:
-        if not _is_date(value):
-            result.refused.append((entry, f"timestamp {_short(value)} is not a date nbgrader can read"))
-        elif owner.timestamp is None or _is_later(value, owner.timestamp):
+        if not is_date(value):
+            result.refused.append((entry, f"timestamp {short(value)} is not a date nbgrader can read"))
+        elif owner.timestamp is None or is_later(value, owner.timestamp):
             owner.timestamp = value
 
     def student_zip(owner: _Student, data: bytes, label: str) -> None:
@@ -210,14 +214,14 @@ def collect(zip_path: Path, assignment: str, submitted: Path, notebooks: Sequenc
                 raise Problem(f"{len(infos)} entries, more than {limits.max_student_entries}; submit only your files")
             for info in infos:
                 entry = f"{label}/{info.orig_filename}"
-                parts = _student_parts(info.orig_filename)  # raises Problem on a bad name
+                parts = student_parts(info.orig_filename)  # raises Problem on a bad name
                 if info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
                     continue
-                if _is_special(info):
-                    raise Problem(f"{_short(info.filename)} is a symlink or special file; submit regular files")
+                if is_special(info):
+                    raise Problem(f"{short(info.filename)} is a symlink or special file; submit regular files")
                 name = parts[-1]
                 if name.lower().endswith(".zip"):
-                    raise Problem(f"an archive inside the archive ({_short(name)}); submit one zip of your files")
+                    raise Problem(f"an archive inside the archive ({short(name)}); submit one zip of your files")
                 if name == "timestamp.txt":
                     result.refused.append((entry, "a timestamp.txt written by the student is not read: the "
                                                   "submission time comes from the LMS or nbgrader"))
@@ -238,19 +242,19 @@ def collect(zip_path: Path, assignment: str, submitted: Path, notebooks: Sequenc
             raise UnsafeArchive(f"more than {limits.max_entries} entries")
         for info in infos:
             label = info.orig_filename
-            parts = _class_parts(label)
+            parts = class_parts(label)
             if parts is None:
                 result.refused.append((label, "unsafe path"))
                 continue
             if info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
                 continue  # .ipynb_checkpoints, macOS metadata
-            if _is_special(info):
+            if is_special(info):
                 result.refused.append((label, "symlink or special file"))
                 continue
             if parts[-1].lower().endswith(".zip"):
-                placed = _zip_owner(parts, assignment, pattern)
+                placed = zip_owner(parts, assignment, pattern)
             else:
-                placed = _place(parts, assignment, pattern)
+                placed = place(parts, assignment, pattern)
             if placed is None:
                 result.refused.append((label, "matches neither <student>/<file>, <student>.zip nor the "
                                               "file-name pattern"))
@@ -292,36 +296,10 @@ def collect(zip_path: Path, assignment: str, submitted: Path, notebooks: Sequenc
     _write_all(staged, assignment, submitted, result)
     return result
 
-
-def _zip_owner(parts: tuple[str, ...], assignment: str, pattern: re.Pattern) -> tuple[str, str, str | None] | None:
-    """Whose zip this is: the student folder it sits in, else its LMS name. The name part is `<zip>`."""
-    folders = [p for p in parts[:-1] if p not in ("submitted", assignment)]
-    if len(folders) == 1 and len(parts) <= 4:
-        return folders[0], ".zip", None
-    if folders:
-        return None
-    match = pattern.fullmatch(parts[-1]) or ZIP_OWNER.fullmatch(parts[-1])
-    if match is None:
-        return None
-    return match.group("student_id"), ".zip", match.groupdict().get("timestamp")
-
-
-def _place(parts: tuple[str, ...], assignment: str, pattern: re.Pattern) -> tuple[str, str, str | None] | None:
-    """(student, file name, LMS timestamp) of a class-archive entry, or None if no layout matches."""
-    folders = [p for p in parts[:-1] if p not in ("submitted", assignment)]
-    if len(folders) == 1 and len(parts) <= 4:
-        return folders[0], parts[-1], None
-    match = pattern.fullmatch(parts[-1])
-    if match:
-        groups = match.groupdict()
-        return groups["student_id"], PurePosixPath(groups["file_id"]).name, groups.get("timestamp")
-    return None
-
-
 def _check_case_collisions(staged: dict[str, _Student]) -> None:
     by_key: dict[str, list[str]] = {}
     for student in staged:
-        by_key.setdefault(_fold(student), []).append(student)
+        by_key.setdefault(fold(student), []).append(student)
     for same in by_key.values():
         if len(same) > 1:
             for student in same:
@@ -338,106 +316,15 @@ def _write_all(staged: dict[str, _Student], assignment: str, submitted: Path, re
             files += [("timestamp.txt", owner.timestamp.encode())] if owner.timestamp else []
             try:
                 for name, data in files:
-                    _write(submitted, (student, assignment, name), data)
+                    write_file(submitted, (student, assignment, name), data)
                     if name != "timestamp.txt":
                         result.students.setdefault(student, []).append(name)
             except (OSError, ValueError) as error:
                 result.refused.append((f"{student}/{name}", str(error)))
-                owner.problem = f"{_short(name)} could not be written: {error}"[:390]
+                owner.problem = f"{short(name)} could not be written: {error}"[:390]
                 result.students.pop(student, None)
         if owner.problem is not None:
             result.problems[student] = owner.problem
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Names, dates and writing
-
-
-def _fold(name: str) -> str:
-    """The key under which two names are the same file on some disk: Unicode NFC, then case-folded."""
-    return unicodedata.normalize("NFC", name).casefold()
-
-
-def _short(text: str, width: int = 60) -> str:
-    text = repr(text)
-    return text if len(text) <= width else text[:width - 5] + "...'"
-
-
-def _bad_characters(name: str) -> bool:
-    return "\x00" in name or any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name)
-
-
-def _class_parts(name: str) -> tuple[str, ...] | None:
-    """The path components of a class-archive entry, or None if it could escape the target."""
-    if _bad_characters(name) or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        return None
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    if any(part in ("..", "") for part in parts):
-        return None
-    return tuple(part for part in parts if part != ".")
-
-
-def _student_parts(name: str) -> tuple[str, ...]:
-    """The path components of an entry of a student's own zip.
-
-    Raises:
-        Problem: The name is absolute, climbs with `..`, holds a backslash, NUL or control character, or is too
-            long; such an archive is refused as a whole, since only a hostile or broken tool writes one.
-    """
-    why = None
-    if _bad_characters(name):
-        why = "holds NUL or control characters"
-    elif "\\" in name:
-        why = "holds a backslash"
-    elif name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        why = "is absolute"
-    elif ".." in PurePosixPath(name).parts:
-        why = "climbs out with '..'"
-    elif len(name.encode()) > MAX_PATH_BYTES or any(len(p.encode()) > MAX_NAME_BYTES for p in name.split("/")):
-        why = f"is too long (over {MAX_NAME_BYTES} bytes a name or {MAX_PATH_BYTES} a path)"
-    if why:
-        raise Problem(f"an entry's name {why} ({_short(name, 40)}); zip your files again with a standard tool")
-    return tuple(part for part in PurePosixPath(name).parts if part != ".")
-
-
-def _is_special(info: zipfile.ZipInfo) -> bool:
-    kind = stat.S_IFMT((info.external_attr >> 16) & 0xFFFF)
-    return kind not in (0, stat.S_IFREG, stat.S_IFDIR)  # 0: no Unix mode recorded (Windows zips)
-
-
-def _is_date(value: str) -> bool:
-    from nbgrader.utils import parse_utc
-
-    try:
-        return bool(value) and parse_utc(value) is not None
-    except (ValueError, OverflowError):
-        return False
-
-
-def _is_later(value: str, than: str) -> bool:
-    from nbgrader.utils import parse_utc
-
-    return parse_utc(value) > parse_utc(than)
-
-
-def _write(target: Path, parts: Sequence[str], data: bytes) -> Path:
-    """Write `data` at target/parts without following any symlink; refuse to leave `target`."""
-    root = target.resolve()
-    folder = root
-    for part in parts[:-1]:
-        folder = folder / part
-        if folder.is_symlink():
-            raise ValueError(f"{folder} is a symlink")
-        folder.mkdir(exist_ok=True)
-    if os.path.commonpath([root, folder.resolve()]) != str(root):
-        raise ValueError("outside the target folder")
-    path = folder / parts[-1]
-    if path.is_symlink():
-        path.unlink()  # an old symlink is replaced, never written through
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:

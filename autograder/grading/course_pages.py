@@ -1,17 +1,22 @@
-"""Write the course's front pages from the manifest: `course/syllabus.md` and `course/START_HERE.ipynb`.
+"""Write what is derived from the sources: the exercise lists of `course/units.yml`, `course/syllabus.md` and
+`course/START_HERE.ipynb`.
 
-Usage: `python -m grading.course_pages`. The pages are committed (Binder shows them as they are) and a test
-fails when they differ from what this module renders, so they can never drift from `course/units.yml`.
+Usage: `python -m grading.course_pages` (`make pages`). Each exercise's grade_id, title and points are read from
+its unit's source (`grading.exercises`) and written into the manifest's `exercises:` lists, which students'
+`calcml.progress` reads where there is no `source/`; the rest of the manifest is written by hand. The files are
+committed (Binder shows them as they are) and a test fails when they differ from what this module renders.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
+import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grading import manifest
+from grading import exercises, manifest
 
 COURSE = manifest.ROOT / "course"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -86,9 +91,36 @@ def start_here(data: dict) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def exercise_lists(text: str, data: dict) -> str:
+    """The manifest's `text` with every unit's `exercises:` list rewritten from the unit's source."""
+    for entry in data["units"]:
+        lines = ["    exercises:"]
+        for exercise in exercises.read(entry):
+            lines += [f"      - grade_id: {exercise.grade_id}", f"        title: {_yaml_text(exercise.title)}",
+                      f"        points: {_number(exercise.points)}"]
+        block = re.compile(rf"(  - id: {re.escape(entry['id'])}\n(?:    .*\n)*?)    exercises:\n(?:      .*\n)*")
+        text, count = block.subn(lambda match, lines=lines: match[1] + "\n".join(lines) + "\n", text)
+        if count != 1:
+            raise ValueError(f"{manifest.MANIFEST}: unit {entry['id']} needs one `exercises:` list, as its last key")
+    return text
+
+
+def _yaml_text(text: str) -> str:
+    """`text` as a YAML scalar: plain when that reads back the same, quoted otherwise."""
+    plain = not re.search(r"^[-?:,\[\]{}#&*!|>'\"%@`]|: | #|:$", text)
+    return text if plain else '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def render() -> dict[Path, str]:
     data = manifest.load()
-    return {COURSE / "syllabus.md": syllabus(data), COURSE / "START_HERE.ipynb": start_here(data)}
+    listed = exercise_lists(manifest.MANIFEST.read_text(encoding="utf-8"), data)
+    data = yaml.safe_load(listed)
+    return {manifest.MANIFEST: listed, COURSE / "syllabus.md": syllabus(data),
+            COURSE / "START_HERE.ipynb": start_here(data)}
 
 
 def main() -> None:

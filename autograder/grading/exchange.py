@@ -39,7 +39,7 @@ from nbgrader.utils import ignore_patterns
 from traitlets import Integer, Unicode
 from traitlets.utils.importstring import import_item
 
-from grading.collect import STUDENT_ID
+from grading.archive_layout import STUDENT_ID
 
 OPEN_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # NONBLOCK: a planted FIFO cannot hang the collect

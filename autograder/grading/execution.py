@@ -22,6 +22,7 @@ import nbformat
 
 from grading import sandbox
 from grading.config import load_config, pipeline
+from grading.kernel_manager import SandboxedKernelManager
 
 KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:"]
 
@@ -81,7 +82,7 @@ def _sandboxed_execute_class():
         the cells that ran and the cells that timed out."""
 
         def __init__(self, *, job: Job, **kwargs: Any):
-            kwargs["kernel_manager_class"] = sandbox.SandboxedKernelManager.configured(job.policy, job.trusted)
+            kwargs["kernel_manager_class"] = SandboxedKernelManager.configured(job.policy, job.trusted)
             # Widget state arrives in comm messages, which the output budget does not see: keep none of it (a
             # flood of it once swelled the executed notebook to 200 MB).
             kwargs["store_widget_state"] = False

@@ -1,7 +1,8 @@
 """The program that runs INSIDE the sandbox for the out-of-kernel integrity checks (`grading.integrity`).
 
-It is self-contained (the standard library, plus numpy if the student's code loaded it): the sandbox does not
-see `autograder/`, so `grading.integrity` passes this file's source to `python -I -c` and the request on stdin.
+It needs only the standard library and `calcml.probes.plain` (the one definition of plain data, which the hidden
+checks in the kernel use too; it is imported before any student code runs): the sandbox does not see
+`autograder/`, so `grading.integrity` passes this file's source to `python -I -c` and the request on stdin.
 
 Request (one JSON object on stdin, read to the end before any student code runs)::
 
@@ -47,7 +48,10 @@ import signal
 import sys
 import time
 
-MAX_DEPTH = 32
+from calcml.probes import driver_scope, plain  # shared with the hidden checks in the kernel
+
+REAL_BUILTINS = dict(vars(builtins))  # before any student code runs: what the drivers' builtin names mean
+
 SLOW_CELL = 2.0  # seconds: slower cells are reported
 _exit = os._exit  # the real one: the student's cells get one that raises SystemExit instead
 _fork = os.fork
@@ -83,41 +87,6 @@ class _Anything:
 def _cell_exit(status=0):
     """os._exit as the student's cells see it: the cell stops, the process (and the next cells) go on."""
     raise SystemExit(status)
-
-
-def plain(value, depth=0):
-    """`value` as plain JSON data, or TypeError naming the first object that is not plain."""
-    if depth > MAX_DEPTH:
-        raise TypeError("the result is nested too deeply")
-    kind = type(value)
-    if value is None or kind in (bool, str, int, float):
-        return value
-    if kind in (list, tuple):
-        return [plain(item, depth + 1) for item in value]
-    if kind is dict:
-        out = {}
-        for key, item in value.items():
-            if type(key) is not str:
-                raise TypeError(f"a dict key of type {type(key).__name__}")
-            out[key] = plain(item, depth + 1)
-        return out
-    np = sys.modules.get("numpy")
-    if np is not None:
-        if isinstance(value, np.bool_):
-            return bool(value)
-        if isinstance(value, np.integer):
-            return int(value)
-        if isinstance(value, np.floating):
-            return float(value)
-        if isinstance(value, np.ndarray):
-            array = np.asarray(value)
-            if array.dtype.kind in "biuf":
-                return plain(array.tolist(), depth + 1)
-            if array.dtype.kind == "O":
-                items = array.tolist()
-                return [plain(item, depth + 1) for item in items] if array.ndim else plain(items, depth + 1)
-            raise TypeError(f"an array of dtype {array.dtype}")
-    raise TypeError(f"a {kind.__module__}.{kind.__qualname__} object")
 
 
 def describe(error):
@@ -226,8 +195,7 @@ def drive(probe, key, namespace, timeout):
         alarm(timeout)
         if probe.get("prelude"):
             exec(compile(str(probe["prelude"]), f"<prelude {key}>", "exec"), namespace)  # noqa: S102
-        local = dict(namespace)
-        local["inputs"] = probe["inputs"]
+        local = driver_scope(namespace, probe["driver"], probe["inputs"], REAL_BUILTINS)
         local.pop("result", None)
         exec(compile(probe["driver"], f"<probe {key}>", "exec"), local)  # noqa: S102
         signal.setitimer(signal.ITIMER_REAL, 0)

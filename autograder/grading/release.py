@@ -18,7 +18,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from grading import manifest
+from grading import exercises, manifest
 
 CONFIG = Path(__file__).resolve().parents[1] / "nbgrader_config.py"
 # jupytext keeps layout hints in cell metadata; they mean nothing to a student and are dropped.
@@ -29,9 +29,13 @@ def build_source_notebook(script: Path) -> Path:
     """Convert a unit's jupytext source to its `.ipynb` twin beside it, and return the twin's path."""
     notebook = jupytext.read(script)
     notebook.metadata.pop("jupytext", None)
+    # Known-wrong answers are for the tests (grading.exercises), never for students.
+    notebook.cells = [cell for cell in notebook.cells if exercises.WRONG_ANSWER not in cell.metadata]
     for index, cell in enumerate(notebook.cells):
         for key in JUPYTEXT_CELL_KEYS:
             cell.metadata.pop(key, None)
+        if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution"):
+            cell.source = exercises.kernel_cell(cell.source)
         # jupytext draws random cell ids; stable ones keep the build byte-for-byte reproducible.
         cell.id = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell-{index:03d}"
     target = script.with_suffix(".ipynb")

@@ -7,14 +7,13 @@ They start from the release notebook (what the student received) and fill the so
 from __future__ import annotations
 
 import copy
-import runpy
 from pathlib import Path
 
 import jupytext
 import nbformat
 from nbformat import NotebookNode
 
-from grading import manifest
+from grading import exercises, manifest
 
 
 def solution_cells(entry: dict) -> dict[str, str]:
@@ -28,9 +27,8 @@ def solution_cells(entry: dict) -> dict[str, str]:
 
 
 def wrong_answers(entry: dict) -> dict[str, list[str]]:
-    """The known-wrong solution sources of a unit (`source/NN/wrong_answers.py`), by solution grade_id."""
-    path = manifest.source_script(entry).parent / "wrong_answers.py"
-    return runpy.run_path(str(path))["WRONG_ANSWERS"]
+    """The known-wrong solution sources of a unit (its source's wrong-answer cells), by solution grade_id."""
+    return exercises.wrong_answers(entry)
 
 
 def release(entry: dict) -> NotebookNode:

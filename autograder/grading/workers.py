@@ -20,7 +20,7 @@ from grading.execution import Job, execute_job
 
 MIB = 1 << 20
 # Address space of a grading worker (not its kernel, which has the sandbox's own limits): a worker peaks near
-# 0.6 GiB of address space, and one output message is at most `sandbox.MAX_MESSAGE_BYTES`.
+# 0.6 GiB of address space, and one output message is at most `kernel_manager.MAX_MESSAGE_BYTES`.
 WORKER_MEMORY_BYTES = 2 * 1024 * MIB
 
 

@@ -298,6 +298,27 @@ def count_paths(root, node, order=None):
 """
 
 
+# The hidden checks' own switch, turned on from the solution cell: in the kernel every later hidden test only records
+# its parts and checks nothing (and count_paths is off by one beyond the visible tests' 3^8 paths).
+RECORDED = """
+from calcml import probes
+
+probes._recorder = []
+
+
+def count_paths(root, node, order=None):
+    if order is None:
+        order = topological_sort(root)
+    paths = {id(v): 0 for v in order}
+    paths[id(root)] = 1
+    for v in reversed(order):
+        for parent in v._prev:
+            paths[id(parent)] += paths[id(v)]
+    count = paths.get(id(node), 0)
+    return count + 1 if count > 10_000 else count
+"""
+
+
 @pytest.fixture(scope="module")
 def batch04(tmp_path_factory):
     root = workspace.create(tmp_path_factory.mktemp("tamper04") / "course")
@@ -305,7 +326,8 @@ def batch04(tmp_path_factory):
     students = {"correct": submissions.solved(ENTRY04),
                 "honest_wrong": submissions.with_wrong_answer(ENTRY04, solution_id,
                                                               submissions.wrong_answers(ENTRY04)[solution_id][1]),
-                "always_true_eq": submissions.with_wrong_answer(ENTRY04, solution_id, ALWAYS_EQUAL)}
+                "always_true_eq": submissions.with_wrong_answer(ENTRY04, solution_id, ALWAYS_EQUAL),
+                "hidden_checks_recorded": submissions.with_wrong_answer(ENTRY04, solution_id, RECORDED)}
     return root, grade_batch(root, UNIT04, students)
 
 
@@ -317,13 +339,26 @@ def test_unit04_the_correct_and_the_honest_wrong_students_are_graded_as_usual(ba
     assert (honest.status, honest.score, honest.integrity) == ("graded", FULL04 - POINTS04[TARGET04], "ok"), honest
 
 
-def test_an_object_whose_eq_is_always_true_fools_the_kernel_but_not_the_integrity_check(batch04) -> None:
+def test_an_object_whose_eq_is_always_true_fools_neither_the_kernel_nor_the_integrity_check(batch04) -> None:
+    """The hidden checks' result crosses a JSON boundary in the kernel as out of it: no object survives it."""
     root, results = batch04
     result = results["always_true_eq"]
-    doc = integrity_doc(root, UNIT04, "always_true_eq")
+    report = integrity_doc(root, UNIT04, "always_true_eq")["notebooks"][ENTRY04["notebook"]]
+    assert report["exercises"][TARGET04]["in_kernel_passed"] is False
+    assert report["exercises"][TARGET04]["passed"] is False
+    assert "_AlwaysEqual" in report["exercises"][TARGET04]["detail"]
+    assert (result.status, result.score) == ("graded", FULL04 - POINTS04[TARGET04]), result
+
+
+def test_hidden_checks_switched_to_recording_fool_the_kernel_but_not_the_integrity_check(batch04) -> None:
+    root, results = batch04
+    result = results["hidden_checks_recorded"]
+    doc = integrity_doc(root, UNIT04, "hidden_checks_recorded")
     report = doc["notebooks"][ENTRY04["notebook"]]
     assert report["exercises"][TARGET04]["in_kernel_passed"] is True
     assert report["exercises"][TARGET04]["passed"] is False
-    assert "_AlwaysEqual" in report["exercises"][TARGET04]["detail"]
-    assert (result.status, result.score, result.integrity) == ("graded", FULL04 - POINTS04[TARGET04], "flagged")
+    # Writing into a module also stops the source checks (they fail closed): those exercises lose their points too.
+    checked = {g for g, probe in integrity.load_spec(UNIT04).items() if probe.mechanism is not None} | {TARGET04}
+    assert (result.status, result.score, result.integrity) == \
+        ("graded", FULL04 - sum(POINTS04[g] for g in checked), "flagged"), result
     assert any(flag.startswith(TARGET04) for flag in doc["flags"]), doc["flags"]

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbconvert import HTMLExporter
 
-from grading import feedback, grade, manifest, samples, submissions, workspace
+from grading import feedback, feedback_notebook, grade, manifest, samples, submissions, workspace
 
 pytestmark = pytest.mark.slow
 
@@ -70,16 +70,16 @@ def test_without_the_guard_nbgrader_feedback_would_leak(graded) -> None:
     root, _, _ = graded
     autograded = nbformat.read(root / "autograder" / "autograded" / "wrong" / UNIT / NOTEBOOK, as_version=4)
     hidden, solutions, release = source_secrets()
-    own = "\n".join(cell.source for cell in autograded.cells if not feedback._is_test_cell(cell))
+    own = "\n".join(cell.source for cell in autograded.cells if not feedback.is_test_cell(cell))
     secrets = feedback.secret_lines(hidden, [release, own])
     plain, _ = HTMLExporter().from_notebook_node(copy.deepcopy(autograded))
     assert feedback.leaks(plain, secrets), "plain rendering should show the hidden tests"
-    hidden_away = feedback.HideHiddenTests().preprocess(copy.deepcopy(autograded), {})[0]
+    hidden_away = feedback_notebook.HideHiddenTests().preprocess(copy.deepcopy(autograded), {})[0]
     guarded, _ = HTMLExporter().from_notebook_node(hidden_away)
     assert feedback.leaks(guarded, secrets) == []
-    assert any(o.output_type == "error" for c in autograded.cells if feedback._is_test_cell(c) for o in c.outputs)
+    assert any(o.output_type == "error" for c in autograded.cells if feedback.is_test_cell(c) for o in c.outputs)
     for cell in hidden_away.cells:
-        if feedback._is_test_cell(cell):  # the kernel's outputs are gone; the grader's verdict stands in their place
+        if feedback.is_test_cell(cell):  # the kernel's outputs are gone; the grader's verdict stands in their place
             assert [o.output_type for o in cell.outputs] == ["display_data"]
             assert cell.outputs[0].data["text/plain"].startswith("Grader's verdict for ")
 

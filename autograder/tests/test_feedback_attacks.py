@@ -37,7 +37,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_raw_cell
 
-from grading import feedback, grade, manifest, sanitize, submissions, workspace
+from grading import feedback, feedback_notebook, grade, manifest, sanitize, submissions, workspace
 
 slow = pytest.mark.slow  # the tests that grade the batch; the unit tests below the fixture run in a second
 
@@ -292,7 +292,7 @@ def formgrader_html(notebook) -> str:
 @slow
 def test_no_hidden_test_line_in_any_encoding(course, student) -> None:
     root, _, students, _ = course
-    own = "\n".join(c.source for c in students[student].cells if not feedback._is_test_cell(c))
+    own = "\n".join(c.source for c in students[student].cells if not feedback.is_test_cell(c))
     secrets = hidden_secrets(own)
     views = decoded_views(page_of(root, student))
     leaked = [line for line in secrets if any(line in view for view in views)]
@@ -490,12 +490,12 @@ def test_verdict_is_plain_short_text() -> None:
     """The out-of-kernel detail may quote an exception the student raised: it stays text, and short."""
     detail = "\x1b[31m<script>" + PWN % "detail" + "</script>\x00" + "x" * 5000
     report = {"exercises": {"g": {"passed": False, "points": 0, "detail": detail}}}
-    text = feedback.verdict_text("g", (0.0, 2.0, True), report)
+    text = feedback_notebook.verdict_text("g", (0.0, 2.0, True), report)
     assert text.startswith("Grader's verdict for g: 0 / 2 points.")
-    assert "\x1b" not in text and "\x00" not in text and len(text) < feedback.DETAIL_LIMIT + 400
+    assert "\x1b" not in text and "\x00" not in text and len(text) < feedback_notebook.DETAIL_LIMIT + 400
     assert "instructor will look" in text
-    assert "graded by the tests in this cell" in feedback.verdict_text("g", (1.0, 1.0, False), None)
-    assert "score not available" in feedback.verdict_text("g", None, {})
+    assert "graded by the tests in this cell" in feedback_notebook.verdict_text("g", (1.0, 1.0, False), None)
+    assert "score not available" in feedback_notebook.verdict_text("g", None, {})
     notebook = nbformat.v4.new_notebook(cells=[new_code_cell("pass")])
     notebook.cells[0].outputs = [nbformat.v4.new_output("display_data", data={"text/plain": text})]
     page = feedback_html(notebook)
@@ -511,6 +511,6 @@ def test_a_students_own_exception_text_never_reaches_feedback(raised) -> None:
     from grading import integrity
 
     report = {"exercises": {"g": {"passed": False, "points": 0, "detail": integrity.RAISED + raised}}}
-    text = feedback.verdict_text("g", (0.0, 2.0, False), report)
+    text = feedback_notebook.verdict_text("g", (0.0, 2.0, False), report)
     assert "0.1" not in text and "0.123" not in text and "x =" not in text and "x=" not in text, text
     assert "Your code raised" in text and "not shown" in text

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading import execution, grade, intake, manifest, samples, sandbox, submissions, workers, workspace
+from grading import execution, grade, grader, intake, manifest, samples, sandbox, submissions, workers, workspace
 
 UNIT = "01_derivatives"
 ENTRY = manifest.unit(UNIT)
@@ -149,10 +149,10 @@ def test_no_sandbox_means_no_grading_unless_trusted(monkeypatch, tmp_path, capsy
 
 def test_progress_bar_counts_statuses(monkeypatch) -> None:
     stream = io.StringIO()
-    monkeypatch.setattr(grade.sys, "stderr", stream)
-    bar = grade.progress_bar(3)
+    monkeypatch.setattr(grader.sys, "stderr", stream)
+    bar = grader.progress_bar(3)
     for status in ("graded", "timeout", "graded"):
-        grade.advance(bar, status)
+        grader.advance(bar, status)
     bar.close()
     last = stream.getvalue().replace("\r", "\n").strip().splitlines()[-1]
     assert "3/3" in last and "graded 2" in last and "timeout 1" in last, last

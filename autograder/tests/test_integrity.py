@@ -1,8 +1,8 @@
-"""The out-of-kernel integrity checks (`grading.integrity`, `grading.probe_runner`, `autograder/integrity/`).
+"""The out-of-kernel integrity checks (`grading.integrity`, `grading.probe_runner`, the probes in the sources).
 
 - every exercise of the manifest has a probe, and a correct submission passes every probe of every unit, for
   several students (which proves the specs right);
-- every known-wrong answer of `source/NN/wrong_answers.py` fails its exercise's probe;
+- every known-wrong answer (the sources' wrong-answer cells) fails its exercise's probe;
 - hidden inputs are the same for a student on every run and differ between students;
 - the probe process survives what a notebook can throw at it (exits, crashes, endless loops, huge or non-plain
   results, forged result lines), runs no test cell, restores locked cells, and is sandboxed;
@@ -32,9 +32,8 @@ STUDENTS = ("ada", "brahmagupta", "cauchy", "dedekind")
 def wrong_answer_cases() -> list[tuple[str, str, int]]:
     cases = []
     for entry in UNITS:
-        if (manifest.source_script(entry).parent / "wrong_answers.py").exists():
-            for solution_id, sources in submissions.wrong_answers(entry).items():
-                cases += [(entry["id"], solution_id, k) for k in range(len(sources))]
+        for solution_id, sources in submissions.wrong_answers(entry).items():
+            cases += [(entry["id"], solution_id, k) for k in range(len(sources))]
     return cases
 
 
@@ -59,11 +58,10 @@ def many(unit_id: str, path: str):
         trials = [{"key": f"{student}:{grade_id}", "grade_id": grade_id, "student": student}
                   for student in STUDENTS for grade_id in probes]
         entry = manifest.unit(unit_id)
-        if (manifest.source_script(entry).parent / "wrong_answers.py").exists():
-            for solution_id, sources in submissions.wrong_answers(entry).items():
-                for k, source in enumerate(sources):
-                    trials.append({"key": f"wrong:{solution_id}:{k}", "grade_id": solution_id.removesuffix("-solution"),
-                                   "student": "eve", "prelude": source})
+        for solution_id, sources in submissions.wrong_answers(entry).items():
+            for k, source in enumerate(sources):
+                trials.append({"key": f"wrong:{solution_id}:{k}", "grade_id": solution_id.removesuffix("-solution"),
+                               "student": "eve", "prelude": source})
         _MANY[unit_id] = integrity.check_many(unit_id, path, trials)
     return _MANY[unit_id]
 
@@ -361,9 +359,10 @@ def test_check_submission_reports_in_the_shape_the_grader_expects(tmp_path) -> N
 
 
 def test_the_runner_is_self_contained() -> None:
-    """The sandbox cannot see autograder/: the runner may import only the standard library (and numpy)."""
+    """The sandbox cannot see autograder/: the runner may import only the standard library, numpy and calcml (the
+    student's own imports, which the sandbox binds read-only)."""
     source = integrity.RUNNER.read_text()
     for line in source.splitlines():
         if line.startswith(("import ", "from ")):
             module = line.split()[1].split(".")[0]
-            assert module in sys.stdlib_module_names, line
+            assert module in sys.stdlib_module_names or module in ("numpy", "calcml"), line

@@ -958,7 +958,7 @@ def test_unit_05_scratch_cells_that_only_read_or_are_unrelated_pass_rule_1(name)
 
     solutions = submissions.solution_cells(manifest.unit("05_autograd"))
     code = SimpleNamespace(cells=(*solutions.values(), _SCRATCH_05[name]), solutions=solutions)
-    __import__("integrity.05_autograd", fromlist=["iterative_sort"]).iterative_sort(code)
+    integrity.load_spec("05_autograd")["05_autograd-value_core"].mechanism(code)
 
 
 def test_unit_05_an_iterative_sort_with_a_variable_named_max_stack_size_passes() -> None:
@@ -970,4 +970,4 @@ def test_unit_05_an_iterative_sort_with_a_variable_named_max_stack_size_passes()
     assert old in solutions[key]
     solutions[key] = solutions[key].replace(old, old + "        max_stack_size = len(stack)\n")
     code = SimpleNamespace(cells=tuple(solutions.values()), solutions=solutions)
-    __import__("integrity.05_autograd", fromlist=["iterative_sort"]).iterative_sort(code)
+    integrity.load_spec("05_autograd")["05_autograd-value_core"].mechanism(code)

@@ -305,13 +305,13 @@ def test_the_recursion_check_reads_the_source() -> None:
 
     from calcml import checks
 
-    module = __import__("integrity.05_autograd", fromlist=["iterative_sort"])
+    iterative_sort = integrity.load_spec("05_autograd")["05_autograd-value_core"].mechanism
     solutions = submissions.solution_cells(manifest.unit("05_autograd"))
     base = tuple(solutions.values())
 
     def verdict(*extra):
         try:
-            module.iterative_sort(SimpleNamespace(cells=base + extra, solutions=solutions))
+            iterative_sort(SimpleNamespace(cells=base + extra, solutions=solutions))
         except checks.CheckFailure as failure:
             return str(failure)
         return ""

@@ -2,7 +2,7 @@
 
 A recursive sort passes the deep chains once the recursion limit is raised (and, for recursion through C slots
 such as `p[seen]`, once it runs in a thread with a large stack). The probe process is the student's, so the
-grader decides from the source (`integrity/05_autograd.py: iterative_sort`):
+grader decides from the source (`grading.mechanism.rules.iterative_engine`, named by exercise 1's hidden checks):
 
 - rule 1: nothing touches the recursion limit or the stack size, by name, by string, or by a dynamic route
   (getattr with a computed name, vars, __dict__, __import__, importlib, ctypes, exec/eval/compile, ...);
@@ -30,8 +30,9 @@ CORE = "05_autograd-value_core"
 REDTEAM = Path("/tmp/redteam")
 
 
-def _module():
-    return __import__("integrity.05_autograd", fromlist=["iterative_sort"])
+def iterative_sort(code) -> None:
+    """Exercise 1's mechanism check, as its source declares it (`rules.iterative_engine`)."""
+    integrity.load_spec(UNIT)[CORE].mechanism(code)
 
 
 # ------------------------------------------------------------------------------------------------ the red team's code
@@ -410,7 +411,7 @@ def _verdict(*extra: str) -> str:
     solutions = submissions.solution_cells(manifest.unit(UNIT))
     code = SimpleNamespace(cells=(*solutions.values(), *extra), solutions=solutions)
     try:
-        _module().iterative_sort(code)
+        iterative_sort(code)
     except checks.CheckFailure as failure:
         return str(failure)
     return ""
@@ -568,7 +569,7 @@ def test_correct_variants_written_in_the_class_pass() -> None:
         cells = [core[:start] + method + "\n\n" + core[end:], *list(solutions.values())[1:]]
         code = SimpleNamespace(cells=tuple(cells), solutions=solutions)
         try:
-            _module().iterative_sort(code)
+            iterative_sort(code)
         except checks.CheckFailure as failure:
             pytest.fail(f"{name}: {failure}")
 
@@ -606,4 +607,4 @@ def test_recursion_through_numpy_dispatch_to_a_method_fails() -> None:
     changed = {**solutions, "05_autograd-value_core-solution": source}
     code = SimpleNamespace(cells=tuple(changed.values()), solutions=changed)
     with pytest.raises(checks.CheckFailure, match="recurses"):
-        _module().iterative_sort(code)
+        iterative_sort(code)

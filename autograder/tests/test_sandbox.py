@@ -17,7 +17,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grading import manifest, sandbox
+from grading import kernel_manager, manifest, sandbox
 
 ROOT = manifest.ROOT
 POLICY = sandbox.SandboxPolicy(wall_seconds=60, memory_bytes=1 << 30, max_processes=32, max_output_bytes=1 << 20)
@@ -215,7 +215,7 @@ def test_sandboxed_kernel_runs_a_notebook_and_interrupts_on_timeout(tmp_path) ->
     notebook = new_notebook(cells=[new_code_cell(c) for c in cells],
                             metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                      "language": "python"}})
-    manager = sandbox.SandboxedKernelManager.configured(POLICY)
+    manager = kernel_manager.SandboxedKernelManager.configured(POLICY)
     client = NotebookClient(notebook, timeout=3, kernel_name="python3", interrupt_on_timeout=True, allow_errors=True,
                             kernel_manager_class=manager, resources={"metadata": {"path": str(tmp_path)}})
     seen: list[Path] = []
@@ -232,8 +232,8 @@ def test_sandboxed_kernel_runs_a_notebook_and_interrupts_on_timeout(tmp_path) ->
 def test_the_kernel_client_refuses_gigantic_messages() -> None:
     import zmq
 
-    manager = sandbox.SandboxedKernelManager.configured(POLICY)(kernel_name="python3")
-    assert manager.client_factory is sandbox.SandboxedKernelClient
-    client = sandbox.SandboxedKernelClient()
-    assert client.context.getsockopt(zmq.MAXMSGSIZE) == sandbox.MAX_MESSAGE_BYTES
+    manager = kernel_manager.SandboxedKernelManager.configured(POLICY)(kernel_name="python3")
+    assert manager.client_factory is kernel_manager.SandboxedKernelClient
+    client = kernel_manager.SandboxedKernelClient()
+    assert client.context.getsockopt(zmq.MAXMSGSIZE) == kernel_manager.MAX_MESSAGE_BYTES
     client.context.destroy()

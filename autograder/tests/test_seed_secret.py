@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 
+from calcml import probes
 from grading import integrity, manifest, sandbox
 
 UNIT = "01_derivatives"
@@ -54,7 +55,7 @@ def test_inputs_depend_on_the_secret_and_not_on_public_values_alone() -> None:
     assert integrity.make_inputs(UNIT, "ada", secret=b"b" * 32) != one
     probe = integrity.load_spec(UNIT)[GRADE_ID]
     offline = probe.inputs(np.random.default_rng(public_seed(course_id, "ada", GRADE_ID)))
-    assert integrity.jsonable(offline) != one[GRADE_ID], "the inputs can still be computed from public values"
+    assert probes.as_json(offline) != one[GRADE_ID], "the inputs can still be computed from public values"
     seeds = {integrity.seed_for(course_id, s, g, b"a" * 32) for s in ("ada", "eve") for g in (GRADE_ID, "x")}
     assert len(seeds) == 4
 

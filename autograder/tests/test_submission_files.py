@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbconvert.filters import markdown2html
 
-from grading import manifest, report, sandbox
+from grading import bwrap, manifest, report
 
 pytestmark = pytest.mark.slow
 
@@ -145,7 +145,7 @@ def test_two_live_sandboxes_never_share_a_uid(monkeypatch) -> None:
     """A uid shared by two students' sandboxes would let one signal the other and read its folder."""
     seen = set()
     for pid in (2, 3, 97, 98, 32767, 4_194_303):
-        monkeypatch.setattr(sandbox.os, "getpid", lambda pid=pid: pid)
-        for _ in range(sandbox.UIDS_PER_PROCESS):
-            seen.add(sandbox._fresh_uid())
-    assert len(seen) == 6 * sandbox.UIDS_PER_PROCESS
+        monkeypatch.setattr(bwrap.os, "getpid", lambda pid=pid: pid)
+        for _ in range(bwrap.UIDS_PER_PROCESS):
+            seen.add(bwrap.fresh_uid())
+    assert len(seen) == 6 * bwrap.UIDS_PER_PROCESS

@@ -465,33 +465,91 @@ assert 3.6 < shrink < 4.4, (
     "a central difference has error h²f'''/6, so it should shrink about 4 times (a forward one: 2 times; "
     "one that ignores h: not at all).")
 ### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(2718)
-z = sp.symbols("z")
-quartic = sum(int(c) * z**k for k, c in enumerate(rng.integers(1, 6, size=5)))
-cases = [("exp", sp.exp(z), (-3.0, 3.0)), ("sin", sp.sin(z), (-6.0, 6.0)),
-         (f"the polynomial {quartic}", quartic, (-2.0, 2.0)), ("log", sp.log(z), (0.5, 5.0))]
-for name, expr, (lo, hi) in cases:
-    f = sp.lambdify(z, expr, "numpy")
-    third = sp.lambdify(z, sp.diff(expr, z, 3), "numpy")
-    shape = tuple(int(n) for n in rng.integers(1, 5, size=rng.integers(1, 3)))
-    xs = rng.uniform(lo, hi, size=shape)
-    step = float(10.0 ** rng.uniform(-3.0, -1.5))
-    # Taylor: the error is h²/6 f'''(ξ) for some ξ in [x - h, x + h]; bound |f'''| on that interval.
-    around = xs[..., None] + step * np.linspace(-1.0, 1.0, 21)
-    bound = float(np.max(np.abs(third(around) * np.ones_like(around)))) * step**2 / 6
-    expected = numdiff.derivative(f, xs)
-    scale = max(float(np.max(np.abs(expected))), checks.FLOOR)
-    checks.assert_close(central_difference(f, xs, step), expected, what=f"central differences of {name}",
-                        where=f"at random points of shape {shape} with h = {step:.2g}",
-                        rtol=1.05 * bound / scale + 1e-9, hint=HINT_CENTRAL)
-    x_order = float(xs.flat[np.argmax(np.abs(third(xs) * np.ones_like(xs)))])  # where f''' is far from 0
-    shrink = halving_ratio(central_difference, f, x_order, 0.1)
-    assert 3.6 < shrink < 4.4, (
-        f"When h is halved (0.1 -> 0.05), the error of your difference of {name} at x = {x_order:.3g} shrinks "
-        f"{shrink:.2f} times instead of about 4: is it the two-point central difference, and does it use h?")
-checks.assert_close(central_difference(np.cos, 2, 1e-5), -np.sin(2.0), what="central difference of cos",
-                    where="at the integer x = 2", hint=HINT_CENTRAL)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import checks, probes
+
+# The functions handed to central_difference by name: one source, run by the driver and by _verify.
+_FUNCTIONS = """
+import numpy as np
+FUNCTIONS = {"sin": np.sin, "cos": np.cos, "exp": np.exp, "log": np.log, "tanh": np.tanh, "arctan": np.arctan,
+             "cube": lambda t: t**3}
+"""
+_functions = {}
+exec(_FUNCTIONS, _functions)
+
+
+def _shape(rng):
+    return [int(n) for n in rng.integers(1, 5, size=int(rng.integers(1, 3)))]
+
+
+def _inputs(rng):
+    domains = {"sin": (-6, 6), "exp": (-3, 3), "log": (0.5, 5), "tanh": (-2, 2), "arctan": (-3, 3), "cube": (-2, 2),
+               "poly": (-2, 2)}
+    others = [str(n) for n in rng.choice(["tanh", "arctan", "cube"], size=2, replace=False)]
+    coefficients = rng.integers(1, 6, size=5).tolist()  # a random quartic
+    cases = []
+    for name in ["exp", "sin", "poly", "log", *others]:
+        lo, hi = domains[name]
+        cases.append({"fn": name, "x": rng.uniform(lo, hi, size=_shape(rng)).tolist(),
+                      "h": float(10.0 ** rng.uniform(-3.0, -1.3))})
+    cases.append({"fn": "sin", "x": float(rng.uniform(-2, 2)), "h": 0.1})  # a step and its half
+    cases.append({"fn": "sin", "x": float(rng.uniform(-2, 2)), "h": 0.05})
+    cases.append({"fn": "exp", "x": int(rng.integers(-2, 3)), "h": 0.05})  # an integer point
+    cases.append({"fn": "cos", "x": int(rng.integers(1, 4)), "h": 1e-5})
+    return {"cases": cases, "poly": coefficients}
+
+
+_DRIVER = _FUNCTIONS + """
+FUNCTIONS["poly"] = lambda t: sum(c * t**k for k, c in enumerate(inputs["poly"]))
+result = []
+for case in inputs["cases"]:
+    x = np.array(case["x"], dtype=float) if isinstance(case["x"], list) else case["x"]
+    result.append(central_difference(FUNCTIONS[case["fn"]], x, case["h"]))
+"""
+
+
+def _function(name, coefficients):
+    if name == "poly":
+        return lambda t: sum(c * t**k for k, c in enumerate(coefficients))
+    return _functions["FUNCTIONS"][name]
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "central_difference gave no results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        f, h = _function(case["fn"], inputs["poly"]), case["h"]
+        x = np.array(case["x"], dtype=float)
+        # The definition of the central difference, evaluated here on the grader's side: it must agree to
+        # round-off. (A forward difference, a missing 2 or a step other than h is off by far more.)
+        expected = (f(x + h) - f(x - h)) / (2 * h)
+        where = f"of {case['fn']} {checks.describe_point(x)} with h = {h:.3g}"
+        probes.close(got, expected, what="central difference", where=where, rtol=1e-7,
+                     hint="Compute (f(x + h) - f(x - h)) / (2 * h) with the h you are given; mind the brackets "
+                          "around 2 * h.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=2718)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="01_derivatives-central_difference-solution" mistake="A forward difference: error O(h), not O(h^2)."
+def central_difference(f, x, h):
+    return (f(x + h) - f(x)) / h
+
+
+# %% active="py" wrong_answer="01_derivatives-central_difference-solution" mistake="The 2 of 2h forgotten: twice the derivative."
+def central_difference(f, x, h):
+    return (f(x + h) - f(x - h)) / h
+
+
+# %% active="py" wrong_answer="01_derivatives-central_difference-solution" mistake="Operator precedence: \"/ 2 * h\" multiplies by h instead of dividing by 2h."
+def central_difference(f, x, h):
+    return (f(x + h) - f(x - h)) / 2 * h
+
 
 # %% [markdown]
 # ### Exercise 2 · The best step (2 points)
@@ -579,25 +637,118 @@ assert np.ndim(h_scalar) == 0 and float(h_scalar) > 0, f"choose_step(0.5) should
 check_step_quality(choose_step, "exp", sp.exp(z), z, np.concatenate([[0.0, 1e-3], rng.uniform(-4, 4, 18)]))
 check_step_quality(choose_step, "log", sp.log(z), z, 10 ** rng.uniform(0, 8, 20))
 ### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(20240601)
-signs = rng.choice([-1.0, 1.0], size=25)
-hidden_cases = [
-    ("sin", sp.sin(z), np.concatenate([[0.0, -1e-4], rng.uniform(-3, 3, 23)])),
-    ("tanh", sp.tanh(z), np.concatenate([[0.0, 2e-6], rng.uniform(-2, 2, 23)])),
-    ("arctan", sp.atan(z), rng.uniform(-3, 3, 25)),
-    ("exp", sp.exp(z), rng.uniform(-5, 5, 25)),
-    ("log", sp.log(z), 10 ** rng.uniform(0, 10, 25)),
-    ("x³", z**3, signs * 10 ** rng.uniform(0, 5, 25)),
-    ("√x", sp.sqrt(z), 10 ** rng.uniform(0, 8, 25)),
-    ("1/x", 1 / z, 10 ** rng.uniform(0, 6, 25)),
-]
-for name, expr, points in hidden_cases:
-    check_step_quality(choose_step, name, expr, z, points)
-grid_2d = rng.uniform(-50, 50, size=(3, 4))
-steps_2d = np.asarray(choose_step(grid_2d), dtype=float)
-assert steps_2d.shape == (3, 4), f"choose_step of an array of shape (3, 4) returned shape {steps_2d.shape}"
-assert np.all(steps_2d > 0), "choose_step must return positive steps for every point of a 2-D array"
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import checks, probes
+
+# Each function with its exact derivative, and its points: 25 each, with the extremes (0, tiny, huge).
+_STEP_FUNCTIONS = {
+    "exp": (np.exp, np.exp), "log": (np.log, lambda t: 1 / t), "sin": (np.sin, np.cos),
+    "tanh": (np.tanh, lambda t: 1 / np.cosh(t) ** 2), "arctan": (np.arctan, lambda t: 1 / (1 + t**2)),
+    "cube": (lambda t: t**3, lambda t: 3 * t**2), "sqrt": (np.sqrt, lambda t: 0.5 / np.sqrt(t)),
+    "inverse": (lambda t: 1 / t, lambda t: -1 / t**2),
+}
+_STEP_CASES = {
+    "exp": lambda rng: np.concatenate([[0.0, 1e-3], rng.uniform(-5, 5, 23)]),
+    "log": lambda rng: np.concatenate([[1e10], 10 ** rng.uniform(0, 10, 24)]),
+    "sin": lambda rng: np.concatenate([[0.0, -1e-4], rng.uniform(-3, 3, 23)]),
+    "tanh": lambda rng: np.concatenate([[0.0, 2e-6], rng.uniform(-2, 2, 23)]),
+    "arctan": lambda rng: rng.uniform(-3, 3, 25),
+    "cube": lambda rng: rng.choice([-1.0, 1.0], 25) * 10 ** rng.uniform(0, 5, 25),
+    "sqrt": lambda rng: 10 ** rng.uniform(0, 8, 25),
+    "inverse": lambda rng: 10 ** rng.uniform(0, 6, 25),
+}
+
+
+def _inputs(rng):
+    return {"sets": [{"fn": name, "x": _STEP_CASES[name](rng).tolist()} for name in sorted(_STEP_CASES)],
+            "scalar": float(rng.uniform(-3, 3)), "grid": rng.uniform(-50, 50, size=(3, 4)).tolist()}
+
+
+_DRIVER = """
+import numpy as np
+result = {"sets": [choose_step(np.array(s["x"], dtype=float)) for s in inputs["sets"]],
+          "scalar": choose_step(inputs["scalar"]), "grid": choose_step(np.array(inputs["grid"], dtype=float))}
+"""
+
+
+def _step_quality(name, xs, steps, factor=10.0):
+    """Fail unless central differences of the function `name` with `steps` are typically within `factor` times
+    the error of the best step of a fine grid (errors against the exact derivative)."""
+    f, df = _STEP_FUNCTIONS[name]
+    where = f"for {name} at {xs.size} points"
+    try:
+        steps = np.asarray(steps, dtype=float)
+    except (TypeError, ValueError):
+        raise checks.CheckFailure(f"choose_step returned something that is not an array of numbers {where}.") from None
+    if steps.shape != xs.shape:
+        raise checks.CheckFailure(f"choose_step returned shape {steps.shape} for points of shape {xs.shape} {where}; "
+                                  "return one step per point (np.maximum and np.abs work elementwise).")
+    bad = np.flatnonzero(~(np.isfinite(steps) & (steps > 0)))
+    if bad.size:
+        raise checks.CheckFailure(f"choose_step({xs[bad[0]]:.3g}) is {steps[bad[0]]:.3g}, but a step must be positive "
+                                  "and finite. Near x = 0, |x| is no scale at all: use max(1, |x|).")
+    lost = np.flatnonzero(xs + steps == xs)
+    if lost.size:
+        raise checks.CheckFailure(f"choose_step({xs[lost[0]]:.3g}) is {steps[lost[0]]:.3g}, below the spacing of "
+                                  f"floats near that x ({np.spacing(xs[lost[0]]):.2g}), so x + h == x.")
+
+    def central(points, h):
+        with np.errstate(all="ignore"):
+            return (f(points + h) - f(points - h)) / (2 * h)
+
+    exact = df(xs)[:, None]
+    grid = np.maximum(1.0, np.abs(xs))[:, None] * np.logspace(-13, -1, 121)
+    errors = np.abs(central(xs[:, None], grid) - exact)
+    typical = np.stack([np.median(errors[:, max(0, i - 5):i + 6], axis=1) for i in range(grid.shape[1])], axis=1)
+    best = np.maximum(typical.min(axis=1), 1e-300)
+    mine = np.median(np.abs(central(xs[:, None], steps[:, None] * np.array([0.8, 0.9, 1.0, 1.1, 1.25])) - exact),
+                     axis=1)
+    ratios = np.where(np.isfinite(mine), mine / best, np.inf)
+    if np.median(ratios) > factor:
+        i = int(np.argsort(ratios)[xs.size // 2])
+        raise checks.CheckFailure(
+            f"With your steps, central differences of {name} are typically {np.median(ratios):.3g} times less "
+            f"accurate than with the best step (allowed: {factor:g}); at x = {xs[i]:.4g} your h = {steps[i]:.2g}. "
+            "Aim for the bottom of the V: h ≈ ε^(1/3)·max(1, |x|).")
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("sets"), list), "choose_step gave no results.")
+    probes.require(len(result["sets"]) == len(inputs["sets"]), "choose_step gave too few results.")
+    for case, steps in zip(inputs["sets"], result["sets"], strict=True):
+        _step_quality(case["fn"], np.array(case["x"], dtype=float), steps)
+    x = inputs["scalar"]
+    h = result.get("scalar")  # a float, a NumPy float or a 0-d array arrive as a float; an array as a list
+    probes.require(not isinstance(h, list), f"choose_step({x:.3g}) should be one number, not an array.")
+    probes.require(isinstance(h, float) and bool(np.isfinite(h)) and h > 0 and x + h != x,
+                   f"choose_step({x:.3g}) is {h!r}, but a step must be a positive float that x + h can feel.")
+    grid = np.asarray(result.get("grid"), dtype=float)
+    probes.require(grid.shape == (3, 4), f"choose_step of an array of shape (3, 4) returned shape {grid.shape}.")
+    probes.require(bool(np.all(np.isfinite(grid) & (grid > 0))), "choose_step must return positive steps for every "
+                                                                   "point of a 2-D array.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=20240601)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="01_derivatives-choose_step-solution" mistake="\"Smaller is better\": round-off swamps the answer."
+def choose_step(x):
+    return np.full_like(np.asarray(x, dtype=float), 1e-15)
+
+
+# %% active="py" wrong_answer="01_derivatives-choose_step-solution" mistake="The forward-difference rule sqrt(eps): 100 times too small for a central difference."
+def choose_step(x):
+    return np.sqrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(x))
+
+
+# %% active="py" wrong_answer="01_derivatives-choose_step-solution" mistake="The right exponent but no scaling with |x|: lost to float spacing at large x."
+def choose_step(x):
+    return np.finfo(float).eps ** (1 / 3) * np.ones_like(np.asarray(x, dtype=float))
+
 
 # %% [markdown]
 # ### Exercise 3 · The product and quotient rules (2 points)
@@ -651,22 +802,93 @@ points = np.linspace(-3.0, 3.0, 7)
 checks.assert_close(d_ratio(points), numdiff.derivative(reference_ratio, points), what="d_ratio of an array",
                     where="at 7 points in [-3, 3]", hint=HINT_RATIO)
 ### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(55)
-checks.check_derivative(d_ratio, reference_ratio, rng.uniform(-6, 6, 15), name="x² sin(x) / (1 + x²)", hint=HINT_RATIO)
-shape = tuple(int(n) for n in rng.integers(2, 5, size=2))
-points = rng.uniform(-5, 5, size=shape)
-checks.assert_close(d_ratio(points), numdiff.derivative(reference_ratio, points), what="d_ratio of an array",
-                    where=f"at random points of shape {shape}", hint=HINT_RATIO)
-# r is odd (x² and 1 + x² are even, sin is odd), so r' is even: r'(-x) = r'(x).
-checks.assert_close(d_ratio(-points), d_ratio(points), what="d_ratio(-x)", where="compared with d_ratio(x)",
-                    hint="r is an odd function, so its derivative is even; an odd term suggests a sign error.")
-# Exact values from sympy, including large x, where a numerical reference would be less reliable.
-z = sp.symbols("z")
-exact = sp.diff(z**2 * sp.sin(z) / (1 + z**2), z)
-for p in [sp.Rational(-7, 3), sp.Integer(0), sp.Rational(1, 2), sp.Integer(12), sp.Integer(-40), sp.Integer(1000)]:
-    checks.assert_close(d_ratio(float(p)), float(exact.subs(z, p)), what="d_ratio", where=f"at x = {p}",
-                        hint=HINT_RATIO)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+import sympy as sp
+
+from calcml import checks, numdiff, probes
+
+
+def _ratio(t):
+    return t**2 * np.sin(t) / (1 + t**2)
+
+
+_Z = sp.symbols("z")
+_D_RATIO = sp.diff(_Z**2 * sp.sin(_Z) / (1 + _Z**2), _Z)
+
+
+def _exact_ratio_slope(x):
+    """r'(x) from sympy's exact derivative, evaluated with 30 digits (reliable at large x too)."""
+    return float(_D_RATIO.subs(_Z, sp.Float(repr(float(x)), 40)).evalf(30))
+
+
+def _shape(rng):
+    return [int(n) for n in rng.integers(1, 5, size=int(rng.integers(1, 3)))]
+
+
+def _inputs(rng):
+    # Fixed points (among them large ones), and random ones as large as |x| = 1000.
+    exact = [-7 / 3, 0.0, 0.5, 12.0, -40.0, 1000.0, float(rng.uniform(-1000, 1000)), float(rng.uniform(10, 100))]
+    return {"points": rng.uniform(-6, 6, size=_shape(rng) + [3]).tolist(), "line": rng.uniform(-6, 6, 15).tolist(),
+            "floats": [float(rng.uniform(-40, 40)), 0.0, float(rng.uniform(-2, 2))], "exact": exact}
+
+
+_DRIVER = """
+import numpy as np
+points = np.array(inputs["points"], dtype=float)
+result = {"array": d_ratio(points.copy()), "mirror": d_ratio(-points),
+          "line": d_ratio(np.array(inputs["line"], dtype=float)),
+          "floats": [d_ratio(x) for x in inputs["floats"]], "exact": [d_ratio(x) for x in inputs["exact"]]}
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict), "d_ratio gave no results.")
+    hint = "Product rule for the numerator, then the quotient rule (u'v - uv') / v², with a minus sign and a square."
+    points = np.array(inputs["points"], dtype=float)
+    probes.close(result.get("array"), numdiff.derivative(_ratio, points), what="d_ratio",
+                 where=f"at random points of shape {points.shape}", hint=hint)
+    probes.close(result.get("mirror"), numdiff.derivative(_ratio, -points), what="d_ratio(-x)",
+                 where=f"at random points of shape {points.shape}",
+                 hint="r is an odd function, so its derivative is even; an odd term suggests a sign error.")
+    line = np.array(inputs["line"])
+    probes.close(result.get("line"), numdiff.derivative(_ratio, line), what="d_ratio",
+                 where=checks.describe_point(line), hint=hint)
+    floats = np.array(inputs["floats"])
+    probes.close(result.get("floats"), numdiff.derivative(_ratio, floats), what="d_ratio",
+                 where=checks.describe_point(floats), hint=hint)
+    got = result.get("exact")
+    probes.require(isinstance(got, list) and len(got) == len(inputs["exact"]), "d_ratio gave too few results.")
+    for x, value in zip(inputs["exact"], got, strict=True):
+        probes.close(value, _exact_ratio_slope(x), what="d_ratio",
+                     where=f"at x = {x:.6g} (against sympy's exact derivative)", hint=hint)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=55)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="01_derivatives-d_ratio-solution" mistake="Quotient rule with a plus sign."
+def d_ratio(x):
+    u, du = x**2 * np.sin(x), 2 * x * np.sin(x) + x**2 * np.cos(x)
+    v, dv = 1 + x**2, 2 * x
+    return (du * v + u * dv) / v**2
+
+
+# %% active="py" wrong_answer="01_derivatives-d_ratio-solution" mistake="Quotient rule without the square in the denominator."
+def d_ratio(x):
+    u, du = x**2 * np.sin(x), 2 * x * np.sin(x) + x**2 * np.cos(x)
+    v, dv = 1 + x**2, 2 * x
+    return (du * v - u * dv) / v
+
+
+# %% active="py" wrong_answer="01_derivatives-d_ratio-solution" mistake="Product rule as the product of the derivatives: (x^2 sin x)' taken as 2x cos x."
+def d_ratio(x):
+    u, du = x**2 * np.sin(x), 2 * x * np.cos(x)
+    v, dv = 1 + x**2, 2 * x
+    return (du * v - u * dv) / v**2
+
 
 # %% [markdown]
 # ### Exercise 4 · The chain rule, stably (2 points)
@@ -735,22 +957,100 @@ tails = np.array([-700.0, -30.0])
 checks.assert_close(d_softplus(tails) / np.exp(tails), 1 / (1 + np.exp(tails)), what="d_softplus(x) / e^x",
                     where="in the left tail, at x = -700 and -30", rtol=1e-9, hint=HINT_TAIL)
 ### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(88)
-checks.check_derivative(d_softplus, reference_softplus, rng.uniform(-30, 30, 20), name="softplus",
-                        hint=HINT_SOFTPLUS)
-shape = tuple(int(n) for n in rng.integers(2, 5, size=2))
-points = rng.uniform(-800, 800, size=shape)
-checks.assert_close(d_softplus(points), numdiff.derivative(reference_softplus, points), what="d_softplus",
-                    where=f"at large random points of shape {shape}", hint=HINT_SOFTPLUS)
-both = rng.uniform(-1000, 1000, size=30)
-checks.assert_close(d_softplus(both) + d_softplus(-both), np.ones_like(both),
-                    what="d_softplus(x) + d_softplus(-x)", where="at 30 random x in [-1000, 1000]",
-                    hint="softplus(x) - softplus(-x) = x, so the slopes at x and -x must add up to 1.")
-tails = -np.sort(rng.uniform(20, 700, size=6))
-checks.assert_close(d_softplus(tails) / np.exp(tails), 1 / (1 + np.exp(tails)), what="d_softplus(x) / e^x",
-                    where=f"in the left tail, {checks.describe_point(tails)}", rtol=1e-9, hint=HINT_TAIL)
-checks.assert_close(d_softplus(0.0), 0.5, what="d_softplus", where="at x = 0 (a float)", hint=HINT_SOFTPLUS)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. Out of the
+# kernel, the grader also reads the source: an overflow in the branch np.where throws away leaves perfect
+# numbers, and no driver can see it (the student's code may rewrite np.errstate in the probe's process).
+import mpmath
+import numpy as np
+
+from calcml import checks, numdiff, probes
+
+
+def _shape(rng):
+    return [int(n) for n in rng.integers(1, 5, size=int(rng.integers(1, 3)))]
+
+
+def _inputs(rng):
+    return {"moderate": rng.uniform(-30, 30, size=20).tolist(),
+            "large": rng.uniform(-800, 800, size=_shape(rng) + [2]).tolist(),
+            "both": rng.uniform(-1000, 1000, size=30).tolist(),
+            "tails": (-np.sort(rng.uniform(20, 700, size=6))).tolist(),
+            # e^x is a subnormal float64 here, and exp(-x) overflows: only a formula that never exponentiates a
+            # large positive number gets these right (1 / (1 + exp(-x)) gives 0).
+            "subnormal": (-rng.uniform(709.9, 730.0, size=4)).tolist() + [-709.9, -720.0],
+            "extremes": [-1000.0, -50.0, 0.0, 50.0, 1000.0, -745.0, 745.0, 1e300, -1e300]}
+
+
+_DRIVER = """
+import numpy as np
+result = {key: d_softplus(np.array(inputs[key], dtype=float))
+          for key in ("moderate", "large", "both", "tails", "subnormal", "extremes")}
+result["mirror"] = d_softplus(-np.array(inputs["both"], dtype=float))
+result["zero"] = d_softplus(0.0)
+"""
+
+
+def _softplus(t):
+    return np.logaddexp(0.0, t)
+
+
+def _softplus_slope(t):
+    """s'(x) = 1 / (1 + e^-x), evaluated by mpmath with 30 digits (no overflow at any float64 x)."""
+    with mpmath.workdps(30):
+        return np.array([float(1 / (1 + mpmath.exp(-mpmath.mpf(float(v))))) for v in np.ravel(t)]).reshape(np.shape(t))
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict), "d_softplus gave no results.")
+    hint = ("Chain rule: (log w)' = w'/w with w = 1 + e^x; divide top and bottom by e^x where x > 0, so that only "
+            "exponentials of negative numbers are computed.")
+    for key in ("moderate", "large"):
+        points = np.array(inputs[key], dtype=float)
+        probes.close(result.get(key), numdiff.derivative(_softplus, points), what="d_softplus",
+                     where=f"at {points.size} points in [{points.min():.4g}, {points.max():.4g}]", hint=hint)
+    extremes = np.array(inputs["extremes"])
+    probes.close(result.get("extremes"), _softplus_slope(extremes), what="d_softplus",
+                 where=checks.describe_point(extremes),
+                 hint="Compute exponentials of negative numbers only, e.g. np.exp(-np.abs(x)): exp(1000) overflows.")
+    both = np.array(inputs["both"])
+    got, mirror = (np.asarray(result.get(key), dtype=float) for key in ("both", "mirror"))
+    probes.close(got, _softplus_slope(both), what="d_softplus",
+                 where=f"at 30 random x in [{both.min():.4g}, {both.max():.4g}]", hint=hint)
+    probes.close(got + mirror if got.shape == mirror.shape else mirror, np.ones_like(both),
+                 what="d_softplus(x) + d_softplus(-x)", where="at 30 random x in [-1000, 1000]",
+                 hint="softplus(x) - softplus(-x) = x, so the slopes at x and -x must add up to 1.")
+    for key, rtol in (("tails", 1e-9), ("subnormal", 1e-3)):
+        tails = np.array(inputs[key])
+        got = np.asarray(result.get(key), dtype=float)
+        probes.close(got / np.exp(tails) if got.shape == tails.shape else got, 1 / (1 + np.exp(tails)),
+                     what="d_softplus(x) / e^x", where=f"in the left tail, {checks.describe_point(tails)}", rtol=rtol,
+                     hint="For very negative x, s'(x) = e^x / (1 + e^x) ≈ e^x, a tiny but representable float: "
+                          "compute it as exp(x) / (1 + exp(x)) there, never through exp(-x), which overflows to inf.")
+    probes.close(result.get("zero"), 0.5, what="d_softplus", where="at x = 0 (a float)", hint=hint)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=88,
+                mechanism={"rule": "no_overflowing_exp", "name": "d_softplus"})
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="01_derivatives-d_softplus-solution" mistake="Correct on paper, nan at large x: exp(1000) / (1 + exp(1000)) = inf / inf."
+def d_softplus(x):
+    return np.exp(x) / (1 + np.exp(x))
+
+
+# %% active="py" wrong_answer="01_derivatives-d_softplus-solution" mistake="A sign slip in the chain rule: this is the slope at -x."
+def d_softplus(x):
+    return 1 / (1 + np.exp(x))
+
+
+# %% active="py" wrong_answer="01_derivatives-d_softplus-solution" mistake="Confused with the derivative of the sigmoid, sigma(x)(1 - sigma(x))."
+def d_softplus(x):
+    x = np.asarray(x, dtype=float)
+    small = np.exp(-np.abs(x))
+    return small / (1 + small) ** 2
+
 
 # %% [markdown]
 # ### Exercise 5 · The chain rule as a tool (3 points)
@@ -832,27 +1132,139 @@ def check_chain(outer, inner, points):
 check_chain("sin", "cube", np.linspace(-1.5, 1.5, 7))
 check_chain("exp", "sin", np.linspace(-2.0, 2.0, 9))
 ### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(1234)
-names = sorted(PIECES)
-for _ in range(8):
-    outer, inner = (str(n) for n in rng.choice(names, size=2))
-    shape = tuple(int(n) for n in rng.integers(1, 5, size=rng.integers(1, 3)))
-    check_chain(outer, inner, rng.uniform(-2, 2, size=shape))
-check_chain("tanh", "tanh", rng.uniform(-2, 2, size=5))
-# Floats in, floats out.
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import checks, numdiff, probes
+
+# Functions handed to chain_derivative by name, with their derivatives, and made-up "derivatives" handed to it
+# in place of the true ones ("twice" is 2·f'): one source, run by the driver and by _verify.
+_PIECES = """
+import numpy as np
+FUNCTIONS = {"sin": np.sin, "exp": np.exp, "tanh": np.tanh, "arctan": np.arctan, "cube": lambda t: t**3,
+             "softplus": lambda t: np.logaddexp(0.0, t), "gauss": lambda t: np.exp(-(t**2) / 2)}
+DERIVATIVES = {
+    "sin": np.cos, "exp": np.exp, "tanh": lambda t: 1 / np.cosh(t) ** 2, "arctan": lambda t: 1 / (1 + t**2),
+    "cube": lambda t: 3 * t**2, "softplus": lambda t: np.exp(-np.logaddexp(0.0, -t)),
+    "gauss": lambda t: -t * np.exp(-(t**2) / 2),
+}
+FAKES = {
+    "wiggle": lambda t: np.cos(3 * t) + 0.5 * t, "constant": lambda t: 1.7 + 0 * t,
+    "ramp": lambda t: 1 + t - t**2 / 3, "bump": lambda t: 1 / (1 + t**2) - 0.25, "twice": None,
+}
+
+
+def fake(name, piece):
+    return (lambda t: 2 * DERIVATIVES[piece](t)) if name == "twice" else FAKES[name]
+"""
+_pieces = {}
+exec(_PIECES, _pieces)
+_F, _FAKES = _pieces["FUNCTIONS"], {name: f for name, f in _pieces["FAKES"].items() if f is not None}
+
+
+def _shape(rng):
+    return [int(n) for n in rng.integers(1, 5, size=int(rng.integers(1, 3)))]
+
+
+def _inputs(rng):
+    safe = sorted(_F)  # functions defined everywhere
+    pairs = [[str(a), str(b)] for a, b in (rng.choice(safe, size=2) for _ in range(6))]
+    # Deliberately wrong "derivatives": the answer must use the df and dg it is given, exactly, whatever they are
+    # (an answer that differentiates f∘g by itself, with numdiff, sympy or a finite difference, fails these).
+    fakes = []
+    for k in range(6):
+        outer, inner = (str(n) for n in rng.choice(safe, size=2))
+        df, dg = (str(n) for n in rng.choice(sorted(_FAKES), size=2))
+        if k < 2:
+            df, dg = ("twice", dg) if k == 0 else (df, "twice")
+        fakes.append({"outer": outer, "inner": inner, "df": df, "dg": dg,
+                      "points": rng.uniform(-1.5, 1.5, size=_shape(rng)).tolist()})
+    return {"pairs": pairs, "points": [rng.uniform(-1.5, 1.5, size=_shape(rng)).tolist() for _ in pairs],
+            "float": float(rng.uniform(-1, 1)), "triple": rng.uniform(-1.2, 1.2, size=7).tolist(), "fakes": fakes,
+            "fake_float": float(rng.uniform(-1, 1))}
+
+
+_DRIVER = _PIECES + """
+fakes = []
+for case in inputs["fakes"]:
+    d = chain_derivative(FUNCTIONS[case["outer"]], fake(case["df"], case["outer"]), FUNCTIONS[case["inner"]],
+                         fake(case["dg"], case["inner"]))
+    fakes.append(d(np.array(case["points"], dtype=float)))
+values = []
+for (outer, inner), points in zip(inputs["pairs"], inputs["points"]):
+    d = chain_derivative(FUNCTIONS[outer], DERIVATIVES[outer], FUNCTIONS[inner], DERIVATIVES[inner])
+    values.append(d(np.array(points, dtype=float)))
 d_sin_exp = chain_derivative(np.sin, np.cos, np.exp, np.exp)
-checks.assert_close(d_sin_exp(0.3), np.cos(np.exp(0.3)) * np.exp(0.3), what="derivative of sin(exp(x))",
-                    where="at the float x = 0.3", hint=chain_mistake(d_sin_exp, np.sin, np.cos, np.exp, np.exp,
-                                                                     np.array([0.3, 0.7])))
-# Chained twice: the derivative of arctan(sin(x³)), built from the derivative of sin(x³).
-d_inner = chain_derivative(np.sin, np.cos, PIECES["cube"][0], PIECES["cube"][1])
-d_three = chain_derivative(np.arctan, PIECES["arctan"][1], lambda t: np.sin(t**3), d_inner)
-points = rng.uniform(-1.5, 1.5, size=11)
-checks.assert_close(d_three(points), numdiff.derivative(lambda t: np.arctan(np.sin(t**3)), points),
-                    what="derivative of arctan(sin(x³)) built by chaining chain_derivative twice",
-                    where=checks.describe_point(points),
-                    hint="The function returned by chain_derivative must itself be usable as dg.")
+d_inner = chain_derivative(np.sin, np.cos, FUNCTIONS["cube"], DERIVATIVES["cube"])
+d_three = chain_derivative(np.arctan, DERIVATIVES["arctan"], lambda t: np.sin(t**3), d_inner)
+d_fake = chain_derivative(np.sin, FAKES["wiggle"], np.exp, FAKES["ramp"])
+result = {"values": values, "float": d_sin_exp(inputs["float"]), "triple": d_three(np.array(inputs["triple"])),
+          "fakes": fakes, "fake_float": d_fake(inputs["fake_float"])}
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("values"), list)
+                   and len(result["values"]) == len(inputs["pairs"]), "chain_derivative gave no results.")
+    hint = "The chain rule: (f∘g)'(x) = f'(g(x))·g'(x)."
+    for (outer, inner), points, got in zip(inputs["pairs"], inputs["points"], result["values"], strict=True):
+        x = np.array(points, dtype=float)
+        f, g = _F[outer], _F[inner]
+        probes.close(got, numdiff.derivative(lambda t, f=f, g=g: f(g(t)), x),
+                     what=f"derivative of {outer}({inner}(x))", where=checks.describe_point(x), hint=hint)
+    x = inputs["float"]
+    probes.close(result.get("float"), numdiff.derivative(lambda t: np.sin(np.exp(t)), x),
+                 what="derivative of sin(exp(x))", where=f"at the float x = {x:.4g}", hint=hint)
+    x = np.array(inputs["triple"])
+    probes.close(result.get("triple"), numdiff.derivative(lambda t: np.arctan(np.sin(t**3)), x),
+                 what="derivative of arctan(sin(x³)) built by chaining chain_derivative twice",
+                 where=checks.describe_point(x), hint="The function returned by chain_derivative must itself be usable "
+                                                      "as dg.")
+    fakes = result.get("fakes")
+    probes.require(isinstance(fakes, list) and len(fakes) == len(inputs["fakes"]),
+                   "chain_derivative gave too few results.")
+    used = "Use the df and dg you are given: return a function computing df(g(x)) * dg(x), whatever df and dg are."
+    fake = _pieces["fake"]
+    for case, got in zip(inputs["fakes"], fakes, strict=True):
+        x = np.array(case["points"], dtype=float)
+        df, g, dg = fake(case["df"], case["outer"]), _F[case["inner"]], fake(case["dg"], case["inner"])
+        probes.close(got, df(g(x)) * dg(x), what=f"chain_derivative(f, df, g, dg) with a made-up df ({case['df']}) "
+                     f"and dg ({case['dg']}), f = {case['outer']}, g = {case['inner']}",
+                     where=checks.describe_point(x), hint=used)
+    x = inputs["fake_float"]
+    probes.close(result.get("fake_float"), _FAKES["wiggle"](np.exp(x)) * _FAKES["ramp"](x),
+                 what="chain_derivative(np.sin, made-up df, np.exp, made-up dg)", where=f"at the float x = {x:.4g}",
+                 hint=used)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=1234)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="01_derivatives-chain_derivative-solution" mistake="Both derivatives at x: the outer one belongs at g(x)."
+def chain_derivative(f, df, g, dg):
+    def derivative(x):
+        return df(x) * dg(x)
+
+    return derivative
+
+
+# %% active="py" wrong_answer="01_derivatives-chain_derivative-solution" mistake="The inner derivative forgotten."
+def chain_derivative(f, df, g, dg):
+    def derivative(x):
+        return df(g(x))
+
+    return derivative
+
+
+# %% active="py" wrong_answer="01_derivatives-chain_derivative-solution" mistake="The composition in the wrong order: the derivative of g(f(x))."
+def chain_derivative(f, df, g, dg):
+    def derivative(x):
+        return dg(f(x)) * df(x)
+
+    return derivative
+
 
 # %% [markdown]
 # Once exercise 5 passes, chain it as deep as you like. Here is the derivative of $\tanh(\sin(e^x))$,

@@ -410,54 +410,143 @@ assert np.array_equal(x_test, x_before), "numerical_gradient changed the caller'
 checks.assert_close(numerical_gradient(f_test, [0.4, -1.2, 0.7]), numdiff.gradient(f_test, x_test),
                     what="numerical gradient", where="for x given as a list")
 ### BEGIN HIDDEN TESTS
-def _random_function(rng, n):
-    w, phase, B = rng.normal(size=n), rng.uniform(0, 2 * np.pi, n), rng.normal(size=(n, n))
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import checks, numdiff, probes
+
+
+def _random_function(spec):
+    w, phase, B = (np.array(spec[k], dtype=float) for k in ("w", "phase", "B"))
     return lambda x: np.sum(np.sin(w * x + phase)) + 0.5 * x @ B @ x + np.log1p(x @ x)
 
 
-_rng = np.random.default_rng(2_202)
-for _trial in range(5):
-    _n = int(_rng.integers(1, 13))
-    _f = _random_function(_rng, _n)
-    _x = _rng.normal(size=_n)
-    checks.check_gradient(lambda x, _f=_f: numerical_gradient(_f, x), _f, _x, what=f"numerical gradient (n = {_n})")
-    # the step h is the one given and the stencil is central: numdiff's central difference with the same step
-    for _h in (0.1, 1e-3):
-        checks.assert_close(numerical_gradient(_f, _x, h=_h), numdiff.gradient(_f, _x, h=_h, order=2), rtol=1e-8,
-                            what=f"numerical gradient with h = {_h}", where=checks.describe_point(_x),
-                            hint=CENTRAL_HINT)
-
-# any shape: a function of a 3x4 matrix
-_W = _rng.normal(size=(3, 4))
+def _matrix_function(W):
+    W = np.array(W, dtype=float)
+    return lambda X: np.sum(np.tanh(W * X)) + np.sum(X[0] * X[-1]) + X[1, 2] ** 3
 
 
-def _f_matrix(X):
-    return np.sum(np.tanh(_W * X)) + np.sum(X[0] * X[-1]) + X[1, 2] ** 3
+def _int_function(x):
+    return np.sum(x**3) + x[0] * x[-1]
 
 
-_X = _rng.normal(size=(3, 4))
-checks.check_gradient(lambda X: numerical_gradient(_f_matrix, X), _f_matrix, _X,
-                      what="numerical gradient of a function of a 3x4 matrix",
-                      hint="The gradient has the shape of x: loop over np.ndindex(x.shape).")
+def _inputs(rng):
+    functions = []
+    for _ in range(5):  # five random functions, n up to 12, each with the default step and two given ones
+        n = int(rng.integers(1, 13))
+        functions.append({"w": rng.normal(size=n), "phase": rng.uniform(0, 2 * np.pi, n),
+                          "B": rng.normal(size=(n, n)), "x": rng.normal(size=n)})
+    return {"functions": functions, "steps": [0.1, 1e-3], "W": rng.normal(size=(3, 4)), "X": rng.normal(size=(3, 4)),
+            "integer": rng.integers(-3, 4, size=int(rng.integers(2, 5))).tolist(), "single": [float(rng.normal())]}
 
-# integers: x + h e_i must not be rounded back to x
-def _f_int(x):
-    return np.sum(x ** 3) + x[0] * x[-1]
+
+# The driver reports the caller's arrays as they are after the calls (data); _verify compares them with the
+# inputs. No verdict is made in the probe process.
+_DRIVER = """
+import numpy as np
+
+def make(spec):
+    w, phase, B = (np.array(spec[k], dtype=float) for k in ("w", "phase", "B"))
+    return lambda x: np.sum(np.sin(w * x + phase)) + 0.5 * x @ B @ x + np.log1p(x @ x)
+
+result = {"default": [], "step": [], "after": []}
+for spec in inputs["functions"]:
+    f, x = make(spec), np.array(spec["x"], dtype=float)
+    result["default"].append(numerical_gradient(f, x))
+    result["step"].append([numerical_gradient(f, x, h=h) for h in inputs["steps"]])
+    result["after"].append(x.tolist())
+W = np.array(inputs["W"], dtype=float)
+result["matrix"] = numerical_gradient(
+    lambda X: np.sum(np.tanh(W * X)) + np.sum(X[0] * X[-1]) + X[1, 2] ** 3, np.array(inputs["X"], dtype=float))
+x_int = np.array(inputs["integer"])
+result["integer"] = numerical_gradient(lambda x: np.sum(x**3) + x[0] * x[-1], x_int)
+result["integer_after"] = x_int.tolist()
+result["list"] = numerical_gradient(make(inputs["functions"][0]), list(inputs["functions"][0]["x"]))
+result["single"] = numerical_gradient(np.sum, np.array(inputs["single"]))
+"""
+
+_HINT = ("Use the central difference (f(x + h e_i) - f(x - h e_i)) / (2h) with the h you are given; "
+         "a forward difference (f(x + h e_i) - f(x)) / h is off by about h f''/2.")
 
 
-_x_int = np.array([1, 2, 3])
-checks.assert_close(numerical_gradient(_f_int, _x_int), numdiff.gradient(_f_int, _x_int),
-                    what="numerical gradient", where="at the integer point x = [1, 2, 3]",
-                    hint="x arrived as integers: convert it to a float array first, or x + h e_i rounds back to x.")
-assert _x_int.dtype.kind == "i" and np.array_equal(_x_int, [1, 2, 3]), "numerical_gradient changed the caller's x."
-# a single variable, and x left untouched on a random point
-_x1 = np.array([0.3])
-checks.check_gradient(lambda x: numerical_gradient(np.sum, x), np.sum, _x1, what="numerical gradient of sum(x)")
-_x = _rng.normal(size=7)
-_x_copy = _x.copy()
-numerical_gradient(_random_function(_rng, 7), _x)
-assert np.array_equal(_x, _x_copy), "numerical_gradient changed the caller's x; work on a copy of x."
+def _unchanged(after, before):
+    """Whether the caller's array, as reported after the calls, still holds exactly `before` (same types too:
+    an int array that became floats has changed)."""
+    return isinstance(after, list) and len(after) == len(before) and all(
+        type(a) is type(b) and a == b for a, b in zip(after, before, strict=True))
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict), "numerical_gradient gave no results.")
+    for key in ("default", "step", "after"):
+        probes.require(isinstance(result.get(key), list) and len(result[key]) == len(inputs["functions"]),
+                       "numerical_gradient gave too few results.")
+    for spec, default, stepped, after in zip(inputs["functions"], result["default"], result["step"], result["after"],
+                                             strict=True):
+        f, x = _random_function(spec), np.array(spec["x"], dtype=float)
+        where = f"(n = {x.size}) {checks.describe_point(x)}"
+        probes.close(default, numdiff.gradient(f, x), what="numerical gradient", where=where, hint=_HINT)
+        probes.require(isinstance(stepped, list) and len(stepped) == len(inputs["steps"]),
+                       "numerical_gradient gave too few results.")
+        for h, got in zip(inputs["steps"], stepped, strict=True):
+            probes.close(got, numdiff.gradient(f, x, h=h, order=2), what=f"numerical gradient with h = {h}",
+                         where=where, rtol=1e-8, hint=_HINT)
+        probes.require(_unchanged(after, spec["x"]), "numerical_gradient changed the caller's x; work on a copy of x.")
+    X = np.array(inputs["X"], dtype=float)
+    probes.close(result.get("matrix"), numdiff.gradient(_matrix_function(inputs["W"]), X),
+                 what="numerical gradient of a function of a 3x4 matrix", where="",
+                 hint="The gradient has the shape of x: loop over np.ndindex(x.shape).")
+    x_int = np.array(inputs["integer"], dtype=float)
+    probes.close(result.get("integer"), numdiff.gradient(_int_function, x_int), what="numerical gradient",
+                 where=f"at the integer point x = {inputs['integer']}",
+                 hint="x arrived as integers: convert it to a float array first, or x + h e_i rounds back to x.")
+    probes.require(_unchanged(result.get("integer_after"), inputs["integer"]),
+                   "numerical_gradient changed the caller's integer x.")
+    first = inputs["functions"][0]
+    probes.close(result.get("list"), numdiff.gradient(_random_function(first), np.array(first["x"])),
+                 what="numerical gradient", where="for x given as a list")
+    probes.close(result.get("single"), np.ones(1), what="numerical gradient of sum(x)", where="for a single variable")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=2_202)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="02_gradients-numerical_gradient-solution" mistake="a forward difference: O(h) error, visible as soon as h is not tiny"
+def numerical_gradient(f, x, h=1e-5):
+    x = np.array(x, dtype=float)
+    grad = np.zeros_like(x)
+    fx = f(x)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = h
+        grad[index] = (f(x + step) - fx) / h
+    return grad
+
+
+# %% active="py" wrong_answer="02_gradients-numerical_gradient-solution" mistake="the central difference divided by h instead of 2h"
+def numerical_gradient(f, x, h=1e-5):
+    x = np.array(x, dtype=float)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = h
+        grad[index] = (f(x + step) - f(x - step)) / h
+    return grad
+
+
+# %% active="py" wrong_answer="02_gradients-numerical_gradient-solution" mistake="keeps the dtype of x: for integer x, x[i] + h is rounded back to x[i] and the gradient is 0"
+def numerical_gradient(f, x, h=1e-5):
+    x = np.asarray(x)
+    grad = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        x_plus, x_minus = x.copy(), x.copy()
+        x_plus[index] += h
+        x_minus[index] -= h
+        grad[index] = (f(x_plus) - f(x_minus)) / (2 * h)
+    return grad
+
 
 # %% [markdown]
 # ### Exercise 2 · Gradients of linear and quadratic forms (3 points)
@@ -507,24 +596,80 @@ checks.check_gradient(lambda x: grad_linear(a_test, x), lambda x: a_test @ x, x_
 checks.check_gradient(lambda x: grad_quadratic(A_test, x), lambda x: x @ A_test @ x, x_test,
                       what="gradient of xᵀAx", hint=SYMMETRY_HINT)
 ### BEGIN HIDDEN TESTS
-def _check_forms(a, A, x, label):
-    checks.check_gradient(lambda x: grad_linear(a, x), lambda x: a @ x, x, what=f"gradient of aᵀx ({label})")
-    checks.check_gradient(lambda x: grad_quadratic(A, x), lambda x: x @ A @ x, x,
-                          what=f"gradient of xᵀAx ({label})", hint=SYMMETRY_HINT)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import numdiff, probes
 
 
-_rng = np.random.default_rng(4_404)
-for _n in [1, 2, *_rng.integers(3, 13, size=4)]:
-    _n = int(_n)
-    _check_forms(_rng.normal(size=_n), _rng.normal(size=(_n, _n)) * 3, _rng.normal(size=_n),
-                 f"non-symmetric A, n = {_n}")
-# a symmetric A, and an antisymmetric one (x^T A x is then identically 0, and so is its gradient)
-_M = _rng.normal(size=(5, 5))
-_check_forms(_rng.normal(size=5), _M + _M.T, _rng.normal(size=5), "symmetric A")
-_check_forms(_rng.normal(size=5), _M - _M.T + np.eye(5), _rng.normal(size=5), "almost antisymmetric A")
-# a lower-triangular A: its transpose has zeros where A has not
-_check_forms(_rng.normal(size=6), np.tril(_rng.normal(size=(6, 6))), _rng.normal(size=6), "triangular A")
+def _inputs(rng):
+    cases = []
+    kinds = ["one", "two", *["general"] * 4, "symmetric", "antisymmetric", "triangular"]
+    for kind in kinds:
+        n = {"one": 1, "two": 2}.get(kind) or int(rng.integers(3, 13))
+        A = rng.normal(size=(n, n)) * 3
+        if kind == "symmetric":
+            A = A + A.T
+        elif kind == "antisymmetric":
+            A = A - A.T + np.eye(n)
+        elif kind == "triangular":
+            A = np.tril(A)
+        cases.append({"kind": kind, "a": rng.normal(size=n), "A": A, "x": rng.normal(size=n)})
+    return {"cases": cases}
+
+
+_DRIVER = """
+import numpy as np
+result = []
+for case in inputs["cases"]:
+    a, A, x = (np.array(case[k], dtype=float) for k in ("a", "A", "x"))
+    result.append({"linear": grad_linear(a.copy(), x.copy()), "quadratic": grad_quadratic(A.copy(), x.copy())})
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]), "grad_forms gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        a, A, x = (np.array(case[k], dtype=float) for k in ("a", "A", "x"))
+        probes.require(isinstance(got, dict), "grad_forms gave no results.")
+        where = f"({case['kind']} A, n = {x.size})"
+        probes.close(got.get("linear"), numdiff.gradient(lambda v, a=a: a @ v, x), what="gradient of aᵀx", where=where)
+        probes.close(got.get("quadratic"), numdiff.gradient(lambda v, A=A: v @ A @ v, x), what="gradient of xᵀAx",
+                     where=where, hint="Differentiate Σ x_i A_ij x_j with respect to x_k: x appears twice in every "
+                                       "term. Is A symmetric here?")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=4_404)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="the textbook formula for a symmetric A"
+def grad_linear(a, x):
+    return np.array(a, dtype=float)
+
+
+def grad_quadratic(A, x):
+    return 2 * A @ x
+
+
+# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="only one of the two occurrences of x differentiated"
+def grad_linear(a, x):
+    return np.array(a, dtype=float)
+
+
+def grad_quadratic(A, x):
+    return A @ x
+
+
+# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="the other one only"
+def grad_linear(a, x):
+    return np.array(a, dtype=float)
+
+
+def grad_quadratic(A, x):
+    return A.T @ x
+
 
 # %% [markdown]
 # ### Exercise 3 · The directional derivative (2 points)
@@ -573,39 +718,96 @@ checks.assert_close(directional_derivative(lambda x: numdiff.gradient(g_test, x)
                     slope_along(g_test, x_test, u_test), what="directional derivative",
                     where="at x = [0.5, -1, 2] along u = [3, 0, 4]", hint="Is u a unit vector here?")
 ### BEGIN HIDDEN TESTS
-_rng = np.random.default_rng(5_505)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import checks, numdiff, probes
 
 
-def _check_directional(f, x, u, where):
-    checks.assert_close(directional_derivative(lambda y: numdiff.gradient(f, y), x, u), slope_along(f, x, u),
-                        what="directional derivative", where=where, hint="Is u a unit vector here?")
+def _cosine_function(case):
+    w, B = np.array(case["w"]), np.array(case["B"])
+    return lambda x: np.sum(np.cos(w * x)) + x @ B @ x
 
 
-for _trial in range(5):
-    _n = int(_rng.integers(1, 13))
-    _w, _B = _rng.normal(size=_n), _rng.normal(size=(_n, _n)) / _n
-    _f = lambda x, _w=_w, _B=_B: np.sum(np.cos(_w * x)) + x @ _B @ x  # noqa: E731
-    _x, _u = _rng.normal(size=_n), _rng.normal(size=_n) * 10.0 ** _rng.uniform(-3, 3)
-    _check_directional(_f, _x, _u, f"(n = {_n}, |u| = {np.linalg.norm(_u):.3g})")
-# u given as a list of integers
-_check_directional(g_test, x_test, [0, 2, 0], "along u = [0, 2, 0] (a list)")
-# along the gradient the slope is |grad f|; orthogonally it is 0 (identities, not numbers from a solution)
-_x = np.array([0.2, 0.7, -0.4])
-_g = numdiff.gradient(g_test, _x)
-checks.assert_close(directional_derivative(lambda y: numdiff.gradient(g_test, y), _x, 7 * _g), np.linalg.norm(_g),
-                    what="directional derivative along the gradient", where="(it should be |∇f|)")
-_perp = np.cross(_g, [1.0, 0.0, 0.0])
-checks.assert_close(directional_derivative(lambda y: numdiff.gradient(g_test, y), _x, _perp), 0.0,
-                    what="directional derivative orthogonal to the gradient", where="(it should be 0)")
-# the zero vector has no direction
+def _cosine_gradient(case, x):
+    w, B = np.array(case["w"]), np.array(case["B"])
+    return -w * np.sin(w * x) + (B + B.T) @ x
+
+
+def _inputs(rng):
+    cases = []
+    for _ in range(5):
+        n = int(rng.integers(1, 13))
+        cases.append({"w": rng.normal(size=n), "B": rng.normal(size=(n, n)) / n, "x": rng.normal(size=n),
+                      "u": rng.normal(size=n) * 10.0 ** rng.uniform(-3, 3)})
+    n = int(rng.integers(2, 6))
+    u_int = [0] * n  # u given as a list of integers
+    u_int[int(rng.integers(n))] = int(rng.integers(2, 6))
+    cases.append({"w": rng.normal(size=n), "B": rng.normal(size=(n, n)) / n, "x": rng.normal(size=n), "u": u_int})
+    # Along the gradient (the slope is |grad f|) and orthogonal to it (the slope is 0).
+    n = int(rng.integers(3, 8))
+    case = {"w": rng.normal(size=n), "B": rng.normal(size=(n, n)) / n, "x": rng.normal(size=n)}
+    g = _cosine_gradient(case, np.array(case["x"]))
+    v = rng.normal(size=n)
+    cases.append({**case, "u": 7 * g})
+    cases.append({**case, "u": v - (v @ g) / (g @ g) * g})
+    return {"cases": [{k: np.asarray(v).tolist() for k, v in c.items()} for c in cases]}
+
+
+# The zero vector: the driver reports what came back, or the exception raised by the call itself (its class and
+# their bases, by name); _verify decides.
+_DRIVER = """
+import numpy as np
+
+def gradient(case):
+    w, B = np.array(case["w"]), np.array(case["B"])
+    return lambda x: -w * np.sin(w * np.asarray(x)) + (B + B.T) @ np.asarray(x)
+
+result = {"slopes": [directional_derivative(gradient(c), np.array(c["x"]), c["u"] if isinstance(c["u"][0], int)
+                                            else np.array(c["u"])) for c in inputs["cases"]]}
+case = inputs["cases"][0]
 try:
-    _bad = directional_derivative(lambda y: numdiff.gradient(g_test, y), _x, np.zeros(3))
-except ValueError:
-    pass
+    returned = directional_derivative(gradient(case), np.array(case["x"]), np.zeros(len(case["x"])))
+except Exception as error:
+    result["zero"] = {"raised": [kind.__name__ for kind in type(error).__mro__]}
 else:
-    raise AssertionError(f"directional_derivative(grad_f, x, u=0) returned {_bad!r}; the zero vector has no "
-                         "direction, so raise ValueError.")
+    result["zero"] = {"returned": returned}
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("slopes"), list)
+                   and len(result["slopes"]) == len(inputs["cases"]), "directional_derivative gave too few results.")
+    for case, got in zip(inputs["cases"], result["slopes"], strict=True):
+        f, x, u = _cosine_function(case), np.array(case["x"]), np.array(case["u"], dtype=float)
+        u_hat = u / np.linalg.norm(u)
+        expected = numdiff.derivative(lambda t, f=f, x=x, u_hat=u_hat: f(x + t * u_hat), 0.0)
+        probes.close(got, expected, what="directional derivative",
+                     where=f"(n = {x.size}, |u| = {np.linalg.norm(u):.3g})", hint="Is u a unit vector here?")
+    zero = result.get("zero")
+    raised = zero.get("raised") if isinstance(zero, dict) else None
+    if not (isinstance(raised, list) and "ValueError" in raised):
+        outcome = (f"returned {str(zero.get('returned'))[:60]}" if isinstance(zero, dict) and "returned" in zero
+                   else f"raised {raised[0]}" if isinstance(raised, list) and raised else "gave no answer")
+        raise checks.CheckFailure(f"directional_derivative(grad_f, x, u=0) {outcome}; the zero vector has no "
+                                  "direction, so raise ValueError.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=5_505)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="02_gradients-directional_derivative-solution" mistake="u not normalised"
+def directional_derivative(grad_f, x, u):
+    return float(np.asarray(grad_f(x)) @ np.asarray(u, dtype=float))
+
+
+# %% active="py" wrong_answer="02_gradients-directional_derivative-solution" mistake="the gradient normalised instead of u: the cosine of the angle, not the slope"
+def directional_derivative(grad_f, x, u):
+    g = np.asarray(grad_f(x), dtype=float)
+    return float(g @ np.asarray(u, dtype=float) / np.linalg.norm(g))
+
 
 # %% [markdown]
 # ### Exercise 4 · The direction of steepest ascent (2 points)
@@ -647,42 +849,91 @@ def check_steepest(f, x, where):
 x_test = np.array([1.0, -1.0])
 check_steepest(hill, x_test, "on the tilted hill at x = (1, -1)")
 ### BEGIN HIDDEN TESTS
-_rng = np.random.default_rng(6_606)
-for _trial in range(4):
-    _n = int(_rng.integers(1, 13))
-    _w, _B = _rng.normal(size=_n), _rng.normal(size=(_n, _n))
-    _f = lambda x, _w=_w, _B=_B: np.sum(np.sin(_w * x)) + 0.5 * x @ _B @ x  # noqa: E731
-    _x = _rng.normal(size=_n)
-    check_steepest(_f, _x, f"(n = {_n})")
-    # no random unit direction climbs faster (Cauchy-Schwarz)
-    _g = numdiff.gradient(_f, _x)
-    _d = steepest_ascent_direction(lambda y, _f=_f: numdiff.gradient(_f, y), _x)
-    _V = _rng.normal(size=(2000, _n))
-    _V /= np.linalg.norm(_V, axis=1, keepdims=True)
-    assert np.max(_V @ _g) <= _g @ _d + 1e-9, "a random unit direction climbs faster than yours."
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. Out of the
+# kernel, the grader also reads the source: dividing by zero and repairing the nan afterwards gives perfect
+# numbers.
+import numpy as np
 
-# a tiny gradient still has a direction
-_g_small = 1e-9 * np.array([3.0, -4.0, 12.0])
-checks.assert_close(steepest_ascent_direction(lambda y: _g_small, np.zeros(3)), _g_small / np.linalg.norm(_g_small),
-                    what="steepest ascent direction", where="for a gradient of size 1.3e-8",
-                    hint="Only an exactly zero gradient means 'no direction'; a small one must be normalised too.")
+from calcml import numdiff, probes
 
 
-# stationary points: the bottom of a bowl (exact zero gradient) and a constant function
-def _grad_bowl(x):
-    return 2.0 * np.arange(1, x.size + 1) * (x - 1.0)
+def _sine_function(case):
+    w, B = np.array(case["w"]), np.array(case["B"])
+    return lambda x: np.sum(np.sin(w * x)) + 0.5 * x @ B @ x
 
 
-for _grad, _x, _what in [(_grad_bowl, np.ones(4), "the bottom of a bowl"), (np.zeros_like, np.zeros(3), "a constant f")]:
-    with np.errstate(all="raise"):
-        try:
-            _d = steepest_ascent_direction(_grad, _x)
-        except FloatingPointError as error:
-            raise AssertionError(f"At {_what} the gradient is zero and your code divided by zero ({error}); "
-                                 "return a vector of zeros there.") from None
-    checks.assert_close(_d, np.zeros_like(_x), what="direction at a stationary point", where=f"at {_what}",
-                        hint="The gradient is zero here: return np.zeros of the shape of x.")
+def _inputs(rng):
+    cases = []
+    for _ in range(4):
+        n = int(rng.integers(1, 13))
+        cases.append({"w": rng.normal(size=n), "B": rng.normal(size=(n, n)), "x": rng.normal(size=n)})
+    tiny = rng.normal(size=3)
+    return {"cases": cases, "tiny": (tiny / np.linalg.norm(tiny) * 1.3e-8).tolist(),
+            "zero_n": int(rng.integers(2, 6)), "bowl_n": int(rng.integers(3, 7))}
+
+
+_DRIVER = """
+import numpy as np
+
+def gradient(case):
+    w, B = np.array(case["w"]), np.array(case["B"])
+    return lambda x: w * np.cos(w * np.asarray(x)) + 0.5 * (B + B.T) @ np.asarray(x)
+
+result = {"directions": [steepest_ascent_direction(gradient(c), np.array(c["x"])) for c in inputs["cases"]]}
+tiny = np.array(inputs["tiny"])
+result["tiny"] = steepest_ascent_direction(lambda y: tiny, np.zeros(3))
+n = inputs["zero_n"]
+result["zero"] = steepest_ascent_direction(lambda y: np.zeros(n), np.ones(n))
+m = inputs["bowl_n"]
+result["bowl"] = steepest_ascent_direction(lambda y: 2.0 * np.arange(1, y.size + 1) * (y - 1.0), np.ones(m))
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("directions"), list)
+                   and len(result["directions"]) == len(inputs["cases"]),
+                   "steepest_ascent_direction gave too few results.")
+    for case, got in zip(inputs["cases"], result["directions"], strict=True):
+        f, x = _sine_function(case), np.array(case["x"])
+        g = numdiff.gradient(f, x)
+        probes.close(got, g / np.linalg.norm(g), what="steepest ascent direction", where=f"(n = {x.size})",
+                     hint="Steepest ascent is the gradient divided by its length: a unit vector, with the gradient.")
+    tiny = np.array(inputs["tiny"])
+    probes.close(result.get("tiny"), tiny / np.linalg.norm(tiny), what="steepest ascent direction",
+                 where=f"for a gradient of size {np.linalg.norm(tiny):.2g}",
+                 hint="Only an exactly zero gradient means 'no direction'; a small one must be normalised too.")
+    stationary = (("zero", inputs["zero_n"], "a constant f"), ("bowl", inputs["bowl_n"], "the bottom of a bowl"))
+    for key, n, what in stationary:
+        got = result.get(key)
+        # exact zeros: a division by zero leaves nan or inf here (whether it is repaired is read from the source)
+        probes.require(isinstance(got, list) and len(got) == n and all(type(v) in (int, float) and v == 0 for v in got),
+                       f"At {what} the gradient is exactly zero and your direction is {str(got)[:80]}; return a "
+                       "vector of zeros of the shape of x there, without dividing by zero.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=6_606,
+                mechanism={"rule": "no_error_repair", "name": "steepest_ascent_direction"})
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="02_gradients-steepest_ascent-solution" mistake="the gradient itself, not a unit vector"
+def steepest_ascent_direction(grad_f, x):
+    return np.asarray(grad_f(x), dtype=float)
+
+
+# %% active="py" wrong_answer="02_gradients-steepest_ascent-solution" mistake="steepest descent: the sign flipped"
+def steepest_ascent_direction(grad_f, x):
+    g = np.asarray(grad_f(x), dtype=float)
+    norm = np.linalg.norm(g)
+    return -g / norm if norm > 0 else np.zeros_like(g)
+
+
+# %% active="py" wrong_answer="02_gradients-steepest_ascent-solution" mistake="divides by zero at a stationary point (0/0 = NaN)"
+def steepest_ascent_direction(grad_f, x):
+    g = np.asarray(grad_f(x), dtype=float)
+    return g / np.linalg.norm(g)
+
 
 # %% [markdown]
 # ### Exercise 5 · The gradient of a shifted Gaussian hill (2 points)
@@ -730,29 +981,65 @@ def h_test(x):
 checks.check_gradient(lambda x: grad_gaussian_hill(S_test, c_test, x), h_test, np.array([1.0, 0.2]),
                       what="gradient of the Gaussian hill", hint=HILL_HINT)
 ### BEGIN HIDDEN TESTS
-_rng = np.random.default_rng(7_707)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import numdiff, probes
 
 
-def _check_hill(S, c, x, label):
-    def h(x):
-        return np.exp(-0.5 * (x - c) @ S @ (x - c))
+def _inputs(rng):
+    cases = []
+    for n in [1, 3, *(int(k) for k in rng.integers(2, 13, size=3))]:
+        M, K = rng.normal(size=(n, n)), rng.normal(size=(n, n))
+        S = M @ M.T / n + np.eye(n) + (K - K.T)  # a positive definite symmetric part, plus a twist
+        c = rng.normal(size=n)
+        cases.append({"S": S, "c": c, "x": c + rng.normal(size=n) / np.sqrt(n)})
+    last = cases[-1]
+    cases.append({"S": last["S"], "c": last["c"], "x": last["c"]})  # the summit
+    M = rng.normal(size=(2, 2))
+    cases.append({"S": M @ M.T + np.eye(2), "c": rng.normal(size=2), "x": rng.normal(size=2)})  # a symmetric S
+    return {"cases": cases}
 
-    checks.check_gradient(lambda x: grad_gaussian_hill(S, c, x), h, x, what=f"gradient of the Gaussian hill ({label})",
-                          hint=HILL_HINT)
+
+_DRIVER = """
+import numpy as np
+result = [grad_gaussian_hill(*(np.array(c[k], dtype=float) for k in ("S", "c", "x"))) for c in inputs["cases"]]
+"""
 
 
-for _n in [1, 3, *_rng.integers(2, 13, size=3)]:
-    _n = int(_n)
-    _M, _K = _rng.normal(size=(_n, _n)), _rng.normal(size=(_n, _n))
-    _S = _M @ _M.T / _n + np.eye(_n) + (_K - _K.T)  # positive definite symmetric part, plus a twist
-    _c = _rng.normal(size=_n)
-    _x = _c + _rng.normal(size=_n) / np.sqrt(_n)
-    _check_hill(_S, _c, _x, f"non-symmetric S, n = {_n}")
-# at the top of the hill the gradient is zero
-_check_hill(_S, _c, _c.copy(), "at the centre")
-# a symmetric S (the worked example's), away from the origin
-_check_hill(S, np.array([-1.0, 0.5]), np.array([0.3, 0.1]), "symmetric S")
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "grad_gaussian_hill gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        S, c, x = (np.array(case[k], dtype=float) for k in ("S", "c", "x"))
+        probes.close(got, numdiff.gradient(lambda v, S=S, c=c: np.exp(-0.5 * (v - c) @ S @ (v - c)), x),
+                     what="gradient of the Gaussian hill", where=f"(non-symmetric S, n = {x.size})",
+                     hint="The outer exp contributes the factor h(x); the quadratic form inside contributes the rest. "
+                          "Is S symmetric here?")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=7_707)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="02_gradients-gaussian_hill-solution" mistake="assumes S is symmetric"
+def grad_gaussian_hill(S, c, x):
+    y = x - c
+    return -np.exp(-0.5 * y @ S @ y) * S @ y
+
+
+# %% active="py" wrong_answer="02_gradients-gaussian_hill-solution" mistake="forgets the factor h(x) from the outer exp"
+def grad_gaussian_hill(S, c, x):
+    y = x - c
+    return -0.5 * (S + S.T) @ y
+
+
+# %% active="py" wrong_answer="02_gradients-gaussian_hill-solution" mistake="loses the minus sign of the exponent"
+def grad_gaussian_hill(S, c, x):
+    y = x - c
+    return np.exp(-0.5 * y @ S @ y) * 0.5 * (S + S.T) @ y
+
 
 # %% [markdown]
 # ## What you can now do

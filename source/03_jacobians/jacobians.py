@@ -457,33 +457,92 @@ checks.assert_close(np.sum(softmax_jacobian(_z.copy()), axis=1), np.zeros(4), wh
                     hint="Adding one constant to every logit leaves p unchanged, so every row of J sums to 0.")
 
 ### BEGIN HIDDEN TESTS
-_rng = np.random.default_rng(20240603)
-for _trial in range(8):
-    _n = int(_rng.integers(1, 11))
-    _z = _rng.normal(scale=float(_rng.uniform(0.5, 4.0)), size=_n)
-    checks.check_jacobian(softmax_jacobian, _softmax_reference, _z, hint=_HINT_SOFTMAX)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
 
-# n = 1: p = [1] does not move, so J = [[0]].
-checks.assert_close(softmax_jacobian(np.array([3.7])), np.zeros((1, 1)), what="softmax Jacobian",
-                    where="at z = [3.7] (one logit)", hint="With a single class p = [1] for every z, so J = [[0]].")
+from calcml import checks, numdiff, probes
 
-# Huge logits: by shift invariance J(z + c) = J(z), and the reference is taken at moderate logits.
-for _shift in (1000.0, -1000.0):
-    _z = _rng.normal(size=5)
-    checks.assert_close(softmax_jacobian(_z + _shift), numdiff.jacobian(_softmax_reference, _z),
-                        what="softmax Jacobian", where=f"at logits near {_shift:+g}",
-                        hint="exp(1000) overflows and exp(-1000) underflows to 0: subtract max(z) before exponentiating.")
 
-# Saturated: one class takes everything, so p = e_1 and J = diag(e_1) - e_1 e_1^T = 0.
-checks.assert_close(softmax_jacobian(np.array([1000.0, 0.0, -1000.0])), np.zeros((3, 3)), what="softmax Jacobian",
-                    where="at z = [1000, 0, -1000] (p = [1, 0, 0])", hint=_HINT_SOFTMAX)
+def _softmax(z):
+    e = np.exp(z - np.max(z))
+    return e / e.sum()
 
-# The input is left untouched.
-_z = _rng.normal(size=6) + 50.0
-_z_before = _z.copy()
-softmax_jacobian(_z)
-assert np.array_equal(_z, _z_before), "softmax_jacobian changed its argument z in place; compute z - max(z) as a new array."
+
+def _inputs(rng):
+    random = [rng.normal(scale=float(rng.uniform(0.5, 4.0)), size=int(rng.integers(1, 11))) for _ in range(8)]
+    shifted = [{"z": rng.normal(size=int(rng.integers(2, 7))), "shift": shift} for shift in (1000.0, -1000.0)]
+    return {"random": random, "one": [float(rng.normal(scale=3))], "shifted": shifted,
+            "saturated": [1000.0, 0.0, -1000.0], "untouched": (rng.normal(size=6) + 50.0).tolist()}
+
+
+# The driver reports z as it is after the call (data); _verify compares it with the z that _inputs drew.
+_DRIVER = """
+import numpy as np
+result = {"random": [softmax_jacobian(np.array(z)) for z in inputs["random"]],
+          "one": softmax_jacobian(np.array(inputs["one"])),
+          "shifted": [softmax_jacobian(np.array(c["z"]) + c["shift"]) for c in inputs["shifted"]],
+          "saturated": softmax_jacobian(np.array(inputs["saturated"]))}
+z = np.array(inputs["untouched"])
+result["untouched_jacobian"] = softmax_jacobian(z)
+result["untouched"] = z.tolist()
+"""
+
+_HINT = "J = diag(p) - p pᵀ, where p pᵀ is the n x n outer product np.outer(p, p), not the number p @ p."
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("random"), list)
+                   and len(result["random"]) == len(inputs["random"]), "softmax_jacobian gave too few results.")
+    for z, got in zip(inputs["random"], result["random"], strict=True):
+        z = np.array(z)
+        probes.close(got, numdiff.jacobian(_softmax, z), what="softmax Jacobian", where=checks.describe_point(z),
+                     hint=_HINT)
+    probes.close(result.get("one"), np.zeros((1, 1)), what="softmax Jacobian", where="for one logit",
+                 hint="With a single class p = [1] for every z, so J = [[0]].")
+    probes.require(isinstance(result.get("shifted"), list) and len(result["shifted"]) == 2,
+                   "softmax_jacobian gave too few results.")
+    for case, got in zip(inputs["shifted"], result["shifted"], strict=True):
+        probes.close(got, numdiff.jacobian(_softmax, np.array(case["z"])), what="softmax Jacobian",
+                     where=f"at logits near {case['shift']:+g}",
+                     hint="exp(1000) overflows and exp(-1000) underflows to 0: subtract max(z) before exponentiating.")
+    probes.close(result.get("saturated"), np.zeros((3, 3)), what="softmax Jacobian", where="at z = [1000, 0, -1000]",
+                 hint=_HINT)
+    z = inputs["untouched"]
+    after = result.get("untouched")
+    probes.require(isinstance(after, list) and len(after) == len(z)
+                   and all(type(a) is float and a == b for a, b in zip(after, z, strict=True)),
+                   "softmax_jacobian changed its argument z in place; compute z - max(z) as a new array.")
+    probes.close(result.get("untouched_jacobian"), numdiff.jacobian(_softmax, np.array(z)), what="softmax Jacobian",
+                 where="at logits near 50", hint=_HINT)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=20240603)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="03_jacobians-softmax_jacobian-solution" mistake="The inner product p @ p (a number) where the outer product p p^T belongs."
+def softmax_jacobian(z):
+    z = np.asarray(z, dtype=float)
+    e = np.exp(z - np.max(z))
+    p = e / e.sum()
+    return np.diag(p) - p @ p
+
+
+# %% active="py" wrong_answer="03_jacobians-softmax_jacobian-solution" mistake="The outer product forgotten: diag(p) - p broadcasts to J[i, j] = delta_ij p_i - p_j."
+def softmax_jacobian(z):
+    z = np.asarray(z, dtype=float)
+    e = np.exp(z - np.max(z))
+    p = e / e.sum()
+    return np.diag(p) - p
+
+
+# %% active="py" wrong_answer="03_jacobians-softmax_jacobian-solution" mistake="The right formula on an unstable softmax: exp(1000) overflows to inf and p becomes nan."
+def softmax_jacobian(z):
+    e = np.exp(z)
+    p = e / e.sum()
+    return np.diag(p) - np.outer(p, p)
+
 
 # %% [markdown]
 # ### Exercise 2 · The Jacobian of a chain (2 points)
@@ -578,16 +637,107 @@ _check_chain([3, 3, 3, 3], seed=1)      # square: every order multiplies, only o
 _check_chain([4, 2, 3], seed=2)         # R^4 -> R^2 -> R^3
 
 ### BEGIN HIDDEN TESTS
-_check_chain([2, 2], seed=30)                  # a single map: its own Jacobian
-_check_chain([5, 5, 5, 5, 5], seed=31)
-_check_chain([1, 3, 2], seed=32)               # one input
-_check_chain([6, 4, 3, 1], seed=33)            # one output, like a loss
-_check_chain([3, 1, 4], seed=34)               # a bottleneck of width 1
-_rng = np.random.default_rng(35)
-for _trial in range(4):
-    _dims = [int(d) for d in _rng.integers(1, 7, size=int(_rng.integers(2, 6)))]
-    _check_chain(_dims, seed=40 + _trial)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import numdiff, probes
+
+_ACTIVATIONS = (np.sin, np.tanh, lambda a: a + 0.3 * a**2)
+
+
+def _inputs(rng):
+    # the layer sizes of the visible and the old hidden tests (one map, square, one input, one output, a
+    # bottleneck), then random ones
+    chains = [[3, 3, 3, 3], [4, 2, 3], [2, 2], [5, 5, 5, 5, 5], [1, 3, 2], [6, 4, 3, 1], [3, 1, 4]]
+    for _ in range(4):
+        chains.append([int(d) for d in rng.integers(1, 7, size=int(rng.integers(2, 6)))])
+    cases = []
+    for dims in chains:
+        layers = [{"W": rng.normal(size=(n_out, n_in)) / np.sqrt(n_in), "b": rng.normal(size=n_out)}
+                  for n_in, n_out in zip(dims[:-1], dims[1:], strict=True)]
+        cases.append({"dims": dims, "layers": layers, "x": rng.normal(size=dims[0])})
+    return {"cases": cases}
+
+
+_DRIVER = """
+import numpy as np
+ACTIVATIONS = (np.sin, np.tanh, lambda a: a + 0.3 * a**2)
+SLOPES = (np.cos, lambda a: 1 - np.tanh(a) ** 2, lambda a: 1 + 0.6 * a)
+
+def build(case):
+    maps, jacobians = [], []
+    for i, layer in enumerate(case["layers"]):
+        W, b = np.array(layer["W"]), np.array(layer["b"])
+
+        def check(h, i=i, W=W, what="maps"):
+            h = np.asarray(h, dtype=float)
+            if h.shape != (W.shape[1],):
+                raise ValueError(f"{what}[{i}] takes a vector of length {W.shape[1]}, but it was called at a "
+                                 f"point of shape {h.shape}: evaluate each map and Jacobian at the input of "
+                                 "its own map")
+            return h
+
+        maps.append(lambda h, i=i, W=W, b=b: ACTIVATIONS[i % 3](W @ check(h, i, W) + b))
+        jacobians.append(lambda h, i=i, W=W, b=b: SLOPES[i % 3](W @ check(h, i, W, "jacobians") + b)[:, None] * W)
+    return maps, jacobians
+
+result = []
+for case in inputs["cases"]:
+    maps, jacobians = build(case)
+    result.append(chain_jacobian(maps, jacobians, np.array(case["x"])))
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "chain_jacobian gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        layers = [(np.array(layer["W"], dtype=float), np.array(layer["b"], dtype=float)) for layer in case["layers"]]
+
+        def whole(x, layers=layers):
+            for i, (W, b) in enumerate(layers):
+                x = _ACTIVATIONS[i % 3](W @ x + b)
+            return x
+
+        probes.close(got, numdiff.jacobian(whole, np.array(case["x"])), what="Jacobian of the chain",
+                     where=f"with layer sizes {case['dims']}",
+                     hint="J = J_k(x_{k-1}) ... J_2(x_1) J_1(x_0): the Jacobian of the map applied last stands on "
+                          "the left, and each J_i is evaluated at the point the chain has reached, not at x.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=35)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="The product in the wrong order: J_1 J_2 ... J_k."
+def chain_jacobian(maps, jacobians, x):
+    point = np.asarray(x, dtype=float)
+    J = np.eye(point.size)
+    for f, jac in zip(maps, jacobians, strict=True):
+        J = J @ np.asarray(jac(point), dtype=float)
+        point = np.asarray(f(point), dtype=float)
+    return J
+
+
+# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="Every Jacobian evaluated at the input x instead of at the point the chain has reached."
+def chain_jacobian(maps, jacobians, x):
+    x = np.asarray(x, dtype=float)
+    J = np.asarray(jacobians[0](x), dtype=float)
+    for jac in jacobians[1:]:
+        J = np.asarray(jac(x), dtype=float) @ J
+    return J
+
+
+# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="Gradients stacked as columns (the transposed convention): returns J^T, shape (n_0, n_k)."
+def chain_jacobian(maps, jacobians, x):
+    point = np.asarray(x, dtype=float)
+    J = np.eye(point.size)
+    for f, jac in zip(maps, jacobians, strict=True):
+        J = J @ np.asarray(jac(point), dtype=float).T
+        point = np.asarray(f(point), dtype=float)
+    return J
+
 
 # %% [markdown]
 # ### Exercise 3 · The JVP of a tanh layer (2 points)
@@ -629,9 +779,9 @@ def _layer(W, b, x):
     return np.tanh(W @ x + b)
 
 
-def _check_jvp(m, n, seed, scale=1.0):
+def _check_jvp(m, n, seed):
     rng = np.random.default_rng(seed)
-    W, b = scale * rng.normal(size=(m, n)), rng.normal(size=m)
+    W, b = rng.normal(size=(m, n)), rng.normal(size=m)
     x, v, u = rng.normal(size=n), rng.normal(size=n), rng.normal(size=m)
     where = f"for W of shape {W.shape}"
     try:
@@ -652,19 +802,60 @@ _check_jvp(3, 3, seed=5)
 _check_jvp(2, 4, seed=6)
 
 ### BEGIN HIDDEN TESTS
-for _m, _n, _seed in [(1, 5, 50), (4, 1, 51), (1, 1, 52), (6, 3, 53), (3, 7, 54)]:
-    _check_jvp(_m, _n, _seed)
-_check_jvp(4, 4, seed=55, scale=2.5)        # partly saturated units: tanh' is small but not zero
-_rng = np.random.default_rng(56)
-for _trial in range(3):
-    _check_jvp(int(_rng.integers(1, 9)), int(_rng.integers(1, 9)), seed=60 + _trial)
-# JVP along v equals the derivative of t -> f(x + t v) at 0 (the definition), computed independently.
-_rng = np.random.default_rng(57)
-_W, _b, _x, _v = _rng.normal(size=(5, 2)), _rng.normal(size=5), _rng.normal(size=2), _rng.normal(size=2)
-checks.assert_close(tanh_layer_jvp(_W, _b, _x, _v),
-                    numdiff.jacobian(lambda t: _layer(_W, _b, _x + t[0] * _v), np.zeros(1))[:, 0],
-                    what="J v", where="against d/dt tanh(W (x + t v) + b) at t = 0", hint=_HINT_JVP)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import numdiff, probes
+
+
+def _layer_cases(rng, shapes):  # the given shapes, three random ones and a partly saturated one (W x 2.5)
+    shapes = [*shapes, *((int(rng.integers(1, 9)), int(rng.integers(1, 9))) for _ in range(3)), (4, 4)]
+    return {"cases": [{"W": (2.5 if k == len(shapes) - 1 else 1.0) * rng.normal(size=(m, n)), "b": rng.normal(size=m),
+        "x": rng.normal(size=n), "v": rng.normal(size=n), "u": rng.normal(size=m)} for k, (m, n) in enumerate(shapes)]}
+
+
+def _inputs(rng):
+    return _layer_cases(rng, [(3, 3), (2, 4), (1, 5), (4, 1), (1, 1), (6, 3), (3, 7), (5, 2)])
+
+
+_DRIVER = """
+import numpy as np
+result = [tanh_layer_jvp(*(np.array(c[k], dtype=float) for k in ("W", "b", "x", "v"))) for c in inputs["cases"]]
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "tanh_layer_jvp gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        W, b, x, v = (np.array(case[k], dtype=float) for k in ("W", "b", "x", "v"))
+        probes.close(got, numdiff.jacobian(lambda x_, W=W, b=b: np.tanh(W @ x_ + b), x) @ v, what="J v",
+                     where=f"for W of shape {W.shape}",
+                     hint="J v = (1 - y²) * (W v) with y = tanh(W x + b): first W v (not Wᵀ v), then multiply it "
+                          "elementwise by tanh'(W x + b) = 1 - y².")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=56)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="03_jacobians-tanh_layer_jvp-solution" mistake="The tanh derivative forgotten: the JVP of the linear part only."
+def tanh_layer_jvp(W, b, x, v):
+    return W @ v
+
+
+# %% active="py" wrong_answer="03_jacobians-tanh_layer_jvp-solution" mistake="The derivative 1 - a^2 taken with the pre-activation a instead of y = tanh(a)."
+def tanh_layer_jvp(W, b, x, v):
+    a = W @ x + b
+    return (1.0 - a**2) * (W @ v)
+
+
+# %% active="py" wrong_answer="03_jacobians-tanh_layer_jvp-solution" mistake="W^T where W belongs (a VJP habit); only square layers even run."
+def tanh_layer_jvp(W, b, x, v):
+    y = np.tanh(W @ x + b)
+    return (1.0 - y**2) * (W.T @ v)
+
 
 # %% [markdown]
 # ### Exercise 4 · The VJP of a tanh layer, for input and parameters (3 points)
@@ -717,9 +908,9 @@ def _layer(W, b, x):
     return np.tanh(W @ x + b)
 
 
-def _check_vjp(m, n, seed, scale=1.0):
+def _check_vjp(m, n, seed):
     rng = np.random.default_rng(seed)
-    W, b = scale * rng.normal(size=(m, n)), rng.normal(size=m)
+    W, b = rng.normal(size=(m, n)), rng.normal(size=m)
     x, u, v = rng.normal(size=n), rng.normal(size=m), rng.normal(size=n)
     where = f"for W of shape {W.shape}"
     try:
@@ -748,18 +939,79 @@ _check_vjp(3, 3, seed=7)
 _check_vjp(3, 4, seed=8)
 
 ### BEGIN HIDDEN TESTS
-for _m, _n, _seed in [(1, 6, 70), (5, 1, 71), (1, 1, 72), (2, 7, 73), (6, 2, 74)]:
-    _check_vjp(_m, _n, _seed)
-_check_vjp(4, 3, seed=75, scale=2.5)        # partly saturated units
-_rng = np.random.default_rng(76)
-for _trial in range(3):
-    _check_vjp(int(_rng.integers(1, 9)), int(_rng.integers(1, 9)), seed=80 + _trial)
-# One output and u = 1: u_x is the gradient of the scalar y = tanh(w . x + b) itself.
-_rng = np.random.default_rng(77)
-_W, _b, _x = _rng.normal(size=(1, 5)), _rng.normal(size=1), _rng.normal(size=5)
-checks.check_gradient(lambda x_: tanh_layer_vjp(_W, _b, x_, np.ones(1))[0], lambda x_: _layer(_W, _b, x_)[0], _x,
-                      what="u_x with m = 1 and u = [1] (the gradient of y)", hint=_HINT_VJP["x"])
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import numdiff, probes
+
+
+def _layer_cases(rng, shapes):  # the given shapes, three random ones and a partly saturated one (W x 2.5)
+    shapes = [*shapes, *((int(rng.integers(1, 9)), int(rng.integers(1, 9))) for _ in range(3)), (4, 4)]
+    return {"cases": [{"W": (2.5 if k == len(shapes) - 1 else 1.0) * rng.normal(size=(m, n)), "b": rng.normal(size=m),
+        "x": rng.normal(size=n), "v": rng.normal(size=n), "u": rng.normal(size=m)} for k, (m, n) in enumerate(shapes)]}
+
+
+def _inputs(rng):
+    cases = _layer_cases(rng, [(3, 3), (3, 4), (1, 6), (5, 1), (1, 1), (2, 7), (6, 2), (4, 3)])
+    n = 5  # one output and u = 1: u_x is the gradient of y itself
+    cases["cases"].append({"W": rng.normal(size=(1, n)), "b": rng.normal(size=1), "x": rng.normal(size=n),
+                           "v": rng.normal(size=n), "u": np.ones(1)})
+    return cases
+
+
+_DRIVER = """
+import numpy as np
+result = []
+for c in inputs["cases"]:
+    u_x, u_W, u_b = tanh_layer_vjp(*(np.array(c[k], dtype=float) for k in ("W", "b", "x", "u")))
+    result.append({"x": u_x, "W": u_W, "b": u_b})
+"""
+
+_HINT = {
+    "x": "u_x = Jᵀ u = Wᵀ (u * (1 - y²)): a VJP multiplies by the transpose, so Wᵀ, not W.",
+    "W": "(u_W)_kl = g_k x_l with g = u * (1 - y²): the outer product of g (length m) and x (length n), in that order.",
+    "b": "u_b = g = u * (1 - y²): the bias enters the tanh exactly as W x does.",
+}
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "tanh_layer_vjp gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        W, b, x, u = (np.array(case[k], dtype=float) for k in ("W", "b", "x", "u"))
+        where = f"for W of shape {W.shape}"
+        probes.require(isinstance(got, dict), f"tanh_layer_vjp gave no products {where}.")
+        probes.close(got.get("x"), numdiff.gradient(lambda x_, W=W, b=b, u=u: u @ np.tanh(W @ x_ + b), x),
+                     what="u_x", where=where, hint=_HINT["x"])
+        probes.close(got.get("W"), numdiff.gradient(lambda W_, b=b, x=x, u=u: u @ np.tanh(W_ @ x + b), W),
+                     what="u_W", where=where, hint=_HINT["W"])
+        probes.close(got.get("b"), numdiff.gradient(lambda b_, W=W, x=x, u=u: u @ np.tanh(W @ x + b_), b),
+                     what="u_b", where=where, hint=_HINT["b"])
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=76)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="03_jacobians-tanh_layer_vjp-solution" mistake="J instead of J^T for the input: W g where W^T g belongs."
+def tanh_layer_vjp(W, b, x, u):
+    y = np.tanh(W @ x + b)
+    g = u * (1.0 - y**2)
+    return W @ g, np.outer(g, x), g
+
+
+# %% active="py" wrong_answer="03_jacobians-tanh_layer_vjp-solution" mistake="The tanh derivative forgotten: u passed straight through to the linear part."
+def tanh_layer_vjp(W, b, x, u):
+    return W.T @ u, np.outer(u, x), u
+
+
+# %% active="py" wrong_answer="03_jacobians-tanh_layer_vjp-solution" mistake="The outer product the wrong way round: u_W has the shape of W transposed."
+def tanh_layer_vjp(W, b, x, u):
+    y = np.tanh(W @ x + b)
+    g = u * (1.0 - y**2)
+    return W.T @ g, np.outer(x, g), g
+
 
 # %% [markdown]
 # ### Exercise 5 · Backpropagation through a tanh network (3 points)
@@ -819,12 +1071,12 @@ def _network(params, x):
     return x
 
 
-def _check_network(dims, seed, u=None):
+def _check_network(dims, seed):
     rng = np.random.default_rng(seed)
     params = [(rng.normal(size=(d_out, d_in)) / np.sqrt(d_in), 0.5 * rng.normal(size=d_out))
               for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)]
     x = rng.normal(size=dims[0])
-    u = rng.normal(size=dims[-1]) if u is None else np.asarray(u, dtype=float)
+    u = rng.normal(size=dims[-1])
     where = f"for layer sizes {dims}"
     try:
         result = tanh_network_vjp([(W.copy(), b.copy()) for W, b in params], x.copy(), u.copy())
@@ -855,16 +1107,123 @@ _check_network([3, 4, 2], seed=9)
 _check_network([3, 3, 3], seed=10)
 
 ### BEGIN HIDDEN TESTS
-_check_network([4, 4], seed=90)                     # a single layer: exercise 4 again
-_check_network([5, 3, 4, 1], seed=91, u=[1.0])      # a scalar output seeded with u = 1: the gradient itself
-_check_network([1, 2, 3, 2], seed=92)               # one input
-_check_network([2, 6, 1, 5], seed=93)               # a bottleneck of width 1
-_check_network([3, 3, 3, 3, 3], seed=94)            # square layers: an order mistake cannot hide behind shapes
-_rng = np.random.default_rng(95)
-for _trial in range(3):
-    _dims = [int(d) for d in _rng.integers(1, 6, size=int(_rng.integers(2, 5)))]
-    _check_network(_dims, seed=100 + _trial)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import numdiff, probes
+
+
+def _network(params, x):
+    for W, b in params:
+        x = np.tanh(W @ x + b)
+    return x
+
+
+def _inputs(rng):
+    # the layer sizes of the visible and the old hidden tests, then random ones
+    chains = [[3, 4, 2], [3, 3, 3], [4, 4], [5, 3, 4, 1], [1, 2, 3, 2], [2, 6, 1, 5], [3, 3, 3, 3, 3], [1, 3, 2]]
+    chains += [[int(d) for d in rng.integers(1, 6, size=int(rng.integers(2, 5)))] for _ in range(3)]
+    cases = []
+    for dims in chains:
+        params = [{"W": rng.normal(size=(d_out, d_in)) / np.sqrt(d_in), "b": 0.5 * rng.normal(size=d_out)}
+                  for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)]
+        cases.append({"dims": dims, "params": params, "x": rng.normal(size=dims[0]), "u": rng.normal(size=dims[-1])})
+    # a scalar output seeded with u = 1: the gradient itself
+    dims = [5, 3, 4, 1]
+    params = [{"W": rng.normal(size=(d_out, d_in)) / np.sqrt(d_in), "b": 0.5 * rng.normal(size=d_out)}
+              for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)]
+    cases.append({"dims": dims, "params": params, "x": rng.normal(size=dims[0]), "u": [1.0]})
+    return {"cases": cases}
+
+
+_DRIVER = """
+import numpy as np
+result = []
+for c in inputs["cases"]:
+    params = [(np.array(p["W"], dtype=float), np.array(p["b"], dtype=float)) for p in c["params"]]
+    u_x, grads = tanh_network_vjp(params, np.array(c["x"], dtype=float), np.array(c["u"], dtype=float))
+    result.append({"x": u_x, "grads": [[u_W, u_b] for u_W, u_b in grads]})
+"""
+
+_HINT = ("Run the forward pass first and keep each layer's INPUT; then call tanh_layer_vjp from the last layer "
+         "back to the first, feeding each call the u_x returned by the layer above it, and return the parameter "
+         "products first layer first.")
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "tanh_network_vjp gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        params = [(np.array(p["W"], dtype=float), np.array(p["b"], dtype=float)) for p in case["params"]]
+        x, u = np.array(case["x"], dtype=float), np.array(case["u"], dtype=float)
+        where = f"for layer sizes {case['dims']}"
+        probes.require(isinstance(got, dict), f"tanh_network_vjp gave no products {where}.")
+        probes.close(got.get("x"), numdiff.gradient(lambda x_, params=params, u=u: u @ _network(params, x_), x),
+                     what="u_x", where=where, hint=_HINT)
+        grads = got.get("grads")
+        probes.require(isinstance(grads, list) and len(grads) == len(params),
+                       f"grads {where} must hold one (u_W, u_b) per layer ({len(params)}).")
+        for i, ((W, b), pair) in enumerate(zip(params, grads, strict=True)):
+            probes.require(isinstance(pair, list) and len(pair) == 2, f"grads[{i}] {where} must be a pair (u_W, u_b).")
+
+            def with_W(W_, i=i, params=params, u=u, x=x):
+                return u @ _network(params[:i] + [(W_, params[i][1])] + params[i + 1:], x)
+
+            def with_b(b_, i=i, params=params, u=u, x=x):
+                return u @ _network(params[:i] + [(params[i][0], b_)] + params[i + 1:], x)
+
+            probes.close(pair[0], numdiff.gradient(with_W, W), what=f"u_W of layer {i + 1} (grads[{i}][0])",
+                         where=where, hint=_HINT)
+            probes.close(pair[1], numdiff.gradient(with_b, b), what=f"u_b of layer {i + 1} (grads[{i}][1])",
+                         where=where, hint=_HINT)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=95)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="03_jacobians-tanh_network_vjp-solution" mistake="The layer VJPs applied in forward order, first layer first."
+def tanh_network_vjp(params, x, u):
+    inputs = []
+    h = np.asarray(x, dtype=float)
+    for W, b in params:
+        inputs.append(h)
+        h = np.tanh(W @ h + b)
+    grads = []
+    for (W, b), h_in in zip(params, inputs, strict=True):
+        u, u_W, u_b = tanh_layer_vjp(W, b, h_in, u)
+        grads.append((u_W, u_b))
+    return u, grads
+
+
+# %% active="py" wrong_answer="03_jacobians-tanh_network_vjp-solution" mistake="The parameter products left in backward order (last layer first)."
+def tanh_network_vjp(params, x, u):
+    inputs = []
+    h = np.asarray(x, dtype=float)
+    for W, b in params:
+        inputs.append(h)
+        h = np.tanh(W @ h + b)
+    grads = []
+    for (W, b), h_in in zip(reversed(params), reversed(inputs), strict=True):
+        u, u_W, u_b = tanh_layer_vjp(W, b, h_in, u)
+        grads.append((u_W, u_b))
+    return u, grads
+
+
+# %% active="py" wrong_answer="03_jacobians-tanh_network_vjp-solution" mistake="Each layer's output stored instead of its input."
+def tanh_network_vjp(params, x, u):
+    outputs = []
+    h = np.asarray(x, dtype=float)
+    for W, b in params:
+        h = np.tanh(W @ h + b)
+        outputs.append(h)
+    grads = []
+    for (W, b), h_out in zip(reversed(params), reversed(outputs), strict=True):
+        u, u_W, u_b = tanh_layer_vjp(W, b, h_out, u)
+        grads.append((u_W, u_b))
+    return u, grads[::-1]
+
 
 # %% [markdown]
 # ## What you can now do

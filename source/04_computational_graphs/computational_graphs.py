@@ -549,12 +549,73 @@ for point in np.random.default_rng(1).uniform(-1.5, 1.5, size=(5, 4)):
     check_forward_backward(point)
 print("forward_backward: visible tests passed")
 ### BEGIN HIDDEN TESTS
-for point in np.random.default_rng(2024).uniform(-2.0, 2.0, size=(25, 4)):
-    check_forward_backward(point)
-check_forward_backward([0.0, 1.7, -0.4, 1.0])  # a = 0: dL/db = 0
-check_forward_backward([1.2, 0.8, 1.5, -3.0])  # tanh near saturation: 1 - t² is small
-check_forward_backward([-0.7, 0.9, 0.0, 0.25])
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import numdiff, probes
+
+
+def _inputs(rng):
+    points = rng.uniform(-2.0, 2.0, size=(25, 4)).tolist()
+    points += [[0.0, float(rng.uniform(0.5, 2)), float(rng.uniform(-1, 1)), 1.0],  # a = 0: dL/db = 0
+               [float(rng.uniform(1, 1.5)), 0.8, 1.5, float(rng.uniform(-4, -2))],  # tanh near saturation
+               [float(rng.uniform(-1, 0)), float(rng.uniform(0.5, 1)), 0.0, float(rng.uniform(0.1, 0.5))]]  # c = 0
+    return {"points": points}
+
+
+_DRIVER = """
+result = [list(forward_backward(*(float(t) for t in p))) for p in inputs["points"]]
+"""
+
+
+def _L(v):
+    a, b, c, f = v
+    return np.tanh(a * b + c) * f
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["points"]),
+                   "forward_backward gave too few results.")
+    for point, got in zip(inputs["points"], result, strict=True):
+        v = np.array(point)
+        where = "at (a, b, c, f) = (" + ", ".join(f"{t:.4g}" for t in v) + ")"
+        probes.require(isinstance(got, list) and len(got) == 5,
+                       f"forward_backward {where} should return 5 numbers (L, dL/da, dL/db, dL/dc, dL/df).")
+        probes.close(got[0], _L(v), what="value of L", where=where, hint="The forward pass is L = tanh(a·b + c)·f.")
+        probes.close(got[1:], numdiff.gradient(_L, v), what="gradient [dL/da, dL/db, dL/dc, dL/df]", where=where,
+                     hint="Walk backwards from dL/dL = 1: dL/df = tanh(a·b + c) and dL/dt = f; tanh'(v) = 1 - tanh(v)², "
+                          "at v = a·b + c; the sum passes its gradient to a·b and to c; and a·b sends a the OTHER "
+                          "factor, b.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=2024)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="04_computational_graphs-forward_backward-solution" mistake="tanh' applied to the pre-activation instead of to tanh of it: 1 - v² for 1 - tanh(v)²."
+def forward_backward(a, b, c, f):
+    v = a * b + c
+    t = math.tanh(v)
+    dv = (1 - v * v) * f
+    return t * f, dv * b, dv * a, dv, t
+
+
+# %% active="py" wrong_answer="04_computational_graphs-forward_backward-solution" mistake="The product rule backwards: a gets a instead of the other factor b."
+def forward_backward(a, b, c, f):
+    v = a * b + c
+    t = math.tanh(v)
+    dv = (1 - t * t) * f
+    return t * f, dv * a, dv * b, dv, t
+
+
+# %% active="py" wrong_answer="04_computational_graphs-forward_backward-solution" mistake="The upstream gradient f dropped: only local gradients multiplied."
+def forward_backward(a, b, c, f):
+    v = a * b + c
+    t = math.tanh(v)
+    dv = 1 - t * t
+    return t * f, dv * b, dv * a, dv, t
+
 
 # %% [markdown]
 # ### Exercise 2 · Topological order, without recursion (3 points)
@@ -611,16 +672,101 @@ for seed in range(5):
 check_topological_sort(chain(10_000).root)
 print("topological_sort: visible tests passed")
 ### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(4242)
-for seed in range(1000, 1040):
-    check_topological_sort(random_expression(seed, int(rng.integers(1, 7)), int(rng.integers(0, 45))).root)
-check_topological_sort(diamonds(12).root)
-comb = Expression([0.9, 0.99], [("mul", 0, 1)] + [("mul", k + 2, 1) for k in range(12_000)])  # deep, w used 12,001 times
-check_topological_sort(comb.root)
-hub = Expression([0.5, 0.2], [("add", 0, 1)] + [("add", k + 2, 0) for k in range(60)])
-check_topological_sort(hub.root)
-check_topological_sort(chain(20_000).root)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. "No recursion" is
+# read from the submitted source by the grader (mechanism): in the probe process, as in the kernel, the student's
+# code could raise the recursion limit.
+from calcml import node_graphs, probes
+
+
+def _inputs(rng):
+    # as many random graphs as the old hidden tests, as large, and their deep and wide cases (at least as deep)
+    graphs = [node_graphs.random_graph(rng, int(rng.integers(1, 7)), int(rng.integers(1, 46))) for _ in range(40)]
+    graphs += [{"leaves": [float(rng.uniform(-2, 2))], "recipe": [["mul", 0, 0]]},
+               {"leaves": [float(rng.uniform(-2, 2))], "recipe": []},
+               node_graphs.diamonds(int(rng.integers(12, 16)), float(rng.uniform(0.05, 0.3))),
+               node_graphs.comb(int(rng.integers(12_000, 13_000)), 0.9, 0.99),
+               # a hub: a + b, then 60 to 79 more additions of a
+               {"leaves": [0.5, 0.2], "recipe": [["add", 0, 1]] + [["add", k + 2, 0]
+                                                                   for k in range(int(rng.integers(60, 80)))]},
+               node_graphs.chain(int(rng.integers(20_000, 22_000)), float(rng.uniform(0.1, 0.9)))]
+    return {"graphs": graphs}
+
+
+_DRIVER = node_graphs.BUILD + """
+result = []
+for graph in inputs["graphs"]:
+    nodes = build(graph)
+    index = {id(node): k for k, node in enumerate(nodes)}
+    result.append([index.get(id(node), -1) for node in topological_sort(nodes[-1])])
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["graphs"]),
+                   "topological_sort gave too few results.")
+    for recipe, order in zip(inputs["graphs"], result, strict=True):
+        n = node_graphs.size(recipe)
+        what = f"on a graph of {n} nodes"
+        probes.require(isinstance(order, list) and all(type(k) is int for k in order),
+                       f"topological_sort {what} did not return a list of the graph's nodes.")
+        probes.require(-1 not in order, f"topological_sort {what} returned objects that are not nodes of the graph.")
+        probes.require(len(order) == len(set(order)), f"topological_sort {what} lists a node more than once: keep a "
+                                                      "set of the nodes already visited.")
+        probes.require(len(order) == n, f"topological_sort {what} returned {len(order)} nodes, but the graph has {n}.")
+        probes.require(order[-1] == n - 1, f"topological_sort {what} must end with the root.")
+        position = {k: p for p, k in enumerate(order)}
+        for k, parents in enumerate(node_graphs.inputs_of(recipe)):
+            for p in parents:
+                probes.require(position[p] < position[k], f"topological_sort {what} puts a node before one of its "
+                                                          "inputs: every node must come after all of its inputs.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=4242,
+                mechanism={"rule": "no_recursion", "name": "topological_sort"})
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="04_computational_graphs-topological_sort-solution" mistake="Recursive depth-first search: right on small graphs, RecursionError on the 10,000-deep chain."
+def topological_sort(root):
+    order, seen = [], set()
+
+    def visit(node):
+        if node not in seen:
+            seen.add(node)
+            for parent in node._prev:
+                visit(parent)
+            order.append(node)
+
+    visit(root)
+    return order
+
+
+# %% active="py" wrong_answer="04_computational_graphs-topological_sort-solution" mistake="Breadth-first search from the output, reversed: wrong when a node is reachable along paths of different lengths (fan-out)."
+def topological_sort(root):
+    order, seen, queue = [], {root}, [root]
+    while queue:
+        node = queue.pop(0)
+        order.append(node)
+        for parent in node._prev:
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(parent)
+    return order[::-1]
+
+
+# %% active="py" wrong_answer="04_computational_graphs-topological_sort-solution" mistake="Iterative post-order without a visited set: a node reached along two paths is listed twice."
+def topological_sort(root):
+    order, stack = [], [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+        else:
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in node._prev)
+    return order
+
 
 # %% [markdown]
 # ### Exercise 3 · The backward pass (3 points)
@@ -700,21 +846,129 @@ for seed in range(3):
                         where=f"of random graph {seed}")
 print("backward: visible tests passed")
 ### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(777)
-for seed in range(500, 530):
-    expression = random_expression(seed, int(rng.integers(1, 6)), int(rng.integers(1, 30)))
-    check_backward(expression)
-    leaf_grads = np.array([leaf.grad for leaf in expression.leaves])
-    checks.assert_close(leaf_grads, numdiff.gradient(expression.value, expression.x0), what="leaf gradients",
-                        where=f"of random graph {seed}")
-check_backward(diamonds(8))
-check_backward(Expression([0.7, 0.95], [("mul", 0, 1)] + [("mul", k + 2, 1) for k in range(40)]))  # w used 41 times
-# any topological order must do, not only creation order: here a valid order that is not creation order
-expression = Expression([0.4, -0.6, 1.1], [("mul", 0, 1), ("tanh", 2, 2), ("add", 3, 4), ("mul", 5, 0)])
-n0, n1, n2, n3 = expression.nodes[3:]
-check_backward(expression, order=[expression.nodes[2], expression.nodes[0], expression.nodes[1], n1, n0, n2, n3])
-check_backward(chain(3000, start=0.05), every_node=False)  # deep: the order is given, so nothing may recurse
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. backward may call
+# topological_sort (when order is None): that exercise is checked on its own, so the no-recursion rule ignores it.
+import numpy as np
+
+from calcml import checks, node_graphs, numdiff, probes
+
+
+def _random_topological_order(graph, rng):
+    """A valid order that is (usually) not creation order: Kahn's algorithm with random choices."""
+    parents = node_graphs.inputs_of(graph)
+    users = [[] for _ in parents]
+    waiting = [len(set(p)) for p in parents]
+    for k, ps in enumerate(parents):
+        for p in set(ps):
+            users[p].append(k)
+    ready, order = [k for k, w in enumerate(waiting) if w == 0], []
+    while ready:
+        k = ready.pop(int(rng.integers(len(ready))))
+        order.append(k)
+        for u in users[k]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                ready.append(u)
+    return order
+
+
+def _inputs(rng):
+    graphs = [node_graphs.random_graph(rng, int(rng.integers(1, 6)), int(rng.integers(1, 30))) for _ in range(30)]
+    graphs += [node_graphs.diamonds(int(rng.integers(8, 10)), float(rng.uniform(0.05, 0.3))), node_graphs.comb(40, 0.7, 0.95),
+               {"leaves": [float(rng.uniform(-2, 2))], "recipe": [["mul", 0, 0]]}]
+    cases = [{"graph": g, "order": list(range(node_graphs.size(g))), "every_node": True} for g in graphs]
+    for g in graphs[:4]:
+        cases.append({"graph": g, "order": _random_topological_order(g, rng), "every_node": True})
+    deep = node_graphs.chain(3000, float(rng.uniform(0.02, 0.08)))
+    cases.append({"graph": deep, "order": list(range(node_graphs.size(deep))), "every_node": False})
+    return {"cases": cases}
+
+
+_DRIVER = node_graphs.BUILD + """
+result = []
+for case in inputs["cases"]:
+    nodes = build(case["graph"])
+    backward(nodes[-1], [nodes[k] for k in case["order"]])
+    chosen = nodes if case["every_node"] else nodes[: len(case["graph"]["leaves"])]
+    result.append({"root": nodes[-1].grad, "grads": [node.grad for node in chosen]})
+"""
+
+
+def _value(graph, x, replace=None):
+    """The root's value for leaf values `x`; `replace=(k, t)` forces node k to the value t."""
+    values = list(x)
+    if replace is not None and replace[0] < len(values):
+        values[replace[0]] = replace[1]
+    for op, i, j in graph["recipe"]:
+        v = np.tanh(values[i]) if op == "tanh" else values[i] + values[j] if op == "add" else values[i] * values[j]
+        values.append(replace[1] if replace is not None and replace[0] == len(values) else v)
+    return values[-1]
+
+
+def _numerical_grads(graph):
+    """dL/d(node) for every node, by central differences on the plain function."""
+    values = list(graph["leaves"])
+    for op, i, j in graph["recipe"]:
+        values.append(np.tanh(values[i]) if op == "tanh" else values[i] + values[j] if op == "add"
+                      else values[i] * values[j])
+    return np.array([numdiff.derivative(lambda t, k=k: _value(graph, graph["leaves"], (k, t)), values[k])
+                     for k in range(node_graphs.size(graph))])
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]), "backward gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        graph = case["graph"]
+        where = f"of a graph with {node_graphs.size(graph)} nodes"
+        probes.require(isinstance(got, dict), f"backward gave no gradients {where}.")
+        if got.get("root") != 1.0:
+            raise checks.CheckFailure(f"After backward, root.grad is {got.get('root')!r} {where}, but dL/dL = 1: "
+                                      "seed root.grad = 1.0 before walking the graph.")
+        if case["every_node"]:
+            expected = _numerical_grads(graph)
+        else:
+            expected = numdiff.gradient(lambda x, graph=graph: _value(graph, x), np.array(graph["leaves"]))
+        hint = ("Walk the order in reverse, pass local × upstream to each input, and ACCUMULATE (+=): a node used "
+                "several times receives one contribution per use.")
+        order = ("" if case["order"] == list(range(node_graphs.size(graph)))
+                 else " (given in an order other than creation order)")
+        probes.close(got.get("grads"), expected, what="gradients of the nodes", where=where + order, hint=hint)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=777,
+                mechanism={"rule": "no_recursion", "name": "backward", "ignore": ["topological_sort"]})
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backward-solution" mistake="Overwriting instead of accumulating: a reused node keeps only its last contribution."
+def backward(root, order=None):
+    if order is None:
+        order = topological_sort(root)
+    root.grad = 1.0
+    for node in reversed(order):
+        for parent, local in zip(node._prev, node._local_grads):  # noqa: B905
+            parent.grad = local * node.grad
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backward-solution" mistake="The seed forgotten: every gradient stays 0."
+def backward(root, order=None):
+    if order is None:
+        order = topological_sort(root)
+    for node in reversed(order):
+        for parent, local in zip(node._prev, node._local_grads):  # noqa: B905
+            parent.grad += local * node.grad
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backward-solution" mistake="Walking the order forwards: a node passes its gradient on before it is complete."
+def backward(root, order=None):
+    if order is None:
+        order = topological_sort(root)
+    root.grad = 1.0
+    for node in order:
+        for parent, local in zip(node._prev, node._local_grads):  # noqa: B905
+            parent.grad += local * node.grad
+
 
 # %% [markdown]
 # ### Exercise 4 · Counting paths (2 points)
@@ -807,21 +1061,111 @@ assert CountingNode.reads <= 10 * len(expression.nodes), (
     "once in reverse instead, adding each node's count to its inputs.")
 print("count_paths: visible tests passed")
 ### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(99)
-for seed in range(300, 320):
-    expression = random_expression(seed, int(rng.integers(1, 5)), int(rng.integers(1, 25)))
-    for k in rng.choice(len(expression.nodes), size=min(4, len(expression.nodes)), replace=False):
-        check_count_paths(expression, int(k), what=f" in random graph {seed}")
-expression = count_reads(diamonds(64))
-check_count_paths(expression, 0, 3**64, what=" through 64 diamonds (an exact int is needed)")
-assert CountingNode.reads <= 10 * len(expression.nodes), "count_paths must not follow the paths one by one"
-expression = diamonds(5)
-check_count_paths(expression, 6, 3**3, what=" from the middle of 5 diamonds")
-assert count_paths(expression.root, Node(1.0, "stranger"), list(expression.nodes)) == 0, (
-    "a node that is not in the graph has 0 paths to the root")
-expression = chain(5000)
-assert count_paths(expression.root, expression.leaves[0], list(expression.nodes)) == 1, "a chain has exactly one path"
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. count_paths may
+# call topological_sort (when order is None): that exercise is checked on its own, so the no-recursion rule
+# ignores it.
+from calcml import checks, node_graphs, probes
+
+
+def _exact_paths(graph):
+    """The number of paths from every node to the root: a sum over the arrows, each use its own arrow."""
+    n = node_graphs.size(graph)
+    counts = [0] * n
+    counts[-1] = 1
+    for k in range(n - 1, len(graph["leaves"]) - 1, -1):
+        op, i, j = graph["recipe"][k - len(graph["leaves"])]
+        counts[i] += counts[k]
+        if op != "tanh":
+            counts[j] += counts[k]
+    return counts
+
+
+def _inputs(rng):
+    cases = []
+    for _ in range(20):
+        graph = node_graphs.random_graph(rng, int(rng.integers(1, 5)), int(rng.integers(1, 25)))
+        chosen = rng.choice(node_graphs.size(graph), size=min(4, node_graphs.size(graph)), replace=False)
+        cases.append({"graph": graph, "nodes": [int(k) for k in chosen]})
+    cases.append({"graph": {"leaves": [2.0], "recipe": [["mul", 0, 0]]}, "nodes": [0, 1]})
+    # 3**k paths through k diamonds: following them one by one cannot finish (3**64 ~ 3e30), and the exact int
+    # shows that the counts were added up, not estimated.
+    many = int(rng.integers(64, 80))
+    cases.append({"graph": node_graphs.diamonds(many, 0.1), "nodes": [0, 3 * int(rng.integers(1, many)), 3 * many]})
+    cases.append({"graph": node_graphs.diamonds(5, 0.1), "nodes": [6]})
+    cases.append({"graph": node_graphs.chain(int(rng.integers(5000, 6000)), 0.5), "nodes": [0]})
+    return {"cases": cases}
+
+
+_DRIVER = node_graphs.BUILD + """
+result = []
+for case in inputs["cases"]:
+    nodes = build(case["graph"])
+    counts = [count_paths(nodes[-1], nodes[k], list(nodes)) for k in case["nodes"]]
+    stranger = count_paths(nodes[-1], ProbeNode(1.0, "stranger"), list(nodes))
+    result.append({"counts": counts, "stranger": stranger})
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "count_paths gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        graph = case["graph"]
+        counts = _exact_paths(graph)
+        probes.require(isinstance(got, dict) and isinstance(got.get("counts"), list)
+                       and len(got["counts"]) == len(case["nodes"]), "count_paths gave no counts.")
+        for k, answer in zip(case["nodes"], got["counts"], strict=True):
+            if type(answer) is not int or answer != counts[k]:
+                twice = any(op != "tanh" and i == j for op, i, j in graph["recipe"])
+                hint = (" Some nodes use one input twice (x·x): each use is its own arrow, so loop over `_prev` "
+                        "itself, not a set of it." if twice else "")
+                shown = repr(answer) if len(repr(answer)) < 60 else repr(answer)[:57] + "..."
+                expected = str(counts[k]) if counts[k] < 10**40 else f"about {float(counts[k]):.3g}"
+                raise checks.CheckFailure(
+                    f"count_paths from node {k} to the root of a graph of {node_graphs.size(graph)} nodes is {shown}, "
+                    f"but there are {expected} paths (an exact int is needed).{hint} Where a node has several users, "
+                    "ADD their counts (+=), as backward accumulates gradients.")
+        probes.require(got.get("stranger") == 0 and type(got.get("stranger")) is int,
+                       f"count_paths of a node that is not in the graph is {got.get('stranger')!r}; it has 0 paths "
+                       "to the root.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=99,
+                mechanism={"rule": "no_recursion", "name": "count_paths", "ignore": ["topological_sort"]})
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="04_computational_graphs-count_paths-solution" mistake="Following every path one by one: exponential in the number of diamonds."
+def count_paths(root, node, order=None):
+    if root is node:
+        return 1
+    return sum(count_paths(parent, node) for parent in root._prev)
+
+
+# %% active="py" wrong_answer="04_computational_graphs-count_paths-solution" mistake="A set of inputs: mul(x, x) counted as one arrow instead of two."
+def count_paths(root, node, order=None):
+    if order is None:
+        order = topological_sort(root)
+    paths = {n: 0 for n in order}
+    paths[root] = 1
+    for n in reversed(order):
+        for parent in set(n._prev):
+            paths[parent] += paths[n]
+    return paths.get(node, 0)
+
+
+# %% active="py" wrong_answer="04_computational_graphs-count_paths-solution" mistake="Overwriting instead of adding where a node has several users."
+def count_paths(root, node, order=None):
+    if order is None:
+        order = topological_sort(root)
+    paths = {n: 0 for n in order}
+    paths[root] = 1
+    for n in reversed(order):
+        for parent in n._prev:
+            paths[parent] = paths[n]
+    return paths.get(node, 0)
+
 
 # %% [markdown]
 # ## What you can now do

@@ -426,41 +426,178 @@ for _ in range(10_000):
 backward_at_default_recursion_limit(x, 20_000)
 checks.assert_close(x0.grad, 1.0001**10_000, what="gradient through a chain 10,000 steps deep")
 ### BEGIN HIDDEN TESTS
-def engine_gradient(program):
-    leaves = [Value(v) for v in program.x]
-    program.run(leaves).backward()
-    return [leaf.grad for leaf in leaves]
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import textwrap
+
+import numpy as np
+
+from calcml import expressions, numdiff, probes
+from calcml import program_probes as _pp
 
 
-# Random expression DAGs of + and * (with reuse and constants on the right), against numdiff.
-for seed, n_inputs, n_steps in [(5101, 1, 8), (5102, 2, 12), (5103, 3, 25), (5104, 4, 40), (5105, 5, 80)]:
-    program = expressions.random_program(seed, expressions.BASIC, n_inputs=n_inputs, n_steps=n_steps)
-    expressions.check_gradient(program, engine_gradient)
-    leaves = [Value(v) for v in program.x]
-    root = program.run(leaves)
-    graph.check_topological_order(root.topological_order(), root)
-    root.backward()
-    first = [leaf.grad for leaf in leaves]
-    root.zero_grad()
-    root.backward()
-    checks.assert_close([leaf.grad for leaf in leaves], first, what="gradient from a second backward()",
-                        where=f"for the program {program}",
-                        hint="Does topological_order() keep state between calls?")
+def _inputs(rng):
+    return {"programs": _pp.random_programs(rng, expressions.BASIC, [(1, 8), (2, 12), (3, 25), (4, 40), (5, 80)]),
+            "square": float(rng.uniform(-2, 2)), "double": float(rng.uniform(-2, 2)),
+            "unused": [float(rng.uniform(-3, 3)), float(rng.uniform(-3, 3)), float(rng.uniform(1.5, 4))],
+            "deep": {"start": float(rng.uniform(0.3, 0.9)), "steps": int(rng.integers(10_000, 13_000))},
+            "int_factor": int(rng.integers(2, 7))}
 
-# A leaf that the output does not use keeps grad 0; integers work as constants.
-u, w = Value(2.0), Value(7.0)
-(u * 3 + 1).backward()
-checks.assert_close([u.grad, w.grad], [3.0, 0.0], what="[u.grad, w.grad] of u * 3 + 1")
 
-# A different deep chain, with reuse at every step: x <- x + x * 0.0001, 12,345 times.
-x0 = Value(0.8)
-x = x0
-for _ in range(12_345):
-    x = x + x * 0.0001
-backward_at_default_recursion_limit(x, 24_690)
-checks.assert_close(x0.grad, 1.0001**12_345, what="gradient through a chain 12,345 steps deep with reuse")
-checks.assert_close(x.data, 0.8 * 1.0001**12_345, what="value of the deep chain")
+_DRIVER = _pp.DRIVER + textwrap.dedent("""
+    result = {"programs": [], "orders": [], "again": []}
+    for spec in inputs["programs"]:
+        leaves = [Value(v) for v in spec["x"]]
+        out = run_program(spec, leaves)
+        out.backward()
+        first = [leaf.grad for leaf in leaves]
+        result["programs"].append({"value": out.data, "grads": first, "root_grad": out.grad})
+        # The order as raw data: each Value gets a number the first time it is seen (the output is 0); the
+        # grader reads from these numbers whether the order is complete, unique and inputs-first.
+        order = out.topological_order()
+        number = {id(out): 0}
+        rows = []
+        for node in order:
+            ident = number.setdefault(id(node), len(number))
+            rows.append([ident, [number.setdefault(id(p), len(number)) for p in node._prev]])
+        result["orders"].append(rows)
+        out.zero_grad()
+        out.backward()
+        result["again"].append([leaf.grad for leaf in leaves])
+    x = Value(inputs["square"])
+    (x * x).backward()
+    result["square"] = x.grad
+    x = Value(inputs["double"])
+    (x + x).backward()
+    result["double"] = x.grad
+    u, w = Value(inputs["unused"][0]), Value(inputs["unused"][1])
+    (u * inputs["unused"][2] + 1).backward()
+    result["unused"] = [u.grad, w.grad]
+    u = Value(inputs["unused"][1])
+    (u * inputs["int_factor"] + 1).backward()
+    result["int_factor"] = u.grad
+    x0 = Value(inputs["deep"]["start"])
+    x = x0
+    for _ in range(inputs["deep"]["steps"]):
+        x = x + x * 0.0001
+    error = at_default_recursion_limit(x.backward)
+    result["deep"] = {"recursion": error, "grad": x0.grad, "value": x.data}
+""")
+
+
+def _check_order(rows, what):
+    """The topological order, as the driver's raw numbers, checked here: each Value once, every input of a Value
+    before it, none left out, none the output does not depend on, the output last."""
+    probes.require(isinstance(rows, list) and len(rows) > 0, f"{what} is empty (called again after backward()): "
+                                                             "does it keep state between calls, such as a visited "
+                                                             "set stored outside the method or a mutable default "
+                                                             "argument?")
+    position: dict[int, int] = {}
+    for k, row in enumerate(rows):
+        probes.require(isinstance(row, list) and len(row) == 2 and type(row[0]) is int and isinstance(row[1], list)
+                       and all(type(p) is int for p in row[1]), f"{what} is malformed.")
+        probes.require(row[0] not in position, f"{what} lists a Value more than once: keep a set of the Values "
+                                               "already visited.")
+        position[row[0]] = k
+    for k, (_, parents) in enumerate(rows):
+        probes.require(all(p in position for p in parents), f"{what} leaves out a Value the output depends on.")
+        probes.require(all(position[p] < k for p in parents), f"{what} puts a Value before one of its inputs.")
+    probes.require(rows[-1][0] == 0, f"{what} must end with the Value it is called on.")
+    reached, stack = {0}, [0]
+    while stack:
+        for p in rows[position[stack.pop()]][1]:
+            if p not in reached:
+                reached.add(p)
+                stack.append(p)
+    probes.require(len(reached) == len(rows), f"{what} lists a Value the output does not depend on: list only the "
+                                              "Values reached from self through _prev.")
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict), "Value gave no results.")
+    _pp.check_gradients(inputs["programs"], result.get("programs"),
+                        hint="Is every contribution added (+=), and does backward() seed the output with 1?")
+    orders = result.get("orders")
+    probes.require(isinstance(orders, list) and len(orders) == len(inputs["programs"]),
+                   "topological_order gave no orders.")
+    for spec, rows in zip(inputs["programs"], orders, strict=True):
+        _check_order(rows, f"topological_order() of the program {_pp.from_json(spec)}")
+    for spec, got in zip(inputs["programs"], result["programs"], strict=True):
+        probes.close(got.get("root_grad"), 1.0, what="grad of the output itself", where=f"for the program "
+                     f"{_pp.from_json(spec)}", hint="backward() starts from d(out)/d(out) = 1.")
+    again = result.get("again")
+    probes.require(isinstance(again, list) and len(again) == len(inputs["programs"]), "no second backward() results.")
+    for spec, grads in zip(inputs["programs"], again, strict=True):
+        program = _pp.from_json(spec)
+        probes.close(grads, numdiff.gradient(program.run_float, np.array(program.x)),
+                     what="gradient from a second backward() after zero_grad()", where=f"for the program {program}",
+                     hint="Does topological_order() keep state between calls (a visited set stored outside it)?")
+    x = inputs["square"]
+    probes.close(result.get("square"), 2 * x, what="gradient of x * x", where=f"at x = {x:.4g}",
+                 hint="In x * x the two inputs are the same Value: both contributions must be added (+=).")
+    probes.close(result.get("double"), 2.0, what="gradient of x + x", hint="Both uses of x must be added (+=).")
+    probes.close(result.get("unused"), [inputs["unused"][2], 0.0], what="[u.grad, w.grad]",
+                 where=f"of u * {inputs['unused'][2]:.4g} + 1, where w is not used")
+    k = inputs["int_factor"]
+    probes.close(result.get("int_factor"), float(k), what=f"gradient of x * {k} + 1", where="(an int constant)",
+                 hint="A plain number may be an int as well as a float: wrap it in a Value.")
+    n = inputs["deep"]["steps"]
+    _pp.check_deep(result.get("deep"), 1.0001**n, inputs["deep"]["start"] * 1.0001**n,
+                   f"a chain {n:,} steps deep (x <- x + x * 0.0001)")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=5101,
+                mechanism={"rule": "iterative_engine", "unit": "05_autograd", "roots": ["topological_order"]})
 ### END HIDDEN TESTS
+
+
+# %% [raw] wrong_answer="05_autograd-value_core-solution" mistake="The textbook recursive depth-first search: right on small graphs, RecursionError on the chain 10,000 operations deep."
+# ### REPLACE
+#         order, visited, stack = [], set(), [(self, False)]
+#         while stack:
+#             v, inputs_placed = stack.pop()
+#             if inputs_placed:
+#                 order.append(v)  # all inputs of v are already in the order
+#             elif id(v) not in visited:
+#                 visited.add(id(v))
+#                 stack.append((v, True))  # come back to v after its inputs
+#                 stack.extend((child, False) for child in v._prev)
+#         return order
+# ### WITH
+#         order, visited = [], set()
+#         def visit(v):
+#             if id(v) not in visited:
+#                 visited.add(id(v))
+#                 for child in v._prev:
+#                     visit(child)
+#                 order.append(v)
+#         visit(self)
+#         return order
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-value_core-solution" mistake="`=` instead of `+=` in a backward closure: a value used twice keeps only its last contribution."
+# ### REPLACE
+#             self.grad += other.data * out.grad
+#             other.grad += self.data * out.grad
+# ### WITH
+#             self.grad = other.data * out.grad
+#             other.grad = self.data * out.grad
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-value_core-solution" mistake="A mutable default argument as the visited set: it survives between calls, so the second topological_order() (and so zero_grad() and a second backward()) sees no node at all."
+# ### REPLACE
+#     def topological_order(self):
+# ### WITH
+#     def topological_order(self, visited=set()):  # noqa: B006 (the mistake)
+# ### END
+# ### REPLACE
+#         order, visited, stack = [], set(), [(self, False)]
+# ### WITH
+#         order, stack = [], [(self, False)]
+# ### END
+
 
 # %% [markdown]
 # ### Exercise 2 · The rest of the arithmetic, reflected operators and powers (2 points)
@@ -601,37 +738,88 @@ x = Value(-0.9)
 (x / x).backward()
 checks.assert_close(x.grad, 0.0, what="gradient of x / x (which is 1 everywhere)")
 ### BEGIN HIDDEN TESTS
-def engine_gradient(program):
-    leaves = [Value(v) for v in program.x]
-    program.run(leaves).backward()
-    return [leaf.grad for leaf in leaves]
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import textwrap
+
+from calcml import expressions, numdiff, probes
+from calcml import program_probes as _pp
+
+_SINGLE_OPS = ["radd", "rsub", "rmul", "rdiv", "rpow", "pow", "pow_c", "neg", "sub", "div", "sub_c", "div_c"]
 
 
-for seed, n_inputs, n_steps in [(5201, 1, 6), (5202, 2, 10), (5203, 3, 20), (5204, 4, 35), (5205, 3, 60),
-                                (5206, 2, 15), (5207, 5, 30)]:
-    program = expressions.random_program(seed, expressions.ARITHMETIC, n_inputs=n_inputs, n_steps=n_steps)
-    expressions.check_gradient(program, engine_gradient)
+def _inputs(rng):
+    programs = _pp.random_programs(rng, expressions.ARITHMETIC,
+                                   [(1, 6), (2, 10), (3, 20), (4, 35), (3, 60), (5, 30), (2, 15)])
+    singles = [_pp.to_json(expressions.single_op_program(op, _pp.seed(rng))) for op in _SINGLE_OPS for _ in range(2)]
+    powers = rng.uniform([0.3, -2.5], [4.0, 2.5], size=(4, 2)).tolist()
+    negative = [[float(-rng.uniform(0.3, 2.5)), int(p)] for p in (2, 3, -1)]
+    return {"programs": programs + singles, "powers": powers, "negative": negative}
 
-# Every reflected operator and power on its own, at random points and constants.
-rng = np.random.default_rng(5208)
-for op in ["radd", "rsub", "rmul", "rdiv", "rpow", "pow", "pow_c", "neg", "sub", "div"]:
-    for seed in rng.integers(0, 10_000, size=3):
-        expressions.check_gradient(expressions.single_op_program(op, int(seed)), engine_gradient)
 
-# The power rule with a Value exponent, across bases and exponents.
-for base, exponent in rng.uniform([0.3, -2.5], [4.0, 2.5], size=(6, 2)):
-    p, q = Value(base), Value(exponent)
-    (p**q).backward()
-    checks.assert_close([p.grad, q.grad], numdiff.gradient(lambda v: v[0] ** v[1], [base, exponent]),
-                        what="gradient [a.grad, b.grad] of a ** b", where=f"at a = {base:.4g}, b = {exponent:.4g}",
-                        hint="d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a.")
+_DRIVER = _pp.DRIVER + textwrap.dedent("""
+    result = {"programs": [engine_gradient(spec) for spec in inputs["programs"]], "powers": [], "negative": []}
+    for base, exponent in inputs["powers"]:
+        p, q = Value(base), Value(exponent)
+        out = p**q
+        out.backward()
+        result["powers"].append({"value": out.data, "grads": [p.grad, q.grad]})
+    for base, power in inputs["negative"]:
+        x = Value(base)
+        out = x**power
+        out.backward()
+        result["negative"].append({"value": out.data, "grads": [x.grad]})
+""")
 
-# Integer exponents of negative bases must not take a log.
-for base in [-2.3, -0.4]:
-    for power in [2, 3, -1]:
-        check_one_input(f"x ** {power}", lambda x, power=power: x**power, [base],
-                        hint="A constant exponent needs no log (the base may be negative).")
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict), "the arithmetic of Value gave no results.")
+    _pp.check_gradients(inputs["programs"], result.get("programs"),
+                        hint="2 - x calls x.__rsub__(2) and 2 / x calls x.__rtruediv__(2): mind the order of the "
+                             "operands.")
+    powers = result.get("powers")
+    probes.require(isinstance(powers, list) and len(powers) == len(inputs["powers"]), "a ** b gave no results.")
+    for (a, b), got in zip(inputs["powers"], powers, strict=True):
+        where = f"at a = {a:.4g}, b = {b:.4g}"
+        probes.close(got.get("value"), a**b, what="value of a ** b", where=where)
+        probes.close(got.get("grads"), numdiff.gradient(lambda v: v[0] ** v[1], [a, b]),
+                     what="gradient [a.grad, b.grad] of a ** b", where=where,
+                     hint="d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a.")
+    negative = result.get("negative")
+    probes.require(isinstance(negative, list) and len(negative) == len(inputs["negative"]), "x ** n gave no results.")
+    for (base, power), got in zip(inputs["negative"], negative, strict=True):
+        probes.close(got.get("grads"), [power * base ** (power - 1)], what=f"derivative of x ** {power}",
+                     where=f"at x = {base:.4g}", hint="A constant exponent needs no log (the base may be negative).")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=5201)
 ### END HIDDEN TESTS
+
+
+# %% [raw] wrong_answer="05_autograd-arithmetic-solution" mistake="2 - x computed as x - 2: the reflected operator's operands swapped."
+# ### REPLACE
+#     return (-self) + other
+# ### WITH
+#     return self - other
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-arithmetic-solution" mistake="The power rule for a Value exponent without the ln a: d(a^b)/db taken as a^b."
+# ### REPLACE
+#             other.grad += out.data * math.log(self.data) * out.grad  # d(a^b)/db = a^b ln a
+# ### WITH
+#             other.grad += out.data * out.grad
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-arithmetic-solution" mistake="A number exponent wrapped in a Value like in __add__, so x ** 3 takes log(x): a math domain error for a negative base."
+# ### REPLACE
+#     if isinstance(other, Value):
+# ### WITH
+#     other = other if isinstance(other, Value) else Value(other)
+#     if isinstance(other, Value):
+# ### END
+
 
 # %% [markdown]
 # ### Exercise 3 · `exp`, `log`, `tanh`, `relu` and a stable `sigmoid` (2 points)
@@ -736,57 +924,113 @@ out.backward()
 checks.assert_close([a.grad, b.grad], numdiff.gradient(lambda v: np.tanh(v[0] * v[1] + v[0]) * v[0], [1.5, -0.5]),
                     what="gradient of tanh(a*b + a) * a", where="at a = 1.5, b = -0.5")
 ### BEGIN HIDDEN TESTS
-def engine_gradient(program):
-    leaves = [Value(v) for v in program.x]
-    program.run(leaves).backward()
-    return [leaf.grad for leaf in leaves]
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import textwrap
+
+import numpy as np
+
+from calcml import checks, expressions, numdiff, probes
+from calcml import program_probes as _pp
+
+_REFERENCES = {"exp": np.exp, "log": np.log, "tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0),
+               "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * x))}
 
 
-def backward_at_default_recursion_limit(root, depth):
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)
-    try:
-        root.backward()
-    except RecursionError:
-        raise checks.CheckFailure(
-            f"backward() raised RecursionError on a graph {depth:,} operations deep: your topological sort "
-            "recurses. Walk the graph with an explicit stack (a list you append to and pop from).") from None
-    finally:
-        sys.setrecursionlimit(limit)
+def _inputs(rng):
+    points = {"exp": [float(rng.uniform(-3, 3)), 0.0],
+              "log": [float(rng.uniform(0.05, 8)), float(rng.uniform(0.5, 3))],
+              "tanh": rng.uniform(-2.6, 2.6, 2).tolist(),
+              "relu": [float(rng.uniform(0.1, 4)), float(-rng.uniform(0.1, 4))],
+              "sigmoid": [float(rng.uniform(-5, 5)), float(rng.uniform(30, 40)), float(-rng.uniform(30, 40)),
+                          709.5, -709.5, 1000.0, -1000.0, float(rng.uniform(700, 900)), float(-rng.uniform(700, 900))]}
+    programs = _pp.random_programs(rng, expressions.BASIC + expressions.FUNCTIONS, [(3, 8), (3, 15), (3, 30), (3, 50)])
+    programs += _pp.random_programs(rng, expressions.ALL, [(2, 10), (3, 20), (4, 40), (3, 80), (5, 25)])
+    return {"points": points, "programs": programs,
+            "deep": {"start": float(rng.uniform(0.1, 0.6)), "steps": int(rng.integers(9_000, 11_000))}}
 
 
-check_function("exp(x)", "exp", np.exp, [2.2, -3.1, 0.0])
-check_function("log(x)", "log", np.log, [0.05, 7.5])
-check_function("tanh(x)", "tanh", np.tanh, [-2.6, 0.9], hint="d tanh(x)/dx = 1 - tanh(x)^2.")
-check_function("relu(x)", "relu", lambda x: np.maximum(x, 0.0), [3.7, -2.2, 0.4])
-check_function("sigmoid(x)", "sigmoid", stable_sigmoid, [-4.5, 7.0, 35.0, -35.0])
-check_function("sigmoid(x)", "sigmoid", stable_sigmoid, [709.5, -709.5, 1000.0, -1000.0],
-               hint="Compute it with exp(-|x|), which never overflows.")
+_DRIVER = _pp.DRIVER + textwrap.dedent("""
+    result = {"points": {}}
+    for name, points in inputs["points"].items():
+        values = []
+        for x0 in points:
+            x = Value(x0)
+            try:
+                out = getattr(x, name)()
+                out.backward()
+                values.append({"value": out.data, "grads": [x.grad]})
+            except (ValueError, OverflowError, ZeroDivisionError) as error:
+                values.append({"error": f"{type(error).__name__}: {error}"})
+        result["points"][name] = values
+    result["programs"] = [engine_gradient(spec) for spec in inputs["programs"]]
+    x0 = Value(inputs["deep"]["start"])
+    x = x0
+    for _ in range(inputs["deep"]["steps"]):
+        x = x + x.tanh() * 0.0001
+    error = at_default_recursion_limit(x.backward)
+    result["deep"] = {"recursion": error, "grad": x0.grad, "value": x.data}
+""")
 
-# Random DAGs of + and * with the functions of this exercise (needs only exercises 1 and 3)...
-for seed, n_steps in [(5301, 8), (5302, 15), (5303, 30), (5304, 50)]:
-    program = expressions.random_program(seed, expressions.BASIC + expressions.FUNCTIONS, n_inputs=3,
-                                         n_steps=n_steps)
-    expressions.check_gradient(program, engine_gradient)
-# ... and with every operation of exercises 1-3: the whole engine.
-for seed, n_inputs, n_steps in [(5311, 2, 10), (5312, 3, 20), (5313, 4, 40), (5314, 3, 80), (5315, 5, 25)]:
-    program = expressions.random_program(seed, expressions.ALL, n_inputs=n_inputs, n_steps=n_steps)
-    expressions.check_gradient(program, engine_gradient)
 
-# A deep chain through tanh, with reuse: x <- x + 0.0001 * tanh(x), 10,000 times.
-def tanh_chain(x, steps=10_000):
+def _tanh_chain(x, steps):
     for _ in range(steps):
         x = x + np.tanh(x) * 0.0001
     return x
 
 
-x0 = Value(0.3)
-x = x0
-for _ in range(10_000):
-    x = x + x.tanh() * 0.0001
-backward_at_default_recursion_limit(x, 30_000)
-checks.assert_close(x0.grad, numdiff.derivative(tanh_chain, 0.3), what="gradient through 10,000 tanh steps")
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("points"), dict),
+                   "the functions gave no results.")
+    hints = {"tanh": "d tanh(x)/dx = 1 - tanh(x)²: square the output, not the input.",
+             "sigmoid": "σ' = σ(1 - σ); compute σ with exp(-|x|), which never overflows.",
+             "relu": "relu'(x) is 1 where x > 0 and 0 elsewhere."}
+    for name, points in inputs["points"].items():
+        got = result["points"].get(name)
+        probes.require(isinstance(got, list) and len(got) == len(points), f"{name} gave no results.")
+        reference = _REFERENCES[name]
+        for x0, answer in zip(points, got, strict=True):
+            probes.require(isinstance(answer, dict), f"{name} gave no result at x = {x0}.")
+            if answer.get("error"):
+                raise checks.CheckFailure(f"Your {name} at x = {x0} raised {answer['error']}. {hints.get(name, '')}")
+            probes.close(answer.get("value"), reference(x0), what=f"value of {name}(x)", where=f"at x = {x0:.6g}",
+                         hint=hints.get(name, ""))
+            probes.close(answer.get("grads"), [numdiff.derivative(reference, x0)], what=f"derivative of {name}(x)",
+                         where=f"at x = {x0:.6g}", hint=hints.get(name, ""))
+    _pp.check_gradients(inputs["programs"], result.get("programs"))
+    n, start = inputs["deep"]["steps"], inputs["deep"]["start"]
+    _pp.check_deep(result.get("deep"), numdiff.derivative(lambda x: _tanh_chain(x, n), start), None,
+                   f"{n:,} tanh steps (x <- x + 0.0001 tanh(x))")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=5301,
+                mechanism={"rule": "iterative_engine", "unit": "05_autograd", "roots": ["topological_order"]})
 ### END HIDDEN TESTS
+
+
+# %% [raw] wrong_answer="05_autograd-functions-solution" mistake="tanh' from the input instead of the output: 1 - x^2 for 1 - tanh(x)^2."
+# ### REPLACE
+#         self.grad += (1.0 - out.data**2) * out.grad  # 1 - tanh^2: the output, squared
+# ### WITH
+#         self.grad += (1.0 - self.data**2) * out.grad
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-functions-solution" mistake="The textbook sigmoid formula: math.exp(800) raises OverflowError for x = -800."
+# ### REPLACE
+#     out = Value(1.0 / (1.0 + z) if self.data >= 0 else z / (1.0 + z), (self,), "sigmoid")
+# ### WITH
+#     out = Value(1.0 / (1.0 + math.exp(-self.data)), (self,), "sigmoid")
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-functions-solution" mistake="relu passes the gradient through even where it is flat (x < 0)."
+# ### REPLACE
+#         self.grad += (self.data > 0) * out.grad
+# ### WITH
+#         self.grad += out.grad
+# ### END
+
 
 # %% [markdown]
 # Your engine on the worked example of section 3: the same numbers as the hand computation, now drawn
@@ -958,16 +1202,141 @@ X_small, y_small = data.moons(6, noise=0.1, seed=5)
 check_mlp(2, [3, 1], 11, X_small, y_small)
 check_mlp(2, [3, 3, 1], 12, X_small, y_small)
 ### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(5401)
-X3 = rng.normal(size=(5, 3))
-y3 = rng.choice([-1.0, 1.0], size=5)
-check_mlp(3, [4, 4, 1], 5402, X3, y3)
-check_mlp(1, [2, 1], 5403, X3[:, :1], y3)
-check_mlp(2, [5, 2], 5404, X_small, y_small)             # two outputs: a list of Values
-X8, y8 = data.moons(8, noise=0.2, seed=5405)
-check_mlp(2, [8, 8, 1], 5406, X8, y8)
-check_mlp(2, [1], 5407, X8, y8)                          # a linear model: one layer, no tanh
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import textwrap
+
+import numpy as np
+
+from calcml import data, numdiff, probes
+
+
+def _inputs(rng):
+    X3, y3 = rng.normal(size=(5, 3)), rng.choice([-1.0, 1.0], size=5)
+    X8, y8 = data.moons(8, noise=0.2, seed=int(rng.integers(0, 2**31)))
+    X6, y6 = data.moons(6, noise=0.1, seed=int(rng.integers(0, 2**31)))
+    cases = [(3, [4, 4, 1], X3, y3), (1, [2, 1], X3[:, :1], y3), (2, [5, 2], X6, y6), (2, [8, 8, 1], X8, y8),
+             (2, [1], X8, y8), (2, [3, 3, 1], X6, y6)]
+    return {"cases": [{"nin": nin, "nouts": nouts, "seed": int(rng.integers(0, 10_000)), "X": X, "y": y,
+                       # distinct nudges per parameter, for two calls of parameters(): each must hand out the
+                       # model's own Values, in order
+                       "nudges": [rng.permutation(np.arange(1, _count(nin, nouts) + 1)) * 0.01 for _ in range(2)]}
+                      for nin, nouts, X, y in cases]}
+
+
+def _count(nin, nouts):
+    sizes = [nin, *nouts]
+    return sum((sizes[k] + 1) * sizes[k + 1] for k in range(len(nouts)))
+
+
+_DRIVER = textwrap.dedent("""
+    import numpy as np
+    result = []
+    for case in inputs["cases"]:
+        X, y = np.array(case["X"], dtype=float), np.array(case["y"], dtype=float)
+        model = MLP(case["nin"], case["nouts"], seed=case["seed"])
+        params = model.parameters()
+        structure = [p for layer in model.layers for n in layer.neurons for p in [*n.w, n.b]]
+        theta = [p.data for p in structure]
+        outputs = [model(x) for x in X]
+        if case["nouts"][-1] == 1:
+            scores = [o.data for o in outputs]
+        else:
+            scores = [[o.data for o in row] for row in outputs]
+        entry = {"count": len(params), "theta": theta, "scores": scores}
+        if case["nouts"][-1] == 1:
+            loss = logistic_loss(model, X, y)
+            model.zero_grad()
+            loss.backward()
+            entry.update(loss=loss.data, grads=[p.grad for p in structure])
+        # Two training steps move what parameters() returns: the model must move with them.
+        for p, nudge in zip(params, case["nudges"][0]):
+            p.data += nudge
+        again = model.parameters()
+        for p, nudge in zip(again, case["nudges"][1]):
+            p.data += nudge
+        entry["count_again"] = len(again)
+        moved = [model(x) for x in X]
+        entry["moved"] = [o.data for o in moved] if case["nouts"][-1] == 1 else [[o.data for o in r] for r in moved]
+        result.append(entry)
+""")
+
+
+def _numpy_scores(nin, nouts, theta, P):
+    h, start, sizes = np.asarray(P, dtype=float), 0, [nin, *nouts]
+    for k in range(len(nouts)):
+        n_in, n_out = sizes[k], sizes[k + 1]
+        block = np.asarray(theta[start:start + n_out * (n_in + 1)]).reshape(n_out, n_in + 1)
+        start += block.size
+        h = h @ block[:, :-1].T + block[:, -1]
+        if k < len(nouts) - 1:
+            h = np.tanh(h)
+    return h
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]), "the MLP gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        nin, nouts, X, y = case["nin"], case["nouts"], np.array(case["X"]), np.array(case["y"])
+        where = f"for MLP({nin}, {nouts}) on {len(X)} points"
+        count = _count(nin, nouts)
+        probes.require(isinstance(got, dict), f"the MLP gave no result {where}.")
+        probes.require(got.get("count") == count, f"parameters() returned {got.get('count')} Values {where}, but the "
+                                                  f"model has {count}: every neuron has nin weights and 1 bias.")
+        theta = np.asarray(got.get("theta"), dtype=float)
+        probes.require(theta.shape == (count,) and bool(np.all(np.isfinite(theta))),
+                       f"the parameters {where} are not numbers.")
+        reference = _numpy_scores(nin, nouts, theta, X)
+        probes.close(got.get("scores"), reference[:, 0] if nouts[-1] == 1 else reference, what="network outputs",
+                     where=where, hint="tanh on every layer but the last, which is linear: w · x + b.")
+        probes.require(got.get("count_again") == count, f"a second call of parameters() returned "
+                                                        f"{got.get('count_again')} Values {where}, not {count}.")
+        moved = _numpy_scores(nin, nouts, theta + np.sum(case["nudges"], axis=0), X)
+        probes.close(got.get("moved"), moved[:, 0] if nouts[-1] == 1 else moved,
+                     what="network outputs after nudging each Value of parameters() by its own amount, twice",
+                     where=where,
+                     hint="parameters() must list the Values of the model itself (not copies), layer by layer, "
+                          "neuron by neuron, each neuron's weights then its bias: a training step updates them.")
+        if nouts[-1] != 1:
+            continue
+
+        def loss_of(t, nin=nin, nouts=nouts, X=X, y=y):
+            return np.mean(np.log1p(np.exp(-y * _numpy_scores(nin, nouts, t, X)[:, 0])))
+
+        probes.close(got.get("loss"), loss_of(theta), what="logistic loss", where=where, batch_size=len(X),
+                     hint="The mean over the points of log(1 + exp(-y s)).")
+        probes.close(got.get("grads"), numdiff.gradient(loss_of, theta), what="gradient of the loss with respect to "
+                     "every parameter", where=where, batch_size=len(X),
+                     hint="Does the forward pass use .data where a Value belongs?")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=5401)
 ### END HIDDEN TESTS
+
+
+# %% [raw] wrong_answer="05_autograd-mlp-solution" mistake="The forward pass uses .data, so the weights drop out of the graph and get no gradient."
+# ### REPLACE
+# sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
+# ### WITH
+# sum((wi.data * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-mlp-solution" mistake="The loss sums over the points instead of averaging: N times too large, and so is its gradient."
+# ### REPLACE
+#     return total / len(y)
+# ### WITH
+#     return total
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-mlp-solution" mistake="tanh on every layer, the output layer included."
+# ### REPLACE
+#         return act.tanh() if self.nonlin else act
+# ### WITH
+#         return act.tanh()
+# ### END
+
 
 # %% [markdown]
 # ### Training with your engine
@@ -1206,42 +1575,104 @@ checks.assert_close(dy, numdiff.jacobian(lambda x: np.array(F(x)), x_point) @ di
 y, dy = jvp(lambda x: x[0] * x[1], x_point, direction)
 assert np.shape(y) == () and np.shape(dy) == (), "For an f that returns one Dual, jvp returns two arrays of shape ()."
 ### BEGIN HIDDEN TESTS
-def dual_gradient(program):
-    """The gradient by n forward passes, one per input direction e_i."""
-    grads = []
-    for i in range(program.n_inputs):
-        inputs = [Dual(x, 1.0 if j == i else 0.0) for j, x in enumerate(program.x)]
-        grads.append(program.run(inputs).dot)
-    return grads
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import textwrap
+
+import numpy as np
+
+from calcml import expressions, numdiff, probes
+from calcml import program_probes as _pp
+
+_SINGLE_OPS = ["sin", "rsub", "rdiv", "rpow", "div", "pow_c", "tanh", "log", "exp", "pow"]
 
 
-for seed, n_inputs, n_steps in [(5501, 1, 8), (5502, 2, 15), (5503, 3, 30), (5504, 4, 50), (5505, 3, 100)]:
-    program = expressions.random_program(seed, expressions.DUAL, n_inputs=n_inputs, n_steps=n_steps)
-    expressions.check_gradient(program, dual_gradient, what="gradient by forward mode")
+def _inputs(rng):
+    programs = _pp.random_programs(rng, expressions.DUAL, [(1, 8), (2, 15), (3, 30), (4, 50), (3, 100)])
+    programs += [_pp.to_json(expressions.single_op_program(op, _pp.seed(rng))) for op in _SINGLE_OPS for _ in range(2)]
+    many = [{"program": p, "v": rng.normal(size=p["n"]).tolist()}
+            for p in _pp.random_programs(rng, expressions.DUAL, [(2, 6), (3, 12), (4, 20)])]
+    powers = rng.uniform([0.3, -2.5], [4.0, 2.5], size=(4, 2)).tolist()
+    directions = [[1.0, 0.0], [0.0, 1.0], rng.normal(size=2).tolist()]
+    return {"programs": programs, "many": many, "powers": powers, "directions": directions}
 
-# jvp on random programs with many outputs (every register) and random directions.
-rng = np.random.default_rng(5506)
-for seed, n_inputs, n_steps in [(5507, 2, 6), (5508, 3, 12), (5509, 4, 20)]:
-    program = expressions.random_program(seed, expressions.DUAL, n_inputs=n_inputs, n_steps=n_steps)
-    v = rng.normal(size=n_inputs)
-    y, dy = jvp(lambda xs, p=program: p.run(xs, every=True), program.x, v)
-    checks.assert_close(y, program.run_float(program.x, every=True), what="values y of jvp",
-                        where=f"for the program {program}")
-    jac = numdiff.jacobian(lambda x, p=program: p.run_float(x, every=True), np.array(program.x))
-    checks.assert_close(dy, jac @ v, what="directional derivatives dy of jvp", where=f"for the program {program}",
-                        hint="Seed each input i with Dual(x[i], v[i]).")
 
-for base, exponent in rng.uniform([0.3, -2.5], [4.0, 2.5], size=(4, 2)):
-    for va, vb in [(1.0, 0.0), (0.0, 1.0), (0.4, -1.3)]:
-        _, d = jvp(lambda z: z[0] ** z[1], [base, exponent], [va, vb])
-        expected = numdiff.gradient(lambda z: z[0] ** z[1], [base, exponent]) @ [va, vb]
-        checks.assert_close(d, expected, what="derivative of a ** b along v", where=f"at a = {base:.4g}, b = {exponent:.4g}",
-                            hint="d(a^b) = b a^(b-1) da + a^b ln(a) db.")
-for op in ["sin", "rsub", "rdiv", "rpow", "div", "pow_c", "tanh", "log", "exp"]:
-    for seed in rng.integers(0, 10_000, size=2):
-        expressions.check_gradient(expressions.single_op_program(op, int(seed)), dual_gradient,
-                                   what="gradient by forward mode")
+_DRIVER = _pp.DRIVER + textwrap.dedent("""
+    import numpy as np
+    result = {"programs": [], "many": [], "powers": []}
+    for spec in inputs["programs"]:
+        grads = []
+        for i in range(spec["n"]):
+            out = run_program(spec, [Dual(x, 1.0 if j == i else 0.0) for j, x in enumerate(spec["x"])])
+            grads.append(out.dot)
+        result["programs"].append({"value": out.val, "grads": grads})
+    for case in inputs["many"]:
+        spec = case["program"]
+        y, dy = jvp(lambda xs, spec=spec: run_program(spec, xs, every=True), list(spec["x"]), case["v"])
+        result["many"].append({"y": y, "dy": dy})
+    for base, exponent in inputs["powers"]:
+        row = []
+        for v in inputs["directions"]:
+            y, d = jvp(lambda z: z[0] ** z[1], [base, exponent], v)
+            row.append({"y": y, "d": d})
+        result["powers"].append(row)
+""")
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict), "Dual gave no results.")
+    _pp.check_gradients(inputs["programs"], result.get("programs"), what="gradient by forward mode",
+                        hint="Each operation of Dual carries the derivative along: the product rule, the quotient "
+                             "rule, the chain rule.")
+    many = result.get("many")
+    probes.require(isinstance(many, list) and len(many) == len(inputs["many"]), "jvp gave too few results.")
+    for case, got in zip(inputs["many"], many, strict=True):
+        program, v = _pp.from_json(case["program"]), np.array(case["v"])
+        where = f"for the program {program}"
+        probes.close(got.get("y"), program.run_float(np.array(program.x), every=True), what="values y of jvp",
+                     where=where)
+        jac = numdiff.jacobian(lambda x, p=program: p.run_float(x, every=True), np.array(program.x))
+        probes.close(got.get("dy"), jac @ v, what="directional derivatives dy of jvp", where=where,
+                     hint="Seed each input i with Dual(x[i], v[i]).")
+    powers = result.get("powers")
+    probes.require(isinstance(powers, list) and len(powers) == len(inputs["powers"]), "jvp of a ** b gave no results.")
+    for (a, b), row in zip(inputs["powers"], powers, strict=True):
+        for v, got in zip(inputs["directions"], row, strict=True):
+            where = f"at a = {a:.4g}, b = {b:.4g} along v = [{v[0]:.3g}, {v[1]:.3g}]"
+            probes.require(isinstance(got, dict) and all(type(got.get(k)) in (int, float) for k in ("y", "d")),
+                           "For an f that returns one Dual, jvp returns two arrays of shape ().")
+            probes.close(got.get("y"), a**b, what="value of a ** b", where=where)
+            probes.close(got.get("d"), numdiff.gradient(lambda z: z[0] ** z[1], [a, b]) @ v,
+                         what="derivative of a ** b", where=where, hint="d(a^b) = b a^(b-1) da + a^b ln(a) db.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=5501)
 ### END HIDDEN TESTS
+
+
+# %% [raw] wrong_answer="05_autograd-dual-solution" mistake="The product rule forgotten: the derivative of a product taken as the product of derivatives."
+# ### REPLACE
+#         return Dual(self.val * other.val, self.dot * other.val + self.val * other.dot)
+# ### WITH
+#         return Dual(self.val * other.val, self.dot * other.dot)
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-dual-solution" mistake="(sin x)' = -cos x: the sign of the cosine's derivative."
+# ### REPLACE
+#         return Dual(math.sin(self.val), math.cos(self.val) * self.dot)
+# ### WITH
+#         return Dual(math.sin(self.val), -math.cos(self.val) * self.dot)
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-dual-solution" mistake="jvp seeds every input with derivative 1, ignoring the direction v."
+# ### REPLACE
+#     out = f([Dual(xi, vi) for xi, vi in zip(x, v, strict=True)])
+# ### WITH
+#     out = f([Dual(xi, 1.0) for xi in x])
+# ### END
+
 
 # %% [markdown]
 # ## 8 · Forward or reverse? Measure it

@@ -475,39 +475,134 @@ assert np.array_equal(_x0, _saved), (
     f"gradient_descent changed the caller's x0 from {_saved} to {_x0}: copy it first (np.array(x0, dtype=float)), "
     "then update the copy.")
 ### BEGIN HIDDEN TESTS
-_rng = np.random.default_rng(20240606)
-for _trial in range(6):
-    _n = int(_rng.integers(1, 7))
-    _lam = np.exp(_rng.uniform(np.log(0.1), np.log(10.0), size=_n))
-    _bowl = functions.quadratic_with_spectrum(_lam, seed=int(_rng.integers(1_000_000)))
-    _lr = float(_rng.uniform(0.05, 1.95)) / _lam.max()
-    _steps = int(_rng.integers(0, 41))
-    _x0 = _rng.normal(size=_n) * 3
-    _saved = _x0.copy()
-    _got = gradient_descent(_bowl.grad, _x0, _lr, _steps)
-    checks.assert_close(_got, _exact_gd(_bowl, _saved, _lr, _steps), what="trajectory",
-                        where=f"on a random {_n}-D quadratic, η = {_lr:.3g}, {_steps} steps",
-                        hint="Row 0 is x0, then one row per step: shape (steps + 1, n).")
-    assert np.array_equal(_x0, _saved), "gradient_descent modified the caller's x0; update a copy instead."
-# Zero steps: the trajectory is x0 alone, as a (1, n) array.
-checks.assert_close(gradient_descent(lambda x: 2 * x, np.array([0.5, -1.5, 2.0]), 0.1, 0), [[0.5, -1.5, 2.0]],
-                    what="trajectory", where="with steps = 0", hint="With no steps the trajectory is [x0], shape (1, n).")
-# A non-quadratic: every row must obey the update rule from the row before (Rosenbrock, 60 steps).
-_x0 = np.array([-1.2, 1.0])
-_path = np.asarray(gradient_descent(functions.rosenbrock_grad, _x0, 1e-3, 60), dtype=float)
-checks.assert_close(_path.shape, (61, 2), what="trajectory shape", where="on Rosenbrock, 60 steps")
-checks.assert_close(_path[0], [-1.2, 1.0], what="first row", where="on Rosenbrock", hint="Row 0 must be x0.")
-_expected_next = _path[:-1] - 1e-3 * np.array([functions.rosenbrock_grad(p) for p in _path[:-1]])
-checks.assert_close(_path[1:], _expected_next, what="rows 1..60 of the trajectory", where="on Rosenbrock, η = 1e-3",
-                    hint="Each row must be x_{k+1} = x_k − η ∇f(x_k) of the row before.")
-assert np.array_equal(_x0, [-1.2, 1.0]), "gradient_descent modified the caller's x0; update a copy instead."
-# An integer array start must work and stay untouched.
-_x0 = np.array([3, -1])
-checks.assert_close(gradient_descent(lambda x: 2 * x, _x0, 0.1, 4), np.array([3.0, -1.0]) * 0.8 ** np.arange(5)[:, None],
-                    what="trajectory", where="from an integer array x0 = [3, -1], η = 0.1",
-                    hint="Convert x0 to floats first: np.array(x0, dtype=float).")
-assert np.array_equal(_x0, [3, -1]), "gradient_descent modified the caller's x0; update a copy instead."
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import functions, probes
+
+
+def _random_bowl(rng, n, low, high):  # f(x) = ½ (x − x*)ᵀ H (x − x*) with eigenvalues log-uniform in [low, high]
+    lam = np.exp(rng.uniform(np.log(low), np.log(high), size=n))
+    quadratic = functions.quadratic_with_spectrum(lam, seed=int(rng.integers(0, 2**31)))
+    return lam, quadratic.A, np.linalg.solve(quadratic.A, quadratic.b)
+
+
+def _exact(H, x_star, x0, lr, steps):  # x_k = x* + Q (1 − ηΛ)^k Qᵀ (x0 − x*): a closed form, no iteration
+    lam, Q = np.linalg.eigh(H)
+    return x_star + ((1 - lr * lam) ** np.arange(steps + 1)[:, None] * (Q.T @ (x0 - x_star))) @ Q.T
+
+
+def _same(after, before):  # the caller's array, as the driver found it after the call (raw data), is still `before`
+    return (isinstance(after, list) and np.shape(after) == np.shape(before)
+            and bool(np.array_equal(np.asarray(after, dtype=float), np.asarray(before, dtype=float))))
+
+
+def _inputs(rng):
+    cases = []
+    for _ in range(5):
+        n = int(rng.integers(1, 7))
+        lam, H, x_star = _random_bowl(rng, n, 0.1, 10.0)
+        cases.append({"H": H, "x_star": x_star, "lr": float(rng.uniform(0.05, 1.95)) / lam.max(),
+                      "steps": int(rng.integers(1, 41)), "x0": rng.normal(size=n) * 3})
+    n = int(rng.integers(2, 5))
+    lam, H, x_star = _random_bowl(rng, n, 0.5, 2.0)
+    cases.append({"H": H, "x_star": x_star, "lr": 0.3, "steps": 0, "x0": rng.normal(size=n)})
+    start = [float(rng.uniform(-1.5, -0.5)), float(rng.uniform(0.5, 1.5))]
+    return {"cases": cases, "rosenbrock": {"x0": start, "lr": 1e-3, "steps": int(rng.integers(40, 80))},
+            "integer": rng.integers(-5, 6, size=int(rng.integers(2, 5))).tolist(), "integer_lr": 0.1}
+
+
+_DRIVER = """
+import numpy as np
+
+def bowl_gradient(case):
+    H, x_star = np.array(case["H"], dtype=float), np.array(case["x_star"], dtype=float)
+    return lambda x: H @ (np.asarray(x, dtype=float) - x_star)
+
+def rosenbrock_grad(p):
+    x, y = p[0], p[1]
+    return np.array([-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)])
+
+result = {"cases": [], "x0_after": []}
+for case in inputs["cases"]:
+    x0 = np.array(case["x0"], dtype=float)
+    result["cases"].append(gradient_descent(bowl_gradient(case), x0, case["lr"], case["steps"]))
+    result["x0_after"].append(x0)
+r = inputs["rosenbrock"]
+x0 = np.array(r["x0"])
+result["rosenbrock"] = gradient_descent(rosenbrock_grad, x0, r["lr"], r["steps"])
+result["rosenbrock_x0_after"] = x0
+x_int = np.array(inputs["integer"])
+result["integer"] = gradient_descent(lambda x: 2 * x, x_int, inputs["integer_lr"], 4)
+result["integer_after"] = {"values": x_int, "kind": x_int.dtype.kind}
+"""
+
+_HINT = "Row 0 is x0, then one row per step: shape (steps + 1, n)."
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("cases"), list)
+                   and len(result["cases"]) == len(inputs["cases"]), "gradient_descent gave too few results.")
+    for case, got in zip(inputs["cases"], result["cases"], strict=True):
+        H, x_star, x0 = (np.array(case[k], dtype=float) for k in ("H", "x_star", "x0"))
+        probes.close(got, _exact(H, x_star, x0, case["lr"], case["steps"]), what="trajectory",
+                     where=f"on a random {x0.size}-D quadratic, η = {case['lr']:.3g}, {case['steps']} steps",
+                     hint=_HINT)
+    r = inputs["rosenbrock"]
+    path = np.asarray(result.get("rosenbrock"), dtype=float)
+    probes.require(path.shape == (r["steps"] + 1, 2), f"On Rosenbrock with {r['steps']} steps the trajectory has "
+                                                      f"shape {path.shape}, not {(r['steps'] + 1, 2)}. {_HINT}")
+    probes.close(path[0], r["x0"], what="first row", where="on Rosenbrock", hint="Row 0 must be x0.")
+    expected_next = path[:-1] - r["lr"] * np.array([functions.rosenbrock_grad(p) for p in path[:-1]])
+    probes.close(path[1:], expected_next, what="rows of the trajectory", where=f"on Rosenbrock, η = {r['lr']}",
+                 hint="Each row must be x_{k+1} = x_k − η ∇f(x_k) of the row before.")
+    after = result.get("x0_after")
+    probes.require(isinstance(after, list) and len(after) == len(inputs["cases"])
+                   and all(_same(a, case["x0"]) for a, case in zip(after, inputs["cases"], strict=True))
+                   and _same(result.get("rosenbrock_x0_after"), r["x0"]),
+                   "gradient_descent changed the caller's x0: copy it first (np.array(x0, dtype=float)), then update "
+                   "the copy.")
+    x_int = np.array(inputs["integer"], dtype=float)
+    probes.close(result.get("integer"), x_int * (1 - 2 * inputs["integer_lr"]) ** np.arange(5)[:, None],
+                 what="trajectory", where=f"from an integer array x0 = {inputs['integer']}",
+                 hint="Convert x0 to floats first.")
+    integer = result.get("integer_after")
+    probes.require(isinstance(integer, dict) and integer.get("kind") == "i" and _same(integer.get("values"), x_int),
+                   "gradient_descent modified the caller's integer x0.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=20240606)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="06_gradient_descent-gradient_descent-solution" mistake="x0 missing from the trajectory: only the `steps` new iterates are returned."
+def gradient_descent(grad, x0, lr, steps):
+    x = np.array(x0, dtype=float)
+    trajectory = []
+    for _ in range(steps):
+        x = x - lr * grad(x)
+        trajectory.append(x)
+    return np.array(trajectory)
+
+
+# %% active="py" wrong_answer="06_gradient_descent-gradient_descent-solution" mistake="Only the final point instead of the whole trajectory."
+def gradient_descent(grad, x0, lr, steps):
+    x = np.array(x0, dtype=float)
+    for _ in range(steps):
+        x = x - lr * grad(x)
+    return x
+
+
+# %% active="py" wrong_answer="06_gradient_descent-gradient_descent-solution" mistake="In-place update on the caller's array: the trajectory is right, but x0 is overwritten."
+def gradient_descent(grad, x0, lr, steps):
+    x = np.asarray(x0, dtype=float)
+    trajectory = [x.copy()]
+    for _ in range(steps):
+        x -= lr * grad(x)
+        trajectory.append(x.copy())
+    return np.array(trajectory)
+
 
 # %% [markdown]
 # ### Exercise 2 · The divergence threshold (1 point)
@@ -543,28 +638,75 @@ checks.assert_close(divergence_threshold(np.array([[2.0, 2.0], [0.0, 2.0]])), 2 
                     where="for the non-symmetric A = [[2, 2], [0, 2]], whose symmetric part is [[2, 1], [1, 2]]",
                     hint=_sym)
 ### BEGIN HIDDEN TESTS
-_rng = np.random.default_rng(777)
-for _trial in range(6):
-    _n = int(_rng.integers(1, 8))
-    _lam = np.exp(_rng.uniform(np.log(0.05), np.log(20.0), size=_n))
-    _H = functions.quadratic_with_spectrum(_lam, seed=int(_rng.integers(1_000_000))).A
-    _skew = _rng.normal(size=(_n, _n)) * 3
-    _A = _H + (_skew - _skew.T) if _trial % 2 else _H  # odd trials: same Hessian, plus a large skew part
-    _got = divergence_threshold(_A)
-    checks.assert_close(_got, 2 / _lam.max(), what="threshold",
-                        where=f"for a random {_n}×{_n} A{' (not symmetric)' if _trial % 2 else ''}", hint=_sym)
-    # The independent fact: just below the threshold GD shrinks the error, just above it the error explodes.
-    _e0 = _rng.normal(size=_n)
-    for _factor, _shrinks in [(0.98, True), (1.02, False)]:
-        _e = np.linalg.matrix_power(np.eye(_n) - _factor * float(_got) * _H, 400) @ _e0
-        assert (np.linalg.norm(_e) < np.linalg.norm(_e0)) == _shrinks, (
-            f"Gradient descent with η = {_factor} × your threshold {float(_got):.6g} "
-            f"{'diverges' if _shrinks else 'still converges'} on a random {_n}-D quadratic, so your threshold is "
-            f"not the edge of stability. {_sym}")
-checks.assert_close(divergence_threshold(np.array([[4.0]])), 0.5, what="threshold", where="for the 1×1 A = [[4]]")
-checks.assert_close(divergence_threshold(np.array([[3.0, 4.0], [-4.0, 3.0]])), 2 / 3, what="threshold",
-                    where="for A = [[3, 4], [-4, 3]], whose symmetric part is 3I", hint=_sym)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import functions, probes
+
+
+def _matrices(rng, count, low, high, n_min):  # A = H (+ a large skew part on odd trials) and H's eigenvalues
+    lams = (np.exp(rng.uniform(np.log(low), np.log(high), size=int(rng.integers(n_min, 8)))) for _ in range(count))
+    Hs = ((lam, functions.quadratic_with_spectrum(lam, seed=int(rng.integers(0, 2**31))).A) for lam in lams)
+    return [{"A": H + (S - S.T) if t % 2 else H, "lam": lam}
+            for t, (lam, H) in enumerate(Hs) for S in [rng.normal(size=H.shape) * 3]]
+
+
+def _inputs(rng):
+    cases = _matrices(rng, 6, 0.05, 20.0, 1)
+    c = float(rng.uniform(1, 5))
+    cases.append({"A": [[c, 4.0], [-4.0, c]], "lam": [c, c]})
+    d = float(rng.uniform(0.5, 8))
+    cases.append({"A": [[d]], "lam": [d]})
+    return {"cases": cases}
+
+
+_DRIVER = """
+import numpy as np
+result = [divergence_threshold(np.array(case["A"], dtype=float)) for case in inputs["cases"]]
+"""
+
+_HINT = "The Hessian of ½xᵀAx is (A + Aᵀ)/2: symmetrise A, then use its eigenvalues (np.linalg.eigvalsh)."
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "divergence_threshold gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        A, lam = np.array(case["A"]), np.array(case["lam"])
+        probes.close(got, 2 / lam.max(), what="threshold", where=f"for a random {len(lam)}×{len(lam)} A",
+                     hint="η < 2/λ_max: the steepest direction decides. " + _HINT)
+        # The independent fact: just below the threshold GD shrinks the error, just above it the error explodes.
+        H = 0.5 * (A + A.T)
+        e0 = np.ones(len(lam))
+        for factor, shrinks in [(0.98, True), (1.02, False)]:
+            e = np.linalg.matrix_power(np.eye(len(lam)) - factor * float(got) * H, 400) @ e0
+            probes.require(bool(np.linalg.norm(e) < np.linalg.norm(e0)) == shrinks,
+                           f"Gradient descent with η = {factor} × your threshold {float(got):.6g} "
+                           f"{'diverges' if shrinks else 'still converges'}: it is not the edge of stability. "
+                           + _HINT)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=777)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="06_gradient_descent-divergence_threshold-solution" mistake="1/λ_max: the step that kills the steepest direction, not the edge of stability."
+def divergence_threshold(A):
+    A = np.asarray(A, dtype=float)
+    return float(1.0 / np.linalg.eigvalsh(0.5 * (A + A.T))[-1])
+
+
+# %% active="py" wrong_answer="06_gradient_descent-divergence_threshold-solution" mistake="2/λ_min: the flattest direction is not the one that blows up."
+def divergence_threshold(A):
+    A = np.asarray(A, dtype=float)
+    return float(2.0 / np.linalg.eigvalsh(0.5 * (A + A.T))[0])
+
+
+# %% active="py" wrong_answer="06_gradient_descent-divergence_threshold-solution" mistake="Eigenvalues of A itself, not of its symmetric part (and eigvals is not sorted)."
+def divergence_threshold(A):
+    return float(2.0 / np.max(np.linalg.eigvals(np.asarray(A, dtype=float)).real))
+
 
 # %% [markdown]
 # ### Exercise 3 · The best fixed step (2 points)
@@ -602,35 +744,83 @@ checks.assert_close(best_fixed_step(np.array([[2.0, 2.0, 0.0], [0.0, 2.0, 0.0], 
                     what="best step", where="for the non-symmetric A = [[2, 2, 0], [0, 2, 0], [0, 0, 1]] "
                     "(its symmetric part has eigenvalues 1, 1 and 3)", hint=_sym)
 ### BEGIN HIDDEN TESTS
-_rng = np.random.default_rng(31415)
-for _trial in range(6):
-    _n = int(_rng.integers(2, 8))
-    _lam = np.exp(_rng.uniform(np.log(0.05), np.log(20.0), size=_n))
-    _H = functions.quadratic_with_spectrum(_lam, seed=int(_rng.integers(1_000_000))).A
-    _skew = _rng.normal(size=(_n, _n)) * 3
-    _A = _H + (_skew - _skew.T) if _trial % 2 else _H
-    _got = best_fixed_step(_A)
-    checks.assert_close(_got, 2 / (_lam.min() + _lam.max()), what="best step",
-                        where=f"for a random {_n}×{_n} A{' (not symmetric)' if _trial % 2 else ''}", hint=_sym)
-    # Independent facts: its worst factor is (κ − 1)/(κ + 1), no step on a fine grid does better, and measured
-    # over 200 steps (the 2-norm of (I − ηH)^200, the worst start) no nearby step shrinks errors more.
-    _worst = np.max(np.abs(1 - np.multiply.outer(np.linspace(1e-3, 2, 2000) / _lam.max(), _lam)), axis=-1)
-    _kappa = _lam.max() / _lam.min()
-    _mine = float(np.max(np.abs(1 - float(_got) * _lam)))
-    checks.assert_close(_mine, (_kappa - 1) / (_kappa + 1), what="worst contraction factor of your step",
-                        where=f"for κ = {_kappa:.4g}")
-    assert _mine <= _worst.min() + 1e-12, (
-        "Another fixed step contracts faster than yours in the worst direction; balance the two extreme factors.")
-    _shrink = [np.linalg.norm(np.linalg.matrix_power(np.eye(_n) - r * float(_got) * _H, 200), 2)
-               for r in (1.0, 0.8, 0.95, 1.05, 1.2)]
-    assert _shrink[0] <= min(_shrink[1:]) * (1 + 1e-9), (
-        f"After 200 steps GD with your step shrinks the worst error to {_shrink[0]:.3g}×, but a nearby step "
-        f"reaches {min(_shrink[1:]):.3g}×.")
-# κ = 1: the best step is 1/λ, and one step lands exactly on the minimum.
-checks.assert_close(best_fixed_step(2.5 * np.eye(3)), 0.4, what="best step", where="for A = 2.5 I (κ = 1)",
-                    hint="With λ_min = λ_max = λ, η* = 2/(2λ) = 1/λ.")
-checks.assert_close(best_fixed_step(np.array([[5.0]])), 0.2, what="best step", where="for the 1×1 A = [[5]]")
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import functions, probes
+
+
+def _matrices(rng, count, low, high, n_min):  # A = H (+ a large skew part on odd trials) and H's eigenvalues
+    lams = (np.exp(rng.uniform(np.log(low), np.log(high), size=int(rng.integers(n_min, 8)))) for _ in range(count))
+    Hs = ((lam, functions.quadratic_with_spectrum(lam, seed=int(rng.integers(0, 2**31))).A) for lam in lams)
+    return [{"A": H + (S - S.T) if t % 2 else H, "lam": lam}
+            for t, (lam, H) in enumerate(Hs) for S in [rng.normal(size=H.shape) * 3]]
+
+
+def _inputs(rng):
+    cases = _matrices(rng, 6, 0.05, 20.0, 2)
+    c = float(rng.uniform(0.5, 5))
+    cases.append({"A": (c * np.eye(3)).tolist(), "lam": [c, c, c]})
+    d = float(rng.uniform(0.5, 8))
+    cases.append({"A": [[d]], "lam": [d]})
+    return {"cases": cases}
+
+
+_DRIVER = """
+import numpy as np
+result = [best_fixed_step(np.array(case["A"], dtype=float)) for case in inputs["cases"]]
+"""
+
+_HINT = "The Hessian of ½xᵀAx is (A + Aᵀ)/2: symmetrise A, then use its eigenvalues (np.linalg.eigvalsh)."
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "best_fixed_step gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        A, lam = np.array(case["A"]), np.array(case["lam"])
+        probes.close(got, 2 / (lam.min() + lam.max()), what="best step", where=f"for a random {len(lam)}×{len(lam)} A",
+                     hint="η* balances |1 − ηλ_min| = |1 − ηλ_max| with opposite signs. " + _HINT)
+        kappa = lam.max() / lam.min()
+        mine = float(np.max(np.abs(1 - float(got) * lam)))
+        probes.close(mine, (kappa - 1) / (kappa + 1), what="worst contraction factor of your step",
+                     where=f"for κ = {kappa:.4g}")
+        # Independent facts: no step on a fine grid does better in the worst direction, and measured over 200
+        # steps (the 2-norm of (I − ηH)^200, the worst start) no nearby step shrinks errors more.
+        worst = np.max(np.abs(1 - np.multiply.outer(np.linspace(1e-3, 2, 2000) / lam.max(), lam)), axis=-1)
+        probes.require(bool(mine <= worst.min() + 1e-12), "Another fixed step contracts faster than yours in the "
+                                                          "worst direction; balance the two extreme factors.")
+        H = 0.5 * (A + A.T)
+        shrink = [np.linalg.norm(np.linalg.matrix_power(np.eye(len(lam)) - r * float(got) * H, 200), 2)
+                  for r in (1.0, 0.8, 0.95, 1.05, 1.2)]
+        probes.require(bool(shrink[0] <= min(shrink[1:]) * (1 + 1e-9)),
+                       f"After 200 steps GD with your step shrinks the worst error to {shrink[0]:.3g}×, but a nearby "
+                       f"step reaches {min(shrink[1:]):.3g}×.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=31415)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="06_gradient_descent-best_fixed_step-solution" mistake="1/(λ_min + λ_max): a factor 2 lost."
+def best_fixed_step(A):
+    A = np.asarray(A, dtype=float)
+    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
+    return float(1.0 / (lam[0] + lam[-1]))
+
+
+# %% active="py" wrong_answer="06_gradient_descent-best_fixed_step-solution" mistake="1/λ_max, the safe textbook choice: stable, but not the fastest."
+def best_fixed_step(A):
+    A = np.asarray(A, dtype=float)
+    return float(1.0 / np.linalg.eigvalsh(0.5 * (A + A.T))[-1])
+
+
+# %% active="py" wrong_answer="06_gradient_descent-best_fixed_step-solution" mistake="eigvalsh on the non-symmetric A: it silently reads only the lower triangle."
+def best_fixed_step(A):
+    lam = np.linalg.eigvalsh(np.asarray(A, dtype=float))
+    return float(2.0 / (lam[0] + lam[-1]))
+
 
 # %% [markdown]
 # ### Exercise 4 · Heavy-ball momentum (3 points)
@@ -696,46 +886,153 @@ checks.assert_close(momentum(_bowl.grad, _x0, 0.6, 0.7, 30), _exact_hb(_bowl, _s
                     hint="The momentum term is +β(x_k − x_{k−1}), with x_{-1} = x0.")
 assert np.array_equal(_x0, _saved), "momentum modified the caller's x0; update a copy instead."
 ### BEGIN HIDDEN TESTS
-_rng = np.random.default_rng(8675309)
-for _trial in range(5):
-    _n = int(_rng.integers(1, 6))
-    _lam = np.exp(_rng.uniform(np.log(0.1), np.log(10.0), size=_n))
-    _bowl = functions.quadratic_with_spectrum(_lam, seed=int(_rng.integers(1_000_000)))
-    _beta = float(_rng.uniform(0.0, 0.95))
-    _lr = float(_rng.uniform(0.05, 0.95)) * 2 * (1 + _beta) / _lam.max()
-    _steps = int(_rng.integers(0, 31))
-    _x0 = _rng.normal(size=_n) * 2
-    _saved = _x0.copy()
-    checks.assert_close(momentum(_bowl.grad, _x0, _lr, _beta, _steps), _exact_hb(_bowl, _saved, _lr, _beta, _steps),
-                        what="trajectory", where=f"on a random {_n}-D quadratic, η = {_lr:.3g}, β = {_beta:.3g}",
-                        hint="x_{k+1} = x_k − η∇f(x_k) + β(x_k − x_{k−1}) with x_{-1} = x0.")
-    assert np.array_equal(_x0, _saved), "momentum modified the caller's x0; update a copy instead."
-    # β = 0 must be gradient descent.
-    checks.assert_close(momentum(_bowl.grad, _saved, _lr / 2, 0.0, 15), _exact_hb(_bowl, _saved, _lr / 2, 0.0, 15),
-                        what="trajectory with β = 0", where=f"on a random {_n}-D quadratic",
-                        hint="With β = 0 heavy ball is plain gradient descent.")
-# Both sides of the stability bound ηλ_max < 2(1 + β): converges at 0.9× the bound, blows up at 1.1×.
-for _seed, _beta in [(11, 0.3), (12, 0.8)]:
-    _bowl = functions.quadratic_with_spectrum([4.0, 1.0, 0.5], seed=_seed)
-    _e0 = np.linalg.norm(np.ones(3) - _bowl.minimiser)
-    for _factor, _converges in [(0.9, True), (1.1, False)]:
-        _lr = _factor * 2 * (1 + _beta) / 4.0
-        with np.errstate(all="ignore"):
-            _path = np.asarray(momentum(_bowl.grad, np.ones(3), _lr, _beta, 400), dtype=float)
-            _final = float(np.linalg.norm(_path[-1] - _bowl.minimiser))
-        assert (_final < 1e-3 * _e0) if _converges else not (_final < 1e3 * _e0), (
-            f"With β = {_beta} and η = {_factor} × 2(1 + β)/λ_max, heavy ball should "
-            f"{'converge' if _converges else 'diverge'}, but after 400 steps ‖x − x*‖ = {_final:.3g} "
-            f"(started at {_e0:.3g}).")
-# A non-quadratic: every row obeys the update rule from the two rows before (Rosenbrock, 80 steps).
-_path = np.asarray(momentum(functions.rosenbrock_grad, np.array([-1.2, 1.0]), 1e-3, 0.9, 80), dtype=float)
-checks.assert_close(_path.shape, (81, 2), what="trajectory shape", where="on Rosenbrock, 80 steps")
-_prev = np.vstack([_path[:1], _path[:-2]])  # x_{k-1}, with x_{-1} = x0
-_expected_next = (_path[:-1] - 1e-3 * np.array([functions.rosenbrock_grad(p) for p in _path[:-1]])
-                  + 0.9 * (_path[:-1] - _prev))
-checks.assert_close(_path[1:], _expected_next, what="rows 1..80 of the trajectory", where="on Rosenbrock, η = 1e-3, β = 0.9",
-                    hint="Each row must be x_k − η∇f(x_k) + β(x_k − x_{k−1}) of the rows before, with x_{-1} = x0.")
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import functions, probes
+
+
+def _random_bowl(rng, n, low, high):  # f(x) = ½ (x − x*)ᵀ H (x − x*) with eigenvalues log-uniform in [low, high]
+    lam = np.exp(rng.uniform(np.log(low), np.log(high), size=n))
+    quadratic = functions.quadratic_with_spectrum(lam, seed=int(rng.integers(0, 2**31)))
+    return lam, quadratic.A, np.linalg.solve(quadratic.A, quadratic.b)
+
+
+def _exact(H, x_star, x0, lr, beta, steps):  # per eigen-direction, (c_k, c_{k−1}) = M(λ)^k (c_0, c_0)
+    lam, Q = np.linalg.eigh(H)
+    c0 = Q.T @ (np.asarray(x0, dtype=float) - x_star)
+    rows = []
+    for k in range(steps + 1):
+        ck = [(np.linalg.matrix_power(np.array([[1 + beta - lr * li, -beta], [1.0, 0.0]]), k) @ [ci, ci])[0]
+              for li, ci in zip(lam, c0, strict=True)]
+        rows.append(x_star + Q @ np.array(ck))
+    return np.array(rows)
+
+
+def _same(after, before):  # the caller's array, as the driver found it after the call (raw data), is still `before`
+    return (isinstance(after, list) and np.shape(after) == np.shape(before)
+            and bool(np.array_equal(np.asarray(after, dtype=float), np.asarray(before, dtype=float))))
+
+
+def _inputs(rng):
+    cases = []
+    for _ in range(5):
+        n = int(rng.integers(1, 6))
+        lam, H, x_star = _random_bowl(rng, n, 0.1, 10.0)
+        beta = float(rng.uniform(0.0, 0.95))
+        cases.append({"H": H, "x_star": x_star, "beta": beta, "steps": int(rng.integers(1, 31)),
+                      "lr": float(rng.uniform(0.05, 0.95)) * 2 * (1 + beta) / lam.max(), "x0": rng.normal(size=n) * 2})
+    n = int(rng.integers(1, 5))
+    lam, H, x_star = _random_bowl(rng, n, 0.5, 2.0)
+    cases.append({"H": H, "x_star": x_star, "beta": 0.0, "steps": 15, "lr": 0.4, "x0": rng.normal(size=n)})
+    cases.append({"H": H, "x_star": x_star, "beta": 0.5, "steps": 0, "lr": 0.4, "x0": rng.normal(size=n)})
+    bound = []
+    for beta in (float(rng.uniform(0.2, 0.4)), float(rng.uniform(0.7, 0.9))):
+        lam, H, x_star = _random_bowl(rng, 3, 0.5, 4.0)
+        for factor in (0.9, 1.1):
+            bound.append({"H": H, "x_star": x_star, "beta": beta, "factor": factor, "steps": 400,
+                          "lr": factor * 2 * (1 + beta) / lam.max(), "x0": np.ones(3)})
+    start = [float(rng.uniform(-1.5, -0.5)), float(rng.uniform(0.5, 1.5))]
+    rosenbrock = {"x0": start, "lr": 1e-3, "beta": float(rng.uniform(0.5, 0.9)), "steps": int(rng.integers(40, 90))}
+    return {"cases": cases, "bound": bound, "rosenbrock": rosenbrock}
+
+
+_DRIVER = """
+import numpy as np
+
+def bowl_gradient(case):
+    H, x_star = np.array(case["H"], dtype=float), np.array(case["x_star"], dtype=float)
+    return lambda x: H @ (np.asarray(x, dtype=float) - x_star)
+
+def rosenbrock_grad(p):
+    x, y = p[0], p[1]
+    return np.array([-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)])
+
+result = {"cases": [], "x0_after": [], "bound": []}
+for case in inputs["cases"]:
+    x0 = np.array(case["x0"], dtype=float)
+    result["cases"].append(momentum(bowl_gradient(case), x0, case["lr"], case["beta"], case["steps"]))
+    result["x0_after"].append(x0)
+for case in inputs["bound"]:
+    path = np.asarray(momentum(bowl_gradient(case), np.array(case["x0"], dtype=float), case["lr"], case["beta"],
+                               case["steps"]), dtype=float)
+    result["bound"].append(path[-1] if path.ndim == 2 and len(path) == case["steps"] + 1 else path)
+r = inputs["rosenbrock"]
+result["rosenbrock"] = momentum(rosenbrock_grad, np.array(r["x0"]), r["lr"], r["beta"], r["steps"])
+"""
+
+_HINT = "x_{k+1} = x_k − η∇f(x_k) + β(x_k − x_{k−1}) with x_{-1} = x0; row 0 is x0."
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("cases"), list)
+                   and len(result["cases"]) == len(inputs["cases"]), "momentum gave too few results.")
+    for case, got in zip(inputs["cases"], result["cases"], strict=True):
+        H, x_star, x0 = (np.array(case[k], dtype=float) for k in ("H", "x_star", "x0"))
+        probes.close(got, _exact(H, x_star, x0, case["lr"], case["beta"], case["steps"]), what="trajectory",
+                     where=f"on a random {x0.size}-D quadratic, η = {case['lr']:.3g}, β = {case['beta']:.3g}",
+                     hint=_HINT)
+    after = result.get("x0_after")
+    probes.require(isinstance(after, list) and len(after) == len(inputs["cases"])
+                   and all(_same(a, case["x0"]) for a, case in zip(after, inputs["cases"], strict=True)),
+                   "momentum modified the caller's x0; update a copy instead.")
+    bound = result.get("bound")
+    probes.require(isinstance(bound, list) and len(bound) == len(inputs["bound"]), "momentum gave too few results.")
+    for case, last in zip(inputs["bound"], bound, strict=True):
+        H, x_star, x0 = (np.array(case[k], dtype=float) for k in ("H", "x_star", "x0"))
+        probes.close(last, _exact(H, x_star, x0, case["lr"], case["beta"], case["steps"])[-1], what="last point",
+                     where=f"after {case['steps']} steps at {case['factor']} × the stability bound 2(1 + β)/λ_max, "
+                           f"β = {case['beta']:.3g}", hint=_HINT)
+    r = inputs["rosenbrock"]
+    path = np.asarray(result.get("rosenbrock"), dtype=float)
+    probes.require(path.shape == (r["steps"] + 1, 2), f"On Rosenbrock with {r['steps']} steps the trajectory has "
+                                                      f"shape {path.shape}, not {(r['steps'] + 1, 2)}.")
+    probes.close(path[0], r["x0"], what="first row", where="on Rosenbrock", hint="Row 0 must be x0.")
+    previous = np.vstack([path[:1], path[:-2]])
+    gradients = np.array([functions.rosenbrock_grad(p) for p in path[:-1]])
+    expected_next = path[:-1] - r["lr"] * gradients + r["beta"] * (path[:-1] - previous)
+    probes.close(path[1:], expected_next, what="rows of the trajectory", where=f"on Rosenbrock, β = {r['beta']:.3g}",
+                 hint=_HINT)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=8675309)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="06_gradient_descent-momentum-solution" mistake="Wrong sign of the momentum term."
+def momentum(grad, x0, lr, beta, steps):
+    x = np.array(x0, dtype=float)
+    previous = x.copy()
+    trajectory = [x.copy()]
+    for _ in range(steps):
+        x, previous = x - lr * grad(x) - beta * (x - previous), x
+        trajectory.append(x.copy())
+    return np.array(trajectory)
+
+
+# %% active="py" wrong_answer="06_gradient_descent-momentum-solution" mistake="The velocity form mixed up with an exponential moving average (v = βv + (1 − β)g): not heavy ball."
+def momentum(grad, x0, lr, beta, steps):
+    x = np.array(x0, dtype=float)
+    v = np.zeros_like(x)
+    trajectory = [x.copy()]
+    for _ in range(steps):
+        v = beta * v + (1 - beta) * grad(x)
+        x = x - lr * v
+        trajectory.append(x.copy())
+    return np.array(trajectory)
+
+
+# %% active="py" wrong_answer="06_gradient_descent-momentum-solution" mistake="x_{-1} = 0 instead of x0: the first step gets a spurious push of beta * x0."
+def momentum(grad, x0, lr, beta, steps):
+    x = np.array(x0, dtype=float)
+    previous = np.zeros_like(x)
+    trajectory = [x.copy()]
+    for _ in range(steps):
+        x, previous = x - lr * grad(x) + beta * (x - previous), x
+        trajectory.append(x.copy())
+    return np.array(trajectory)
+
 
 # %% [markdown]
 # ### Exercise 5 · Tuned momentum (2 points)
@@ -792,23 +1089,84 @@ _check_tuned(np.array([[2.0, 1.0], [1.0, 2.0]]), [1.0, 3.0], "for the worked exa
 _check_tuned(np.diag([0.01, 0.3, 1.0]), [0.01, 0.3, 1.0], "for A = diag(0.01, 0.3, 1)")
 _check_tuned(np.array([[2.0, 2.0], [0.0, 2.0]]), [1.0, 3.0], "for the non-symmetric A = [[2, 2], [0, 2]]")
 ### BEGIN HIDDEN TESTS
-_rng = np.random.default_rng(4242)
-for _trial in range(6):
-    _n = int(_rng.integers(2, 7))
-    _lam = np.exp(_rng.uniform(np.log(0.01), np.log(50.0), size=_n))
-    _H = functions.quadratic_with_spectrum(_lam, seed=int(_rng.integers(1_000_000))).A
-    _skew = _rng.normal(size=(_n, _n)) * 3
-    _A = _H + (_skew - _skew.T) if _trial % 2 else _H
-    _check_tuned(_A, list(_lam), f"for a random {_n}×{_n} A{' (not symmetric)' if _trial % 2 else ''}")
-    # Tuned momentum beats the best fixed step of gradient descent whenever κ > 1.
-    _lr, _beta = (float(v) for v in tuned_momentum(_A))
-    _kappa = _lam.max() / _lam.min()
-    assert _hb_radius(_lr, _beta, _lam) < (_kappa - 1) / (_kappa + 1), "Tuned heavy ball should beat (κ−1)/(κ+1)."
-# κ = 1: no momentum is needed, and η = 1/λ lands on the minimum in one step.
-_lr, _beta = (float(v) for v in tuned_momentum(3.0 * np.eye(4)))
-checks.assert_close(_beta, 0.0, what="β", where="for A = 3I (κ = 1)", hint="With κ = 1, (√κ − 1)/(√κ + 1) = 0.")
-checks.assert_close(_lr, 1 / 3, what="learning rate η", where="for A = 3I (κ = 1)", hint="With λ_min = λ_max = λ, η = 1/λ.")
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import functions, probes
+
+
+def _matrices(rng, count, low, high, n_min):  # A = H (+ a large skew part on odd trials) and H's eigenvalues
+    lams = (np.exp(rng.uniform(np.log(low), np.log(high), size=int(rng.integers(n_min, 8)))) for _ in range(count))
+    Hs = ((lam, functions.quadratic_with_spectrum(lam, seed=int(rng.integers(0, 2**31))).A) for lam in lams)
+    return [{"A": H + (S - S.T) if t % 2 else H, "lam": lam}
+            for t, (lam, H) in enumerate(Hs) for S in [rng.normal(size=H.shape) * 3]]
+
+
+def _hb_radius(lr, beta, lam):  # the largest |root| of z² − (1 + β − ηλ) z + β over the eigenvalues
+    return max(np.max(np.abs(np.linalg.eigvals(np.array([[1 + beta - lr * li, -beta], [1.0, 0.0]])))) for li in lam)
+
+
+def _inputs(rng):
+    cases = _matrices(rng, 6, 0.01, 50.0, 2)
+    c = float(rng.uniform(0.5, 5))
+    cases.append({"A": (c * np.eye(4)).tolist(), "lam": [c] * 4})
+    return {"cases": cases}
+
+
+_DRIVER = """
+import numpy as np
+result = [list(tuned_momentum(np.array(case["A"], dtype=float))) for case in inputs["cases"]]
+"""
+
+_HINT = "The Hessian of ½xᵀAx is (A + Aᵀ)/2: symmetrise A, then use its eigenvalues (np.linalg.eigvalsh)."
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "tuned_momentum gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        lam = np.array(case["lam"])
+        where = f"for a random {len(lam)}×{len(lam)} A"
+        probes.require(isinstance(got, list) and len(got) == 2, f"tuned_momentum should return a pair (lr, beta) {where}.")
+        kappa = lam.max() / lam.min()
+        target = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+        probes.close(got[1], target**2, what="β", where=where, hint="β is the square of (√κ − 1)/(√κ + 1). " + _HINT)
+        probes.close(got[0], 4 / (np.sqrt(lam.max()) + np.sqrt(lam.min())) ** 2, what="learning rate η", where=where,
+                     hint="η = 4/(√λ_max + √λ_min)², from η λ_max = (1 + √β)². " + _HINT)
+        radius = _hb_radius(float(got[0]), float(got[1]), lam)
+        probes.close(radius, target, what="contraction per step of heavy ball with your (η, β)", where=where, rtol=1e-6)
+        # Tuned momentum beats the best fixed step of gradient descent whenever κ > 1.
+        probes.require(bool(kappa == 1 or radius < (kappa - 1) / (kappa + 1)),
+                       f"Tuned heavy ball should beat gradient descent's best rate (κ − 1)/(κ + 1) {where}.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=4242)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="06_gradient_descent-tuned_momentum-solution" mistake="beta = (√κ − 1)/(√κ + 1), the rate, without the square."
+def tuned_momentum(A):
+    A = np.asarray(A, dtype=float)
+    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
+    small, large = np.sqrt(lam[0]), np.sqrt(lam[-1])
+    return float(4.0 / (large + small) ** 2), float((large - small) / (large + small))
+
+
+# %% active="py" wrong_answer="06_gradient_descent-tuned_momentum-solution" mistake="Gradient descent's best step 2/(μ + L) reused as the learning rate."
+def tuned_momentum(A):
+    A = np.asarray(A, dtype=float)
+    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
+    small, large = np.sqrt(lam[0]), np.sqrt(lam[-1])
+    return float(2.0 / (lam[0] + lam[-1])), float(((large - small) / (large + small)) ** 2)
+
+
+# %% active="py" wrong_answer="06_gradient_descent-tuned_momentum-solution" mistake="No symmetrisation: eigvalsh reads only the lower triangle of a non-symmetric A."
+def tuned_momentum(A):
+    lam = np.linalg.eigvalsh(np.asarray(A, dtype=float))
+    small, large = np.sqrt(lam[0]), np.sqrt(lam[-1])
+    return float(4.0 / (large + small) ** 2), float(((large - small) / (large + small)) ** 2)
+
 
 # %% [markdown]
 # ## The descent playground

@@ -401,13 +401,58 @@ rng = np.random.default_rng(1)
 X, w, y = rng.normal(size=(7, 3)), rng.normal(size=3), rng.normal(size=7)
 checks.check_gradient(lambda v: mse_grad(X, v, y), _mse(X, y), w, what="MSE gradient", batch_size=7, hint=_hint)
 ### BEGIN HIDDEN TESTS
-for seed, (N, d) in zip([101, 102, 103, 104, 105], [(1, 2), (9, 1), (4, 7), (40, 5), (200, 3)], strict=True):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(scale=2.0, size=(N, d))
-    w, y = rng.normal(size=d), rng.normal(loc=3.0, size=N)
-    checks.check_gradient(lambda v, X=X, y=y: mse_grad(X, v, y), _mse(X, y), w, what=f"MSE gradient for N={N}, d={d}",
-                          batch_size=N, hint=_hint)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import numdiff, probes
+
+
+def _dims(rng, low, high):
+    return [int(rng.integers(low, high)), int(rng.integers(1, 8))]
+
+
+def _inputs(rng):
+    shapes = [(1, int(rng.integers(1, 4))), (int(rng.integers(5, 12)), 1), _dims(rng, 2, 8), _dims(rng, 20, 60),
+              _dims(rng, 100, 250)]
+    return {"cases": [{"X": rng.normal(scale=2.0, size=s), "w": rng.normal(size=s[1]),
+                       "y": rng.normal(loc=3.0, size=s[0])} for s in shapes]}
+
+
+_DRIVER = """
+import numpy as np
+result = [mse_grad(*(np.array(c[k], dtype=float) for k in ("X", "w", "y"))) for c in inputs["cases"]]
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]), "mse_grad gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        X, w, y = (np.array(case[k], dtype=float) for k in ("X", "w", "y"))
+        N, d = X.shape
+        probes.close(got, numdiff.gradient(lambda v, X=X, y=y: np.mean((X @ v - y) ** 2), w),
+                     what=f"MSE gradient for N={N}, d={d}", batch_size=N,
+                     hint="It is (2/N) Xᵀ(Xw − y), N = X.shape[0] the number of examples.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=101)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="07_loss_gradients-mse_grad-solution" mistake="The sum of squares differentiated, but the loss is a mean: N times too large."
+def mse_grad(X, w, y):
+    return 2.0 * X.T @ (X @ w - y)
+
+
+# %% active="py" wrong_answer="07_loss_gradients-mse_grad-solution" mistake="d(r²)/dr = 2r forgotten."
+def mse_grad(X, w, y):
+    return X.T @ (X @ w - y) / X.shape[0]
+
+
+# %% active="py" wrong_answer="07_loss_gradients-mse_grad-solution" mistake="Divided by the number of features instead of the number of examples."
+def mse_grad(X, w, y):
+    return 2.0 * X.T @ (X @ w - y) / X.shape[1]
+
 
 # %% [markdown]
 # ### Exercise 2 · A stable log-sum-exp (1 point)
@@ -451,27 +496,114 @@ Z_big = np.array([[1000.0, 999.0, 998.0], [-1000.0, -1000.0, -1000.0]])
 checks.assert_close(_strict(logsumexp, Z_big, what="logsumexp"), _lse_reference(Z_big), what="logsumexp",
                     where="at logits ±1000", hint=_hint)
 ### BEGIN HIDDEN TESTS
-for seed, (N, K), scale in zip([201, 202, 203, 204, 205], [(1, 1), (7, 2), (3, 9), (60, 4), (5, 6)],
-                               [1.0, 30.0, 800.0, 5.0, 3000.0], strict=True):
-    rng = np.random.default_rng(seed)
-    Z = rng.normal(scale=scale, size=(N, K))
-    Z_copy = Z.copy()
-    checks.assert_close(_strict(logsumexp, Z, what="logsumexp"), _lse_reference(Z), what="logsumexp",
-                        where=f"of a ({N}, {K}) batch of logits of scale {scale:g}", hint=_hint)
-    assert np.array_equal(Z, Z_copy), "Your logsumexp changed its argument Z in place; write Z - m, not Z -= m."
-# Rows at very different levels in one batch: each row needs its own maximum.
-Z = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -999.0], [710.0, 710.0, 710.0], [-5000.0, 3.0, -5000.0]])
-checks.assert_close(_strict(logsumexp, Z, what="logsumexp"), _lse_reference(Z), what="logsumexp",
-                    where="for rows at very different levels", hint=_hint)
-# Identities: a constant row c gives c + log K; shifting a row by s shifts its lse by s.
-Z = np.full((3, 6), -700.0)
-checks.assert_close(_strict(logsumexp, Z, what="logsumexp"), np.full(3, -700.0 + math.log(6)), what="logsumexp",
-                    where="of constant rows of -700 (expected -700 + log 6)", hint=_hint)
-rng = np.random.default_rng(206)
-Z, shift = rng.normal(size=(5, 4)), rng.uniform(-900.0, 900.0, size=5)
-checks.assert_close(_strict(logsumexp, Z + shift[:, None], what="logsumexp"), logsumexp(Z) + shift, what="logsumexp",
-                    where="of shifted rows (lse(z + s) = lse(z) + s)", hint=_hint)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import math
+
+import mpmath
+import numpy as np
+
+from calcml import probes
+
+_STABLE_HINT = ("exp overflows above 709.8, and exp of a very negative number underflows to 0 (log(0) = -inf, "
+                "0/0 = nan): subtract each row's maximum before exponentiating.")
+
+
+def _batches(rng, shapes, scales):
+    return [rng.normal(scale=float(s), size=shape) for shape, s in zip(shapes, scales, strict=True)]
+
+
+def _levels(rng):  # rows at very different levels in one batch: each row needs its own maximum
+    base = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -999.0], [710.0, 710.0, 710.0],
+                     [-5000.0, 3.0, -5000.0]])
+    return base + rng.uniform(-5, 5, size=(4, 1))
+
+
+def _strict_value(got, what, where):  # the value the driver's strict() reported, unless it hit an error
+    probes.require(isinstance(got, (list, dict)), f"Your {what} {where} gave no result.")
+    value, error = (got.get("value"), got.get("error")) if isinstance(got, dict) else (got + [None, None])[:2]
+    probes.require(not error, f"Your {what} {where} hit a floating-point error ({error}). {_STABLE_HINT}")
+    return value
+
+
+def _untouched(got, Z, name):  # the argument as the function left it (raw data from the driver) is the one given
+    after = got.get("Z_after") if isinstance(got, dict) else None
+    probes.require(isinstance(after, list) and np.shape(after) == Z.shape
+                   and bool(np.array_equal(np.asarray(after, dtype=float), Z)),
+                   f"Your {name} changed its argument Z in place; write Z - m, not Z -= m.")
+
+
+def _lse(Z):  # log Σ exp of each row, in 40-digit arithmetic with unbounded exponents (mpmath)
+    with mpmath.workdps(40):
+        return np.array([float(mpmath.log(mpmath.fsum(mpmath.exp(v) for v in row))) for row in np.asarray(Z).tolist()])
+
+
+def _inputs(rng):
+    shapes = [(1, 1), (int(rng.integers(2, 9)), 2), (3, int(rng.integers(5, 10))), (int(rng.integers(30, 70)), 4),
+              (5, 6)]
+    batches = _batches(rng, shapes, [1.0, rng.uniform(10, 50), rng.uniform(500, 1000), rng.uniform(2, 8),
+                                     rng.uniform(1000, 4000)])
+    constant = float(rng.uniform(-720, -650))
+    return {"batches": batches + [_levels(rng)], "constant": {"value": constant, "shape": [3, int(rng.integers(2, 8))]},
+            "shifted": {"Z": rng.normal(size=(5, 4)), "shift": rng.uniform(-900.0, 900.0, size=5)}}
+
+
+_DRIVER = probes.STRICT_CALL + """
+result = {"batches": []}
+for Z in inputs["batches"]:
+    Z = np.array(Z, dtype=float)
+    value, error = strict(logsumexp, Z)
+    result["batches"].append({"value": value, "error": error, "Z_after": Z})
+c = inputs["constant"]
+result["constant"] = strict(logsumexp, np.full(c["shape"], c["value"]))
+s = inputs["shifted"]
+Z, shift = np.array(s["Z"]), np.array(s["shift"])
+result["shifted"] = strict(logsumexp, Z + shift[:, None])
+"""
+
+_HINT = ("lse(z) = m + log Σ exp(z − m), summed over each row (axis=1), with m the maximum of that row; is m "
+         "added back?")
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("batches"), list)
+                   and len(result["batches"]) == len(inputs["batches"]), "logsumexp gave too few results.")
+    for Z, got in zip(inputs["batches"], result["batches"], strict=True):
+        Z = np.array(Z)
+        where = f"of a {Z.shape} batch of logits up to {np.max(np.abs(Z)):.3g}"
+        probes.close(_strict_value(got, "logsumexp", where), _lse(Z), what="logsumexp", where=where, hint=_HINT)
+        _untouched(got, Z, "logsumexp")
+    c = inputs["constant"]
+    where = f"of constant rows of {c['value']:.4g}"
+    probes.close(_strict_value(result.get("constant"), "logsumexp", where),
+                 np.full(c["shape"][0], c["value"] + math.log(c["shape"][1])), what="logsumexp", where=where,
+                 hint=_HINT)
+    s = inputs["shifted"]
+    Z = np.array(s["Z"]) + np.array(s["shift"])[:, None]
+    probes.close(_strict_value(result.get("shifted"), "logsumexp", "of shifted rows"), _lse(Z), what="logsumexp",
+                 where="of rows shifted by up to ±900", hint=_HINT)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=201)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="07_loss_gradients-logsumexp-solution" mistake="The textbook formula: exp(1000) overflows to inf, exp(-1000) underflows to 0 and log(0) = -inf."
+def logsumexp(Z):
+    return np.log(np.sum(np.exp(Z), axis=1))
+
+
+# %% active="py" wrong_answer="07_loss_gradients-logsumexp-solution" mistake="The maximum is subtracted but never added back."
+def logsumexp(Z):
+    m = np.max(Z, axis=1, keepdims=True)
+    return np.log(np.sum(np.exp(Z - m), axis=1))
+
+
+# %% active="py" wrong_answer="07_loss_gradients-logsumexp-solution" mistake="One maximum for the whole batch: a row far below it underflows to log(0)."
+def logsumexp(Z):
+    m = np.max(Z)
+    return m + np.log(np.sum(np.exp(Z - m), axis=1))
+
 
 # %% [markdown]
 # ### Exercise 3 · A stable softmax (2 points)
@@ -520,26 +652,133 @@ Z_big = np.array([[1000.0, 999.0, 998.0], [-1000.0, -1000.0, -999.0]])
 checks.assert_close(_strict(stable_softmax, Z_big, what="stable_softmax"), _softmax_reference(Z_big), what="softmax",
                     where="at logits ±1000", hint=_hint)
 ### BEGIN HIDDEN TESTS
-for seed, (N, K), scale in zip([301, 302, 303, 304, 305], [(1, 1), (6, 2), (3, 8), (50, 4), (5, 7)],
-                               [1.0, 40.0, 900.0, 4.0, 2500.0], strict=True):
-    rng = np.random.default_rng(seed)
-    Z = rng.normal(scale=scale, size=(N, K))
-    Z_copy = Z.copy()
-    P = _strict(stable_softmax, Z, what="stable_softmax")
-    assert np.array_equal(Z, Z_copy), "Your stable_softmax changed its argument Z in place; write Z - m, not Z -= m."
-    where = f"of a ({N}, {K}) batch of logits of scale {scale:g}"
-    checks.assert_close(np.sum(P, axis=1), np.ones(N), what="row sums of the softmax", where=where, hint=_hint)
-    checks.assert_close(P, _softmax_reference(Z), what="softmax", where=where, hint=_hint)
-# Rows at very different levels in one batch: each row needs its own maximum.
-Z = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -999.0], [710.0, 710.0, 710.0], [-5000.0, 3.0, -5000.0]])
-checks.assert_close(_strict(stable_softmax, Z, what="stable_softmax"), _softmax_reference(Z), what="softmax",
-                    where="for rows at very different levels", hint=_hint)
-# Shift invariance: adding s to every logit of a row changes nothing.
-rng = np.random.default_rng(306)
-Z, shift = rng.normal(size=(6, 3)), rng.uniform(-900.0, 900.0, size=6)
-checks.assert_close(_strict(stable_softmax, Z + shift[:, None], what="stable_softmax"), stable_softmax(Z),
-                    what="softmax", where="of shifted rows (softmax(z + s) = softmax(z))", hint=_hint)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import mpmath
+import numpy as np
+
+from calcml import checks, probes
+
+_STABLE_HINT = ("exp overflows above 709.8, and exp of a very negative number underflows to 0 (log(0) = -inf, "
+                "0/0 = nan): subtract each row's maximum before exponentiating.")
+
+
+def _batches(rng, shapes, scales):
+    return [rng.normal(scale=float(s), size=shape) for shape, s in zip(shapes, scales, strict=True)]
+
+
+def _levels(rng):  # rows at very different levels in one batch: each row needs its own maximum
+    base = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -999.0], [710.0, 710.0, 710.0],
+                     [-5000.0, 3.0, -5000.0]])
+    return base + rng.uniform(-5, 5, size=(4, 1))
+
+
+def _strict_value(got, what, where):  # the value the driver's strict() reported, unless it hit an error
+    probes.require(isinstance(got, (list, dict)), f"Your {what} {where} gave no result.")
+    value, error = (got.get("value"), got.get("error")) if isinstance(got, dict) else (got + [None, None])[:2]
+    probes.require(not error, f"Your {what} {where} hit a floating-point error ({error}). {_STABLE_HINT}")
+    return value
+
+
+def _untouched(got, Z, name):  # the argument as the function left it (raw data from the driver) is the one given
+    after = got.get("Z_after") if isinstance(got, dict) else None
+    probes.require(isinstance(after, list) and np.shape(after) == Z.shape
+                   and bool(np.array_equal(np.asarray(after, dtype=float), Z)),
+                   f"Your {name} changed its argument Z in place; write Z - m, not Z -= m.")
+
+
+def _softmax(Z):  # the softmax of each row, in 40-digit arithmetic with unbounded exponents (mpmath)
+    rows = []
+    with mpmath.workdps(40):
+        for row in np.asarray(Z).tolist():
+            e = [mpmath.exp(v) for v in row]
+            total = mpmath.fsum(e)
+            rows.append([float(x / total) for x in e])
+    return np.array(rows)
+
+
+def _inputs(rng):
+    shapes = [(1, 1), (int(rng.integers(2, 9)), 2), (3, int(rng.integers(5, 10))), (int(rng.integers(30, 60)), 4),
+              (5, 7)]
+    batches = _batches(rng, shapes, [1.0, rng.uniform(20, 60), rng.uniform(500, 1000), rng.uniform(2, 8),
+                                     rng.uniform(1000, 3000)])
+    # Gaps of 710 to 722 below the row maximum: exp(gap) overflows, yet each probability is a subnormal number
+    # (1e-314 to 1e-308), which a formula that overflows and divides by inf returns as 0.
+    gaps = rng.uniform(710.0, 722.0, size=(4, 2))
+    tiny = np.column_stack([np.zeros(4), -gaps]) + rng.uniform(-400.0, 400.0, size=(4, 1))
+    return {"batches": batches + [_levels(rng), tiny],
+            "shifted": {"Z": rng.normal(size=(6, 3)), "shift": rng.uniform(-900.0, 900.0, size=6)}}
+
+
+_DRIVER = probes.STRICT_CALL + """
+result = {"batches": []}
+for Z in inputs["batches"]:
+    Z = np.array(Z, dtype=float)
+    value, error = strict(stable_softmax, Z)
+    result["batches"].append({"value": value, "error": error, "Z_after": Z})
+s = inputs["shifted"]
+result["shifted"] = strict(stable_softmax, np.array(s["Z"]) + np.array(s["shift"])[:, None])
+"""
+
+_HINT = "Divide the exponentials of each row by that row's sum (axis=1, keepdims=True)."
+
+
+def _tiny_probabilities(value, expected, Z):
+    """Probabilities between 1e-314 and 1e-307 (the row maximum 708 to 723 above) must come out to 6 digits: a
+    formula that overflows there (exp(gap) = inf, then 1/inf = 0) returns 0, which `close` cannot see next to 1."""
+    band = (expected >= 1e-314) & (expected <= 1e-307)
+    if not band.any():
+        return
+    got = np.asarray(value, dtype=float)
+    bad = band & ~(np.abs(got - expected) <= 1e-6 * expected)
+    if bad.any():
+        n, k = (int(i) for i in np.argwhere(bad)[0])
+        raise checks.CheckFailure(
+            f"Your stable_softmax gives {got[n, k]:.6g} for a probability of {expected[n, k]:.6g} (row {n}: the logit "
+            f"{Z[n, k]:.6g} is {np.max(Z[n]) - Z[n, k]:.4g} below the row's maximum). A formula whose exp overflows "
+            "there loses it. " + _STABLE_HINT)
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("batches"), list)
+                   and len(result["batches"]) == len(inputs["batches"]), "stable_softmax gave too few results.")
+    for Z, got in zip(inputs["batches"], result["batches"], strict=True):
+        Z = np.array(Z)
+        _untouched(got, Z, "stable_softmax")
+        where = f"of a {Z.shape} batch of logits up to {np.max(np.abs(Z)):.3g}"
+        value, expected = _strict_value(got, "stable_softmax", where), _softmax(Z)
+        probes.close(value, expected, what="softmax", where=where, hint=_HINT)
+        _tiny_probabilities(value, expected, Z)
+        probes.close(np.sum(np.asarray(value, dtype=float), axis=1), np.ones(len(Z)), what="row sums of the softmax",
+                     where=where, hint=_HINT)
+    s = inputs["shifted"]
+    Z = np.array(s["Z"]) + np.array(s["shift"])[:, None]
+    probes.close(_strict_value(result.get("shifted"), "stable_softmax", "of shifted rows"), _softmax(Z),
+                 what="softmax", where="of rows shifted by up to ±900", hint=_HINT)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=301)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="07_loss_gradients-stable_softmax-solution" mistake="The textbook formula: inf / inf = nan at logits of 1000."
+def stable_softmax(Z):
+    E = np.exp(Z)
+    return E / E.sum(axis=1, keepdims=True)
+
+
+# %% active="py" wrong_answer="07_loss_gradients-stable_softmax-solution" mistake="Right values, but the caller's logits are modified in place."
+def stable_softmax(Z):
+    Z -= Z.max(axis=1, keepdims=True)
+    E = np.exp(Z)
+    return E / E.sum(axis=1, keepdims=True)
+
+
+# %% active="py" wrong_answer="07_loss_gradients-stable_softmax-solution" mistake="Normalised over the batch (columns) instead of over the classes (rows)."
+def stable_softmax(Z):
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=0, keepdims=True)
+
 
 # %% [markdown]
 # ### Exercise 4 · The gradient of softmax cross-entropy (3 points)
@@ -611,20 +850,109 @@ _check_ce_grad(Z, labels, np.eye(3)[labels], "for one-hot targets Y of shape (5,
 Z_big = np.array([[1000.0, -1000.0, 0.0], [0.0, 1000.0, -1000.0]])
 _check_ce_grad(Z_big, np.array([1, 1]), np.array([1, 1]), "at logits ±1000")
 ### BEGIN HIDDEN TESTS
-for seed, (N, K), scale in zip([401, 402, 403, 404], [(1, 2), (8, 4), (3, 6), (6, 5)], [1.0, 3.0, 1000.0, 300.0],
-                               strict=True):
-    rng = np.random.default_rng(seed)
-    Z, labels = rng.normal(scale=scale, size=(N, K)), rng.integers(0, K, size=N)
-    _check_ce_grad(Z, labels, labels, f"for a ({N}, {K}) batch of logits of scale {scale:g}, index targets")
-    _check_ce_grad(Z, labels, np.eye(K, dtype=int)[labels], f"for a ({N}, {K}) batch, integer one-hot targets")
-    # Each row of the gradient sums to 0, because P and Y both have rows summing to 1.
-    G = softmax_cross_entropy_grad(Z, labels)
-    checks.assert_close(G.sum(axis=1), np.zeros(N), what="row sums of the gradient", where=f"for N={N}")
-# Ties at the top and a true class far below the others.
-Z = np.array([[1000.0, 1000.0, -1000.0], [-1000.0, 1000.0, 999.0], [500.0, 500.0, 500.0]])
-_check_ce_grad(Z, np.array([0, 0, 2]), np.array([0, 0, 2]), "at tied and extreme logits")
-_check_ce_grad(Z, np.array([0, 0, 2]), np.eye(3)[[0, 0, 2]], "at tied and extreme logits, one-hot targets")
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import mpmath
+import numpy as np
+
+from calcml import checks, numdiff, probes
+
+
+def _untouched(got, Z, name):  # the argument as the function left it (raw data from the driver) is the one given
+    after = got.get("Z_after") if isinstance(got, dict) else None
+    probes.require(isinstance(after, list) and np.shape(after) == Z.shape
+                   and bool(np.array_equal(np.asarray(after, dtype=float), Z)),
+                   f"Your {name} changed its argument Z in place; write Z - m, not Z -= m.")
+
+
+def _mean_ce(Z, labels):  # (1/N) Σ_n [log Σ_k exp Z[n, k] − Z[n, labels[n]]], in 40-digit arithmetic (mpmath)
+    with mpmath.workdps(40):
+        total = mpmath.fsum(mpmath.log(mpmath.fsum(mpmath.exp(v) for v in row)) - row[t]
+                            for row, t in zip(np.asarray(Z).tolist(), labels, strict=True))
+        return float(total / len(labels))
+
+
+def _inputs(rng):
+    cases = []
+    for (N, K), scale in zip([(1, 2), (int(rng.integers(5, 9)), 4), (3, int(rng.integers(4, 7))), (5, 5)],
+                             [1.0, rng.uniform(1, 4), rng.uniform(500, 1000), rng.uniform(100, 400)], strict=True):
+        cases.append({"Z": rng.normal(scale=float(scale), size=(N, K)), "labels": rng.integers(0, K, size=N)})
+    ties = np.array([[1000.0, 1000.0, -1000.0], [-1000.0, 1000.0, 999.0], [500.0, 500.0, 500.0]])
+    cases.append({"Z": ties + rng.uniform(-3, 3, size=(3, 1)), "labels": [0, 0, 2]})
+    return {"cases": cases}
+
+
+_DRIVER = probes.STRICT_CALL + """
+result = []
+for case in inputs["cases"]:
+    Z, labels = np.array(case["Z"], dtype=float), np.array(case["labels"], dtype=int)
+    K = Z.shape[1]
+    entry = {}
+    for kind, targets in [("index", labels), ("one_hot_int", np.eye(K, dtype=int)[labels]),
+                          ("one_hot", np.eye(K)[labels])]:
+        Z = np.array(case["Z"], dtype=float)
+        try:
+            value, error = strict(softmax_cross_entropy_grad, Z, targets)
+        except (IndexError, ValueError) as failure:
+            value, error = None, f"{type(failure).__name__}: {failure}"
+        entry[kind] = {"value": value, "error": error, "Z_after": Z}
+    result.append(entry)
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "softmax_cross_entropy_grad gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        Z, labels = np.array(case["Z"], dtype=float), [int(t) for t in case["labels"]]
+        N, K = Z.shape
+        expected = numdiff.gradient(lambda V, labels=labels: _mean_ce(V, labels), Z, h=1e-3)
+        probes.require(isinstance(got, dict), "softmax_cross_entropy_grad gave no result.")
+        for kind, label in [("index", "class-index targets"), ("one_hot_int", "integer one-hot targets"),
+                            ("one_hot", "one-hot targets")]:
+            entry = got.get(kind)
+            where = f"for a ({N}, {K}) batch of logits up to {np.max(np.abs(Z)):.3g}, {label}"
+            probes.require(isinstance(entry, dict), f"softmax_cross_entropy_grad gave no result {where}.")
+            if entry.get("error"):
+                raise checks.CheckFailure(
+                    f"Your softmax_cross_entropy_grad {where} raised {entry['error']}. It must accept class indices "
+                    "(1-D, shape (N,)) and one-hot rows (2-D, shape (N, K)), and compute the probabilities with your "
+                    "stable_softmax.")
+            _untouched(entry, Z, "softmax_cross_entropy_grad")
+            probes.close(entry.get("value"), expected, what="gradient of the mean cross-entropy", where=where,
+                         batch_size=N,
+                         hint="It is (P − Y)/N: P the softmax of each row, Y the one-hot targets, N the batch size.")
+        # Each row of the gradient sums to 0, because P and Y both have rows summing to 1.
+        probes.close(np.sum(np.asarray(got["index"]["value"], dtype=float), axis=1), np.zeros(N),
+                     what="row sums of the gradient", where=f"for N={N}")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=401)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="07_loss_gradients-softmax_cross_entropy_grad-solution" mistake="The gradient of the summed loss: the 1/N of the mean is missing."
+def softmax_cross_entropy_grad(Z, y):
+    N, K = Z.shape
+    Y = y if np.ndim(y) == 2 else np.eye(K)[y]
+    return stable_softmax(Z) - Y
+
+
+# %% active="py" wrong_answer="07_loss_gradients-softmax_cross_entropy_grad-solution" mistake="A naive softmax inside: nan at logits of +-1000."
+def softmax_cross_entropy_grad(Z, y):
+    N, K = Z.shape
+    Y = y if np.ndim(y) == 2 else np.eye(K)[y]
+    E = np.exp(Z)
+    return (E / E.sum(axis=1, keepdims=True) - Y) / N
+
+
+# %% active="py" wrong_answer="07_loss_gradients-softmax_cross_entropy_grad-solution" mistake="Only class indices handled: one-hot targets are indexed as if they were indices."
+def softmax_cross_entropy_grad(Z, y):
+    N, K = Z.shape
+    Y = np.zeros((N, K))
+    Y[np.arange(N), y] = 1.0
+    return (stable_softmax(Z) - Y) / N
+
 
 # %% [markdown]
 # Now drive the explorer with **your** functions: it shows your gradient, and the readout compares it with the
@@ -669,13 +997,56 @@ X, w, y = rng.normal(size=(8, 3)), rng.normal(size=3), rng.normal(size=8)
 checks.check_gradient(lambda v: ridge_grad(X, v, y, 0.5), _ridge_loss(X, y, 0.5), w, what="ridge gradient (λ = 0.5)",
                       batch_size=8, hint=_hint)
 ### BEGIN HIDDEN TESTS
-for seed, (N, d), lam in zip([501, 502, 503, 504], [(10, 2), (3, 6), (50, 4), (1, 3)], [0.0, 0.1, 3.0, 25.0],
-                             strict=True):
-    rng = np.random.default_rng(seed)
-    X, w, y = rng.normal(scale=1.5, size=(N, d)), rng.normal(size=d), rng.normal(size=N)
-    checks.check_gradient(lambda v, X=X, y=y, lam=lam: ridge_grad(X, v, y, lam), _ridge_loss(X, y, lam), w,
-                          what=f"ridge gradient (N={N}, d={d}, λ={lam:g})", batch_size=N, hint=_hint)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import numdiff, probes
+
+
+def _dims(rng, low, high):
+    return [int(rng.integers(low, high)), int(rng.integers(1, 8))]
+
+
+def _inputs(rng):
+    shapes = [_dims(rng, 5, 15), (3, int(rng.integers(4, 8))), _dims(rng, 30, 60), (1, 3)]
+    lams = [0.0, float(rng.uniform(0.05, 0.5)), float(rng.uniform(1, 5)), float(rng.uniform(10, 30))]
+    return {"cases": [{"X": rng.normal(scale=1.5, size=s), "w": rng.normal(size=s[1]), "y": rng.normal(size=s[0]),
+                       "lam": lam} for s, lam in zip(shapes, lams, strict=True)]}
+
+
+_DRIVER = """
+import numpy as np
+result = [ridge_grad(*(np.array(c[k], dtype=float) for k in ("X", "w", "y")), c["lam"]) for c in inputs["cases"]]
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]), "ridge_grad gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        X, w, y = (np.array(case[k], dtype=float) for k in ("X", "w", "y"))
+        lam, (N, d) = case["lam"], X.shape
+        probes.close(got, numdiff.gradient(lambda v, X=X, y=y, lam=lam: np.mean((X @ v - y) ** 2) + lam * np.sum(v**2),
+                                           w),
+                     what=f"ridge gradient (N={N}, d={d}, λ={lam:.3g})", batch_size=N,
+                     hint="The penalty λ‖w‖² = λ wᵀw has gradient 2λw, and it is not divided by N.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=501)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="07_loss_gradients-ridge_grad-solution" mistake="The penalty's gradient taken as lam * w (the 2 of d(w²)/dw forgotten)."
+def ridge_grad(X, w, y, lam):
+    N = X.shape[0]
+    return 2.0 * X.T @ (X @ w - y) / N + lam * w
+
+
+# %% active="py" wrong_answer="07_loss_gradients-ridge_grad-solution" mistake="The penalty averaged over the batch as well."
+def ridge_grad(X, w, y, lam):
+    N = X.shape[0]
+    return (2.0 * X.T @ (X @ w - y) + 2.0 * lam * w) / N
+
 
 # %% [markdown]
 # ### Exercise 6 · The ridge minimiser in closed form (2 points)
@@ -740,17 +1111,94 @@ def _check_ridge_minimiser(X, y, lam, where):
 rng = np.random.default_rng(6)
 _check_ridge_minimiser(rng.normal(size=(8, 3)), rng.normal(size=8), 0.5, "for N=8, d=3, λ=0.5")
 ### BEGIN HIDDEN TESTS
-for seed, (N, d), lam in zip([601, 602, 603, 604, 605], [(12, 3), (4, 9), (1, 5), (60, 6), (20, 2)],
-                             [0.0, 0.2, 1.0, 0.05, 40.0], strict=True):
-    rng = np.random.default_rng(seed)
-    X, y = rng.normal(scale=2.0, size=(N, d)), rng.normal(loc=1.0, size=N)
-    _check_ridge_minimiser(X, y, lam, f"for N={N}, d={d}, λ={lam:g}")
-# Two identical features and λ > 0: XᵀX is singular, XᵀX + NλI is not.
-rng = np.random.default_rng(606)
-column = rng.normal(size=15)
-_check_ridge_minimiser(np.column_stack([column, column, rng.normal(size=15)]), rng.normal(size=15), 0.3,
-                       "for two identical features, λ=0.3")
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import math
+
+import numpy as np
+
+from calcml import checks, numdiff, probes
+
+
+def _dims(rng, low, high):
+    return [int(rng.integers(low, high)), int(rng.integers(1, 8))]
+
+
+def _inputs(rng):
+    shapes = [_dims(rng, 10, 20), (4, int(rng.integers(6, 10))), (1, 5), _dims(rng, 40, 80), (20, 2)]
+    lams = [0.0, float(rng.uniform(0.1, 0.5)), float(rng.uniform(0.5, 2)), float(rng.uniform(0.01, 0.1)),
+            float(rng.uniform(20, 60))]
+    cases = [{"X": rng.normal(scale=2.0, size=s), "y": rng.normal(loc=1.0, size=s[0]), "lam": lam}
+             for s, lam in zip(shapes, lams, strict=True)]
+    cases[0]["X"] = rng.normal(scale=2.0, size=(max(cases[0]["X"].shape[0], 8), 3))  # full column rank for λ = 0
+    cases[0]["y"] = rng.normal(loc=1.0, size=cases[0]["X"].shape[0])
+    column = rng.normal(size=15)
+    cases.append({"X": np.column_stack([column, column, rng.normal(size=15)]), "y": rng.normal(size=15),
+                  "lam": float(rng.uniform(0.1, 0.5))})
+    return {"cases": cases}
+
+
+_DRIVER = """
+import numpy as np
+result = [ridge_closed_form(np.array(c["X"], dtype=float), np.array(c["y"], dtype=float), c["lam"])
+          for c in inputs["cases"]]
+"""
+
+_HINT = ("Set (2/N) Xᵀ(Xw − y) + 2λw = 0 and multiply by N/2: the matrix is XᵀX + NλI, with N λ on the "
+         "diagonal.")
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "ridge_closed_form gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        X, y, lam = np.array(case["X"]), np.array(case["y"]), case["lam"]
+        N, d = X.shape
+        where = f"for N={N}, d={d}, λ={lam:.3g}"
+        # Ridge is least squares on data augmented with rows sqrt(N λ) I and targets 0.
+        A = np.vstack([X, math.sqrt(N * lam) * np.eye(d)])
+        reference = np.linalg.lstsq(A, np.concatenate([y, np.zeros(d)]), rcond=None)[0]
+        probes.close(got, reference, what="ridge minimiser w*", where=where, hint=_HINT)
+        # Independent facts: the gradient of the loss (numdiff, from the loss alone) vanishes at the minimiser,
+        # and no small step lowers the loss.
+        w_star = np.asarray(got, dtype=float).reshape(d)
+        loss = lambda w, X=X, y=y, lam=lam: np.mean((X @ w - y) ** 2) + lam * np.sum(w**2)  # noqa: E731
+        g_star = np.linalg.norm(numdiff.gradient(loss, w_star))
+        g_zero = np.linalg.norm(numdiff.gradient(loss, np.zeros(d)))
+        if not g_star <= 1e-7 * g_zero:
+            raise checks.CheckFailure(
+                f"At your w* {where}, the gradient of the ridge loss has norm {g_star:.3g} ({g_star / g_zero:.2g} "
+                f"times its norm at w = 0), but it must vanish at the minimiser. {_HINT}")
+        rng = np.random.default_rng(N + d)
+        for _ in range(20):
+            step = 1e-3 * (1.0 + np.linalg.norm(w_star)) * rng.normal(size=d)
+            if loss(w_star + step) < loss(w_star) - 1e-12:
+                raise checks.CheckFailure(f"A small step from your w* {where} lowers the ridge loss from "
+                                          f"{loss(w_star):.6g} to {loss(w_star + step):.6g}, so w* is not the "
+                                          "minimiser.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=601)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="07_loss_gradients-ridge_closed_form-solution" mistake="The sum-of-squares textbook formula, used with the mean-squared loss: lam where N * lam belongs."
+def ridge_closed_form(X, y, lam):
+    d = X.shape[1]
+    return np.linalg.solve(X.T @ X + lam * np.eye(d), X.T @ y)
+
+
+# %% active="py" wrong_answer="07_loss_gradients-ridge_closed_form-solution" mistake="A scalar added to every entry of XᵀX instead of a multiple of the identity."
+def ridge_closed_form(X, y, lam):
+    N = X.shape[0]
+    return np.linalg.solve(X.T @ X + N * lam, X.T @ y)
+
+
+# %% active="py" wrong_answer="07_loss_gradients-ridge_closed_form-solution" mistake="The 2 of the penalty's gradient kept on one side only: 2 N lam instead of N lam."
+def ridge_closed_form(X, y, lam):
+    N, d = X.shape
+    return np.linalg.solve(X.T @ X + 2 * N * lam * np.eye(d), X.T @ y)
+
 
 # %% [markdown]
 # ## What you can now do

@@ -695,58 +695,211 @@ assert _index(worst) == bug1, (f"The bug is at index {bug1}, but your gradient_c
                                "The worst component is the one with the largest |a_i - e_i|; return its index "
                                "with np.unravel_index, as a tuple.")
 ### BEGIN HIDDEN TESTS
-# A component whose true derivative is ~0: central-difference noise there must not be blamed.
-rng = np.random.default_rng(823)
-A, B = rng.normal(size=(2, 7))
-A[2], B[2] = 0.0, 0.0
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. The driver reports
+# raw data only (numbers, the index returned, x after the calls); every verdict is made in _verify, against
+# numdiff references on plain NumPy functions. Twelve problems on vectors and matrices, with a bug at a prominent
+# index, and one gradient with a component whose true derivative is ~0 (rounding noise there must not be blamed).
+import numpy as np
 
+from calcml import checks, numdiff, probes
+
+
+def _draw_problem(rng, shape):
+    A, B, C = rng.normal(size=(3, *shape))
+    x = rng.normal(size=shape)
+    g = A * B * np.cos(A * x) + C * x
+    candidates = np.argwhere(np.abs(g) > 0.5 * np.max(np.abs(g)))
+    bug = [int(i) for i in candidates[rng.integers(len(candidates))]]
+    return {"A": A, "B": B, "C": C, "x": x, "bug": bug, "factor": float(rng.choice([1.5, -1.0, 0.6]))}
+
+
+def _inputs(rng):
+    shapes = [[(int(rng.integers(2, 9)),), (int(rng.integers(2, 5)), int(rng.integers(2, 5)))][k % 2]
+              for k in range(12)]
+    A, B = rng.normal(size=(2, 7))
+    flat = int(rng.integers(7))
+    A[flat], B[flat] = 0.0, 0.0
+    return {"problems": [_draw_problem(rng, s) for s in shapes],
+            "flat": {"A": A, "B": B, "x": rng.normal(size=7), "flat": flat}}
+
+
+_DRIVER = """
+import numpy as np
+
+result = {"problems": []}
+for p in inputs["problems"]:
+    A, B, C = (np.array(p[k], dtype=float) for k in ("A", "B", "C"))
+    bug, factor = tuple(p["bug"]), p["factor"]
+
+    def f(v, A=A, B=B, C=C):
+        return float(np.sum(B * np.sin(A * v)) + 0.5 * np.sum(C * v**2))
+
+    def grad(v, A=A, B=B, C=C):
+        return A * B * np.cos(A * v) + C * v
+
+    def buggy(v, grad=grad, bug=bug, factor=factor):
+        out = grad(v)
+        out[bug] *= factor
+        return out
+
+    x = np.array(p["x"], dtype=float)
+    err_ok, _ = gradient_check(f, grad, x)
+    err_bug, worst = gradient_check(f, buggy, x)
+    err_big, _ = gradient_check(f, grad, x, h=1e-2)
+    result["problems"].append({"ok": err_ok, "bug": err_bug, "index": worst, "big": err_big, "x_after": x})
+q = inputs["flat"]
+A, B, k = np.array(q["A"]), np.array(q["B"]), q["flat"]
+tiny = np.eye(7)[k] * 1e-12
 
 def f3(v):
-    return float(np.sum(B * np.exp(A * v)) + 1e-12 * v[2])
-
+    return float(np.sum(B * np.exp(A * v)) + 1e-12 * v[k])
 
 def g3(v):
-    return A * B * np.exp(A * v) + np.eye(7)[2] * 1e-12
+    return A * B * np.exp(A * v) + tiny
 
-
-x3 = rng.normal(size=7)
-bug3 = int(np.argmax(np.abs(g3(x3))))
-
+x3 = np.array(q["x"])
+worst_true = int(np.argmax(np.abs(g3(x3))))
 
 def g3_bug(v):
     out = g3(v)
-    out[bug3] *= 1.5
+    out[worst_true] *= 1.5
     return out
 
-
 err, worst = gradient_check(f3, g3_bug, x3)
-_check_error(err, checks.relative_error(g3_bug(x3), numdiff.gradient(f3, x3)),
-             "for a gradient with a component whose derivative is 1e-12",
-             "Do not divide each component by its own size: use one scale for the whole gradient.")
-assert _index(worst) == (bug3,), (f"The bug is at index {bug3}, but your gradient_check blames {_index(worst)}, "
-                                  "where the true derivative is 1e-12 and only rounding noise remains.")
-for seed in range(810, 822):
-    rng = np.random.default_rng(seed)
-    shape = [(int(rng.integers(2, 9)),), (int(rng.integers(2, 5)), int(rng.integers(2, 5)))][seed % 2]
-    f2, g2, g2_bug, x2, bug2 = _problem(rng, shape)
-    x_before = x2.copy()
-    err, worst = gradient_check(f2, g2, x2)
-    assert np.array_equal(x2, x_before), "gradient_check changed the caller's x; perturb a copy, not x itself."
-    assert np.ndim(err) == 0, f"The error must be a single float, not {type(err).__name__}."
-    assert float(err) < 1e-7, (f"Your gradient_check reports a relative error of {float(err):.2e} for a CORRECT "
-                               f"gradient at x of shape {shape}. Use central differences.")
-    err, worst = gradient_check(f2, g2_bug, x2)
-    expected = checks.relative_error(g2_bug(x2), numdiff.gradient(f2, x2))
-    _check_error(err, expected, f"for x of shape {shape} with a bug at {bug2}",
-                 "Use the same denominator for every component: max(max|a|, max|e|, 1e-6).")
-    assert len(_index(worst)) == len(shape), (f"For x of shape {shape} the index needs {len(shape)} entries, "
-                                              f"not {_index(worst)}: use np.unravel_index.")
-    assert _index(worst) == bug2, f"The bug is at {bug2}, but your gradient_check points at {_index(worst)}."
-    # The step: a larger h must be used as given (truncation error grows like h²).
-    err_big, _ = gradient_check(f2, g2, x2, h=1e-2)
-    ref_big = checks.relative_error(g2(x2), numdiff.gradient(f2, x2, h=1e-2, order=2))
-    _check_error(err_big, ref_big, "with h = 1e-2", "Use the step h that is passed in.", rtol=1e-3)
+result["flat"] = {"err": err, "index": worst}
+"""
+
+
+def _gradients(p):
+    A, B, C = (np.array(p[k], dtype=float) for k in ("A", "B", "C"))
+    bug, factor = tuple(p["bug"]), p["factor"]
+
+    def f(v):
+        return float(np.sum(B * np.sin(A * v)) + 0.5 * np.sum(C * v**2))
+
+    def grad(v):
+        return A * B * np.cos(A * v) + C * v
+
+    def buggy(v):
+        out = grad(v)
+        out[bug] *= factor
+        return out
+
+    return f, grad, buggy
+
+
+def _error(got, expected, where, hint, rtol=checks.RTOL):
+    probes.require(type(got) in (int, float) and bool(np.isfinite(got)),
+                   f"The error {where} must be one finite float, not {got!r}.")
+    probes.require(checks.relative_error(float(got), expected) <= rtol,
+                   f"Your gradient_check reports a relative error of {float(got):.6g} {where}, but the course's "
+                   f"definition gives {expected:.6g}. {hint}")
+
+
+def _index_list(raw):
+    """The index the student's gradient_check returned (raw data), as a list of ints: an int is a 1-D index."""
+    if type(raw) is int:
+        return [raw]
+    if isinstance(raw, list) and all(type(i) is int for i in raw):
+        return raw
+    return None
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("problems"), list)
+                   and len(result["problems"]) == len(inputs["problems"]), "gradient_check gave too few results.")
+    for p, got in zip(inputs["problems"], result["problems"], strict=True):
+        f, grad, buggy = _gradients(p)
+        x = np.array(p["x"], dtype=float)
+        where = f"for x of shape {x.shape}"
+        ok = got.get("ok")
+        probes.require(type(ok) in (int, float), f"The error {where} must be a single float, not {ok!r}.")
+        probes.require(bool(ok < 1e-7),
+                       f"Your gradient_check reports a relative error of {ok!r} for a CORRECT gradient {where}; "
+                       "central differences with h = 1e-6 agree to about 1e-9. Use (f(x + h e_i) - f(x - h e_i)) / "
+                       "(2h).")
+        after = got.get("x_after")
+        probes.require(isinstance(after, list) and np.shape(after) == x.shape
+                       and bool(np.array_equal(np.asarray(after, dtype=float), x)),
+                       "gradient_check changed the caller's x; perturb a copy, not x itself.")
+        _error(got.get("bug"), checks.relative_error(buggy(x), numdiff.gradient(f, x)),
+               f"{where} with a bug at {tuple(p['bug'])}",
+               "Divide the largest |a_i - e_i| by max(max|a|, max|e|, 1e-6), the same scale for every component.")
+        index = got.get("index")
+        probes.require(_index_list(index) == p["bug"] and (x.ndim == 1 or isinstance(index, list)),
+                       f"The bug is at index {tuple(p['bug'])}, but your gradient_check points at {got.get('index')} "
+                       f"{where}. Return the index of the largest |a_i - e_i| with np.unravel_index, as a tuple.")
+        _error(got.get("big"), checks.relative_error(grad(x), numdiff.gradient(f, x, h=1e-2, order=2)),
+               f"{where} with h = 1e-2", "Use the step h that is passed in.", rtol=1e-3)
+    q = inputs["flat"]
+    A, B, k = np.array(q["A"]), np.array(q["B"]), q["flat"]
+    x3 = np.array(q["x"])
+
+    def f3(v):
+        return float(np.sum(B * np.exp(A * v)) + 1e-12 * v[k])
+
+    g = A * B * np.exp(A * x3) + np.eye(7)[k] * 1e-12
+    worst = int(np.argmax(np.abs(g)))
+    g_bug = g.copy()
+    g_bug[worst] *= 1.5
+    got = result.get("flat")
+    probes.require(isinstance(got, dict), "gradient_check gave no result.")
+    _error(got.get("err"), checks.relative_error(g_bug, numdiff.gradient(f3, x3)),
+           "for a gradient with a component whose derivative is 1e-12",
+           "Do not divide each component by its own size: use one scale for the whole gradient.")
+    probes.require(_index_list(got.get("index")) == [worst],
+                   f"The bug is at index ({worst},), but your gradient_check blames {got.get('index')}, where the "
+                   "true derivative is 1e-12 and only rounding noise remains.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=811)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="Forward differences: an O(h) error of about 1e-6 even for a correct gradient."
+def gradient_check(f, grad_f, x, h=1e-6):
+    x = np.array(x, dtype=float)
+    analytic = np.asarray(grad_f(x.copy()), dtype=float)
+    numeric = np.zeros_like(x)
+    fx = f(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = h
+        numeric[i] = (f(x + step) - fx) / h
+    difference = np.abs(analytic - numeric)
+    scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
+    worst = np.unravel_index(np.argmax(difference), x.shape)
+    return float(difference[worst] / scale), tuple(int(i) for i in worst)
+
+
+# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="Each component measured on its own scale: rounding noise where the derivative is ~0 becomes \"100%\"."
+def gradient_check(f, grad_f, x, h=1e-6):
+    x = np.array(x, dtype=float)
+    analytic = np.asarray(grad_f(x.copy()), dtype=float)
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = h
+        numeric[i] = (f(x + step) - f(x - step)) / (2 * h)
+    relative = np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), 1e-300)
+    worst = np.unravel_index(np.argmax(relative), x.shape)
+    return float(relative[worst]), tuple(int(i) for i in worst)
+
+
+# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="The flat index from np.argmax: right for vectors, wrong for matrices."
+def gradient_check(f, grad_f, x, h=1e-6):
+    x = np.array(x, dtype=float)
+    analytic = np.asarray(grad_f(x.copy()), dtype=float)
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = h
+        numeric[i] = (f(x + step) - f(x - step)) / (2 * h)
+    difference = np.abs(analytic - numeric)
+    scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
+    return float(np.max(difference) / scale), int(np.argmax(difference))
+
 
 # %% [markdown]
 # Now run your checker over the zoo, on the same point for every entry. Read each verdict: which op is broken,
@@ -837,31 +990,213 @@ with using_rules(mul=mul_backward, tanh=tanh_backward, sigmoid=sigmoid_backward)
     checks.check_gradient(g_eng, lambda v: np.sum(v * np.tanh(v) + 3.0 * _sigmoid(v)), x0,
                           what="engine gradient of sum(x tanh(x) + 3 sigmoid(x))")
 ### BEGIN HIDDEN TESTS
-for seed in range(821, 827):
-    rng = np.random.default_rng(seed)
-    shape = [(int(rng.integers(1, 7)),), (int(rng.integers(1, 4)), int(rng.integers(2, 4)))][seed % 2]
-    _check_rules(rng, shape, spread=1.0 + 3.0 * (seed % 3))
-# Saturated units: tanh and sigmoid far from 0 (a rule using the input, 1 - x², is wildly off here).
-xs = np.array([-30.0, -8.0, -2.5, 0.0, 2.5, 8.0, 30.0])
-up = np.random.default_rng(827).normal(size=xs.size)
-for name, rule, fwd in [("tanh", tanh_backward, np.tanh), ("sigmoid", sigmoid_backward, _sigmoid)]:
-    (result,) = tuple(rule((xs,), fwd(xs), up))
-    checks.assert_close(result, _vjp(fwd, (xs,), up, 0), what=f"gradient of {name}", where="at saturated inputs",
-                        hint="Use `out`: the rule must vanish as the unit saturates.")
-# Through the engine: a tensor used twice, a broadcast scalar, and compositions.
-rng = np.random.default_rng(828)
-x0, s0 = rng.normal(size=5), 1.7
-with using_rules(mul=mul_backward, tanh=tanh_backward, sigmoid=sigmoid_backward):
-    checks.check_gradient(as_functions(lambda t: (t * t * t).sum())[1], lambda v: np.sum(v**3), x0,
-                          what="engine gradient of sum(x * x * x)")
-    checks.check_gradient(as_functions(lambda t: ((t * 0.5).tanh().sigmoid() * t).sum())[1],
-                          lambda v: np.sum(_sigmoid(np.tanh(0.5 * v)) * v), x0,
-                          what="engine gradient of sum(sigmoid(tanh(x/2)) x)")
-    s = Tensor(s0)
-    (s * Tensor(x0)).tanh().sum().backward()
-    checks.assert_close(s.grad, numdiff.derivative(lambda q: np.sum(np.tanh(q * x0)), s0),
-                        what="gradient of a scalar broadcast in s * x", where="through the engine")
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. The rules are
+# called directly (six shapes, saturated inputs) and through an engine the driver carries itself (a tensor used
+# three times, compositions, a broadcast scalar), so that only the student's rules are being judged.
+import numpy as np
+
+from calcml import numdiff, probes
+
+
+def _sigmoid(a):
+    return np.exp(-np.logaddexp(0.0, -a))
+
+
+def _inputs(rng):
+    cases = []
+    for k in range(6):
+        shape = [(int(rng.integers(1, 7)),), (int(rng.integers(1, 4)), int(rng.integers(2, 4)))][k % 2]
+        spread = 1.0 + 3.0 * (k % 3)
+        a, b, x, up = rng.normal(size=(4, *shape))
+        cases.append({"a": a, "b": b, "x": x * spread, "up": up})
+    xs = np.concatenate([[-30.0, 30.0, 0.0], rng.uniform(-10, 10, size=5)])
+    return {"cases": cases, "saturated": {"x": xs, "up": rng.normal(size=xs.size)},
+            "engine": rng.normal(size=5).tolist(), "c": float(rng.uniform(1, 4)),
+            "scalar": float(rng.uniform(0.5, 2.5))}
+
+
+_DRIVER = """
+import numpy as np
+
+def sigmoid(v):
+    return np.exp(-np.logaddexp(0.0, -v))
+
+def unbroadcast(g, shape):
+    g = np.asarray(g, dtype=float)
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for axis, n in enumerate(shape):
+        if n == 1 and g.ndim == len(shape) and g.shape[axis] != 1:
+            g = g.sum(axis=axis, keepdims=True)
+    return np.broadcast_to(g, shape).copy()
+
+def engine_gradients(build, *arrays):
+    # The gradients of the scalar build(*leaves) with respect to each leaf, by an engine of the driver's own
+    # that calls the student's rules for mul, tanh and sigmoid (the notebook's engine is not used).
+    tape = []
+
+    class T:
+        def __init__(self, data, parents=(), rule=None):
+            self.data = np.asarray(data, dtype=float)
+            self.grad = np.zeros_like(self.data)
+            self.parents, self.rule = parents, rule
+            tape.append(self)
+
+        def _binary(self, other, forward, rule, reflected=False):
+            other = other if isinstance(other, T) else T(other)
+            a, b = (other, self) if reflected else (self, other)
+            return T(forward(a.data, b.data), (a, b), rule)
+
+        def __mul__(self, other):
+            return self._binary(other, np.multiply, mul_backward)
+
+        def __rmul__(self, other):
+            return self._binary(other, np.multiply, mul_backward, reflected=True)
+
+        def __add__(self, other):
+            return self._binary(other, np.add, lambda inputs, out, up: (up, up))
+
+        def __radd__(self, other):
+            return self._binary(other, np.add, lambda inputs, out, up: (up, up), reflected=True)
+
+        def tanh(self):
+            return T(np.tanh(self.data), (self,), tanh_backward)
+
+        def sigmoid(self):
+            return T(sigmoid(self.data), (self,), sigmoid_backward)
+
+        def sum(self):
+            return T(np.sum(self.data), (self,), lambda inputs, out, up: (np.ones_like(inputs[0]) * up,))
+
+    leaves = [T(a) for a in arrays]
+    out = build(*leaves)
+    out.grad = np.ones_like(out.data)
+    for node in reversed(tape):  # the tape is in creation order: every node after its inputs
+        if node.rule is not None:
+            grads = tuple(node.rule(tuple(p.data for p in node.parents), node.data, node.grad))
+            if len(grads) != len(node.parents):
+                raise ValueError(f"a backward rule returned {len(grads)} gradients for {len(node.parents)} inputs")
+            for parent, g in zip(node.parents, grads):
+                parent.grad = parent.grad + unbroadcast(g, parent.data.shape)
+    return [leaf.grad for leaf in leaves]
+
+result = {"cases": []}
+for case in inputs["cases"]:
+    a, b, x, up = (np.array(case[k], dtype=float) for k in ("a", "b", "x", "up"))
+    result["cases"].append({"mul": list(mul_backward((a, b), a * b, up)),
+                            "tanh": list(tanh_backward((x,), np.tanh(x), up)),
+                            "sigmoid": list(sigmoid_backward((x,), sigmoid(x), up))})
+s = inputs["saturated"]
+xs, up = np.array(s["x"]), np.array(s["up"])
+result["saturated"] = {"tanh": list(tanh_backward((xs,), np.tanh(xs), up)),
+                       "sigmoid": list(sigmoid_backward((xs,), sigmoid(xs), up))}
+c, x0 = inputs["c"], np.array(inputs["engine"])
+result["engine"] = {
+    "mixed": engine_gradients(lambda t: (t * t.tanh() + t.sigmoid() * c).sum(), x0)[0],
+    "cube": engine_gradients(lambda t: (t * t * t).sum(), x0)[0],
+    "nested": engine_gradients(lambda t: ((t * 0.5).tanh().sigmoid() * t).sum(), x0)[0],
+    "broadcast": engine_gradients(lambda q, v: (q * v).tanh().sum(), inputs["scalar"], x0)}
+"""
+
+_HINTS = {"tanh": "tanh'(x) = 1 - tanh(x)², and tanh(x) is `out`, not the input; multiply by the upstream gradient.",
+          "sigmoid": "σ'(x) = σ(x)(1 - σ(x)) with σ(x) = `out`; mind the sign, and multiply by the upstream "
+                     "gradient."}
+
+
+def _vjp(forward, arrays, upstream, k):
+    def g(v):
+        args = list(arrays)
+        args[k] = v
+        return float(np.sum(upstream * forward(*args)))
+    return numdiff.gradient(g, arrays[k])
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("cases"), list)
+                   and len(result["cases"]) == len(inputs["cases"]), "the backward rules gave too few results.")
+    for case, got in zip(inputs["cases"], result["cases"], strict=True):
+        a, b, x, up = (np.array(case[k], dtype=float) for k in ("a", "b", "x", "up"))
+        where = f"for inputs of shape {a.shape}"
+        mul = got.get("mul")
+        probes.require(isinstance(mul, list) and len(mul) == 2, "mul_backward must return one gradient per input (2).")
+        probes.close(mul[0], _vjp(np.multiply, (a, b), up, 0), what="gradient for a in a * b", where=where,
+                     hint="d(ab)/da = b: multiply the upstream gradient by the OTHER operand.")
+        probes.close(mul[1], _vjp(np.multiply, (a, b), up, 1), what="gradient for b in a * b", where=where,
+                     hint="d(ab)/db = a: multiply the upstream gradient by the OTHER operand.")
+        for name, forward in [("tanh", np.tanh), ("sigmoid", _sigmoid)]:
+            rule = got.get(name)
+            probes.require(isinstance(rule, list) and len(rule) == 1, f"{name}_backward must return a 1-tuple.")
+            probes.close(rule[0], _vjp(forward, (x,), up, 0), what=f"gradient of {name}", where=where,
+                         hint=_HINTS[name])
+    s = inputs["saturated"]
+    xs, up = np.array(s["x"]), np.array(s["up"])
+    for name, forward in [("tanh", np.tanh), ("sigmoid", _sigmoid)]:
+        rule = result.get("saturated", {}).get(name)
+        probes.require(isinstance(rule, list) and len(rule) == 1, f"{name}_backward must return a 1-tuple.")
+        probes.close(rule[0], _vjp(forward, (xs,), up, 0), what=f"gradient of {name}", where="at saturated inputs",
+                     hint=_HINTS[name])
+    x0, c, s0 = np.array(inputs["engine"]), inputs["c"], inputs["scalar"]
+    engine = result.get("engine")
+    probes.require(isinstance(engine, dict), "the engine gave no gradients with your rules.")
+    for key, text, function in [
+            ("mixed", f"sum(x tanh(x) + {c:.3g} sigmoid(x))", lambda v: np.sum(v * np.tanh(v) + c * _sigmoid(v))),
+            ("cube", "sum(x * x * x), x used three times", lambda v: np.sum(v**3)),
+            ("nested", "sum(sigmoid(tanh(x/2)) x)", lambda v: np.sum(_sigmoid(np.tanh(0.5 * v)) * v))]:
+        probes.close(engine.get(key), numdiff.gradient(function, x0), what=f"engine gradient of {text} with your rules")
+    broadcast = engine.get("broadcast")
+    probes.require(isinstance(broadcast, list) and len(broadcast) == 2, "the engine gave no gradients for s * x.")
+    probes.close(broadcast[0], numdiff.derivative(lambda q: np.sum(np.tanh(q * x0)), s0),
+                 what="gradient of a scalar s broadcast in sum(tanh(s * x))", where="through the engine, with your rules")
+    probes.close(broadcast[1], numdiff.gradient(lambda v: np.sum(np.tanh(s0 * v)), x0),
+                 what="gradient of x in sum(tanh(s * x))", where="through the engine, with your rules")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=821)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="08_pitfalls-fixed_rules-solution" mistake="The operands swapped: d(ab)/da taken as a."
+def mul_backward(inputs, out, upstream):
+    a, b = inputs
+    return upstream * a, upstream * b
+
+
+def tanh_backward(inputs, out, upstream):
+    return (upstream * (1 - out**2),)
+
+
+def sigmoid_backward(inputs, out, upstream):
+    return (upstream * out * (1 - out),)
+
+
+# %% active="py" wrong_answer="08_pitfalls-fixed_rules-solution" mistake="tanh applied once more to the output: 1 - tanh(tanh(x))²."
+def mul_backward(inputs, out, upstream):
+    a, b = inputs
+    return upstream * b, upstream * a
+
+
+def tanh_backward(inputs, out, upstream):
+    return (upstream * (1 - np.tanh(out) ** 2),)
+
+
+def sigmoid_backward(inputs, out, upstream):
+    return (upstream * out * (1 - out),)
+
+
+# %% active="py" wrong_answer="08_pitfalls-fixed_rules-solution" mistake="The local derivative alone: the upstream gradient is forgotten."
+def mul_backward(inputs, out, upstream):
+    a, b = inputs
+    return upstream * b, upstream * a
+
+
+def tanh_backward(inputs, out, upstream):
+    return (upstream * (1 - out**2),)
+
+
+def sigmoid_backward(inputs, out, upstream):
+    return (out * (1 - out),)
+
 
 # %% [markdown]
 # Rerun the zoo with your rules installed. Three entries turn "correct"; the fourth does not, because its bug is
@@ -925,34 +1260,136 @@ target = Tensor(rng.normal(size=4))
 stop_gradient_loss(Tensor(p0.copy()), target).backward()
 assert not np.any(target.grad), f"Gradient leaked into the target: target.grad = {target.grad}."
 ### BEGIN HIDDEN TESTS
-_REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
-              "tanh": lambda inputs, out, up: (up * (1 - out**2),),
-              "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
-for seed in range(830, 836):
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 7))
-    w0, a, b = rng.normal(size=(3, n))
-    with using_rules(**_REFERENCE):
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. The driver runs
+# the notebook's engine with correct backward rules of its own, and reports what detach returned (is it t, its
+# fields, t's data after an in-place change of the detached tensor) and the gradients, as raw data.
+import numpy as np
+
+from calcml import numdiff, probes
+
+
+def _sigmoid(a):
+    return np.exp(-np.logaddexp(0.0, -a))
+
+
+def _inputs(rng):
+    cases = []
+    for _ in range(5):
+        n = int(rng.integers(1, 7))
+        w0, a, b = rng.normal(size=(3, n))
+        cases.append({"w0": w0, "a": a, "b": b, "target": rng.normal(size=n)})
+    return {"cases": cases, "shared": rng.normal(size=3).tolist()}
+
+
+_DRIVER = """
+import numpy as np
+
+REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
+             "tanh": lambda inputs, out, up: (up * (1 - out**2),),
+             "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
+
+def facts(make):
+    # What detach(t) returned, as raw data, for a fresh t: is it t, its fields, and t's data after an in-place
+    # change of the detached tensor (a shared array shows the change).
+    t = make()
+    before = np.array(t.data, copy=True)
+    d = detach(t)
+    row = {"same": d is t, "tensor": isinstance(d, Tensor), "prev": len(tuple(d._prev)), "op": d._op,
+           "grad": d.grad, "before": before}
+    d.add_(1.0)
+    row["after"] = t.data
+    return row
+
+result = {"cases": []}
+for case in inputs["cases"]:
+    w0, a, b = (np.array(case[k], dtype=float) for k in ("w0", "a", "b"))
+    with using_rules(**REFERENCE):
+        entry = {"facts": facts(lambda: Tensor(w0.copy()) * a), "leaf_facts": facts(lambda: Tensor(w0.copy()))}
         w = Tensor(w0.copy())
-        _check_detach(w * a)
         loss = stop_gradient_loss((w * a).tanh(), (w * b).sigmoid() + w.relu())
         loss.backward()
-        frozen = _sigmoid(w0 * b) + np.maximum(w0, 0.0)
-        checks.check_gradient(lambda _, w=w: w.grad,
-                              lambda q, a=a, frozen=frozen: np.sum((np.tanh(q * a) - frozen) ** 2),
-                              w0, what="gradient through the stop-gradient loss",
-                              hint="The target is a constant: detach it, not the prediction.")
-        # Detaching cuts a graph: nothing reaches w through a detached intermediate.
+        entry["loss"], entry["grad"] = loss.data, w.grad
         w = Tensor(w0.copy())
         (detach(w.exp()) * w).sum().backward()
-        checks.assert_close(w.grad, np.exp(w0), what="gradient of sum(detach(exp(w)) * w)",
-                            hint="Through a detached value only the other path counts.")
-# The detached tensor and the original share their data: a change in place shows through.
-t = Tensor(np.arange(3.0))
+        entry["cut"] = w.grad
+        target = Tensor(np.array(case["target"]))
+        stop_gradient_loss(Tensor(w0.copy()), target).backward()
+        entry["target_grad"] = target.grad
+    result["cases"].append(entry)
+t = Tensor(np.array(inputs["shared"]))
 d = detach(t)
 d.add_(1.0)
-assert np.array_equal(t.data, [1.0, 2.0, 3.0]), "detach must share the data array, not copy it."
+result["shared"] = t.data
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("cases"), list)
+                   and len(result["cases"]) == len(inputs["cases"]), "detach gave too few results.")
+    for case, got in zip(inputs["cases"], result["cases"], strict=True):
+        w0, a, b, target = (np.array(case[k], dtype=float) for k in ("w0", "a", "b", "target"))
+        for key, data in (("facts", w0 * a), ("leaf_facts", w0)):
+            facts = got.get(key)
+            probes.require(isinstance(facts, dict), "detach gave no result.")
+            probes.require(facts.get("tensor") is True, "detach must return a Tensor.")
+            probes.require(facts.get("same") is False, "detach returned the same tensor: it must return a NEW leaf, "
+                                                       "or gradients still flow.")
+            probes.require(facts.get("prev") == 0 and facts.get("op") == "",
+                           "Your detached tensor still has parents (_prev) or an op: it keeps the whole graph alive. "
+                           "A leaf has _prev = () and _op = ''.")
+            probes.close(facts.get("before"), data, what="data of the tensor given to detach")
+            probes.close(facts.get("after"), data + 1.0, what="data of t after detach(t).add_(1)",
+                         hint="detach must share t's data array (Tensor(t.data)), not copy it.")
+            grad = facts.get("grad")
+            probes.require(np.shape(grad) == data.shape and bool(np.all(np.asarray(grad, dtype=float) == 0.0)),
+                           "A fresh leaf starts with a zero gradient, of the shape of its data.")
+        frozen = _sigmoid(w0 * b) + np.maximum(w0, 0.0)
+        probes.close(got.get("loss"), np.sum((np.tanh(w0 * a) - frozen) ** 2), what="stop-gradient loss value")
+        probes.close(got.get("grad"),
+                     numdiff.gradient(lambda q, a=a, frozen=frozen: np.sum((np.tanh(q * a) - frozen) ** 2), w0),
+                     what="gradient through the stop-gradient loss", where=f"(n = {w0.size})",
+                     hint="Only the prediction's path may count: the target is a constant, so detach it, not the "
+                          "prediction.")
+        probes.close(got.get("cut"), np.exp(w0), what="gradient of sum(detach(exp(w)) * w)",
+                     hint="Through a detached value only the other path counts.")
+        probes.close(got.get("target_grad"), np.zeros_like(target),
+                     what="target.grad after backward of the stop-gradient loss",
+                     hint="No gradient may leak into the target.")
+    probes.close(result.get("shared"), np.array(inputs["shared"]) + 1.0, what="data of t after detach(t).add_(1)",
+                 hint="detach must share the data array, not copy it.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=830)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="08_pitfalls-detach-solution" mistake="The same tensor: no stop at all."
+def detach(t):
+    return t
+
+
+def stop_gradient_loss(y, target):
+    return ((y - detach(target)) ** 2).sum()
+
+
+# %% active="py" wrong_answer="08_pitfalls-detach-solution" mistake="A \"detached\" tensor that still holds its parents, and so the whole graph."
+def detach(t):
+    return Tensor(t.data, t._prev, t._op)
+
+
+def stop_gradient_loss(y, target):
+    return ((y - detach(target)) ** 2).sum()
+
+
+# %% active="py" wrong_answer="08_pitfalls-detach-solution" mistake="The prediction detached instead of the target."
+def detach(t):
+    return Tensor(t.data)
+
+
+def stop_gradient_loss(y, target):
+    return ((detach(y) - target) ** 2).sum()
+
 
 # %% [markdown]
 # ### Exercise 4 · The version counter (3 points)
@@ -1047,51 +1484,175 @@ with using_hooks(save_for_backward, unpack_saved):
     checks.assert_close(x.grad, 4 * x0, what="gradient of sum(x²) after x.mul_(2) before the forward pass",
                         hint="Only a change AFTER save_for_backward is an error: compare with the saved version.")
 ### BEGIN HIDDEN TESTS
-_REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
-              "tanh": lambda inputs, out, up: (up * (1 - out**2),),
-              "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
-for seed in range(840, 844):
-    rng = np.random.default_rng(seed)
-    a0, b0 = rng.normal(size=(2, int(rng.integers(1, 6))))
-    with using_hooks(save_for_backward, unpack_saved), using_rules(**_REFERENCE):
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. The driver reports
+# only whether backward() raised and what the RuntimeError said, and the gradients; _verify decides.
+import numpy as np
+
+from calcml import numdiff, probes
+
+
+def _sigmoid(a):
+    return np.exp(-np.logaddexp(0.0, -a))
+
+
+def _inputs(rng):
+    cases = []
+    for _ in range(4):
+        n = int(rng.integers(1, 6))
+        a0, b0 = rng.normal(size=(2, n))
+        cases.append({"a": a0, "b": b0})
+    return {"cases": cases, "x": rng.normal(size=3).tolist(), "pair": rng.normal(size=2).tolist()}
+
+
+_DRIVER = """
+import numpy as np
+
+REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
+             "tanh": lambda inputs, out, up: (up * (1 - out**2),),
+             "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
+
+def attempt(run):
+    try:
+        run()
+        return ""
+    except RuntimeError as error:
+        return "RuntimeError: " + str(error)[:400]
+
+result = {"cases": []}
+with using_hooks(save_for_backward, unpack_saved), using_rules(**REFERENCE):
+    x0 = np.array(inputs["x"])
+    x = Tensor(x0.copy())
+    plain = attempt(lambda: ((x**2).exp() - x).sum().backward())
+    result["plain"] = {"error": plain, "grad": x.grad}
+    x = Tensor(x0.copy())
+    loss = (x**2).sum()
+    x.add_(1.0)
+    result["pow_after"] = attempt(loss.backward)
+    x = Tensor(x0.copy())
+    x.mul_(2.0)
+    result["before"] = {"error": attempt(lambda: (x**2).sum().backward()), "grad": x.grad}
+    for case in inputs["cases"]:
+        a0, b0 = np.array(case["a"]), np.array(case["b"])
+        entry = {}
         a, b = Tensor(a0.copy()), Tensor(b0.copy())  # the second input of a two-input op changes
         loss = (a * b).tanh().sum()
         b.add_(0.5)
-        _expect_error(loss, "mul", 1, 0, "b changed in place after a * b")
+        entry["mul"] = attempt(loss.backward)
         a = Tensor(a0.copy())  # an op's OUTPUT changes (exp's backward needs it; so does sum's)
         y = a.exp()
         loss = y.sum()
         y.mul_(2.0)
-        _expect_error(loss, ("sum", "exp"), 1, 0, "exp(x) changed in place before backward")
+        entry["exp"] = attempt(loss.backward)
         a = Tensor(a0.copy())  # two changes through the data setter
         loss = a.relu().sum()
         a.data = a.data + 1.0
         a.data -= 3.0
-        _expect_error(loss, "relu", 2, 0, "x changed twice (x.data = ..., x.data -= ...) after relu(x)")
+        entry["relu"] = attempt(loss.backward)
         a, b = Tensor(a0.copy()), Tensor(b0.copy())  # no false alarms: correct gradients for a two-input op
         a.add_(1.0)
-        _expect_no_error(lambda a=a, b=b: (a * b.sigmoid() - (a - b) ** 3).sum().backward(),
-                         "a.add_(1) happened before the forward pass")
-        ref_a = numdiff.gradient(lambda v, b0=b0: np.sum(v * _sigmoid(b0) - (v - b0) ** 3), a0 + 1.0)
-        ref_b = numdiff.gradient(lambda v, a0=a0: np.sum((a0 + 1.0) * _sigmoid(v) - (a0 + 1.0 - v) ** 3), b0)
-        checks.assert_close(a.grad, ref_a, what="gradient for a", where="with version checks on",
-                            hint="unpack_saved must return the arrays in the order they were saved.")
-        checks.assert_close(b.grad, ref_b, what="gradient for b", where="with version checks on")
+        entry["no_alarm"] = {"error": attempt(lambda: (a * b.sigmoid() - (a - b) ** 3).sum().backward()),
+                             "a": a.grad, "b": b.grad}
         a = Tensor(a0.copy())  # a change after backward is harmless, and the graph can be rebuilt
-        loss = (a**3).sum()
-        loss.backward()
+        (a**3).sum().backward()
         a.add_(1.0)
         a.zero_grad()
-        _expect_no_error(lambda a=a: (a**3).sum().backward(), "a changed after one backward, before a new forward")
-        checks.assert_close(a.grad, 3 * (a0 + 1.0) ** 2, what="gradient after a fresh forward pass")
+        entry["rebuilt"] = {"error": attempt(lambda: (a**3).sum().backward()), "grad": a.grad}
+        result["cases"].append(entry)
 # Only the op whose saved tensor changed complains: x**2 saved x at version 0, exp(x) at version 1.
 with using_hooks(save_for_backward, unpack_saved):
-    x = Tensor(np.array([0.5, -0.3]))
+    x = Tensor(np.array(inputs["pair"]))
     y = x**2
     x.add_(1.0)
     z = x.exp()
-    _expect_error((y + z).sum(), "pow", 1, 0, "x changed after x**2 (but before exp(x))")
+    result["only_pow"] = attempt((y + z).sum().backward)
+"""
+
+
+def _must_raise(message, ops, now, then, what):
+    ops = (ops,) if isinstance(ops, str) else ops
+    probes.require(isinstance(message, str) and message.startswith("RuntimeError"),
+                   f"{what}, but backward() ran without a RuntimeError. Compare each saved version with the tensor's "
+                   "current _version in unpack_saved.")
+    probes.require(any(op in message for op in ops) and str(now) in message and str(then) in message,
+                   f"Your error message {message!r} should name the op ({' or '.join(ops)}) and both versions "
+                   f"(now {now}, saved {then}).")
+
+
+def _must_not_raise(entry, what):
+    error = entry.get("error") if isinstance(entry, dict) else entry
+    probes.require(isinstance(entry, dict) and error == "",
+                   f"{what}, which is harmless, but your unpack_saved raised: {error!r}. Compare each tensor's "
+                   "_version with the version save_for_backward recorded, not with 0.")
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict), "the version check gave no results.")
+    x0 = np.array(inputs["x"])
+    _must_not_raise(result.get("plain"), "Nothing changed in place")
+    probes.close(result["plain"].get("grad"), numdiff.gradient(lambda v: np.sum(np.exp(v**2) - v), x0),
+                 what="gradient with version checks on", hint="unpack_saved must return the arrays in order.")
+    _must_raise(result.get("pow_after"), "pow", 1, 0, "x changed in place after x**2 was computed")
+    _must_not_raise(result.get("before"), "x.mul_(2) happened before x**2 was computed")
+    probes.close(result["before"].get("grad"), 4 * x0,
+                 what="gradient of sum(x²) after x.mul_(2) before the forward pass",
+                 hint="Only a change AFTER save_for_backward is an error: compare with the saved version.")
+    probes.require(isinstance(result.get("cases"), list) and len(result["cases"]) == len(inputs["cases"]),
+                   "the version check gave too few results.")
+    for case, got in zip(inputs["cases"], result["cases"], strict=True):
+        a0, b0 = np.array(case["a"]), np.array(case["b"])
+        _must_raise(got.get("mul"), "mul", 1, 0, "b changed in place after a * b")
+        _must_raise(got.get("exp"), ("sum", "exp"), 1, 0, "exp(x) changed in place before backward")
+        _must_raise(got.get("relu"), "relu", 2, 0, "x changed twice (x.data = ..., x.data -= ...) after relu(x)")
+        _must_not_raise(got.get("no_alarm"), "a.add_(1) happened before the forward pass")
+        ref_a = numdiff.gradient(lambda v, b0=b0: np.sum(v * _sigmoid(b0) - (v - b0) ** 3), a0 + 1.0)
+        ref_b = numdiff.gradient(lambda v, a0=a0: np.sum((a0 + 1.0) * _sigmoid(v) - (a0 + 1.0 - v) ** 3), b0)
+        probes.close(got["no_alarm"].get("a"), ref_a, what="gradient for a", where="with version checks on",
+                     hint="unpack_saved must return the arrays in the order they were saved.")
+        probes.close(got["no_alarm"].get("b"), ref_b, what="gradient for b", where="with version checks on")
+        _must_not_raise(got.get("rebuilt"), "a changed after one backward, before a new forward")
+        probes.close(got["rebuilt"].get("grad"), 3 * (a0 + 1.0) ** 2, what="gradient after a fresh forward pass")
+    _must_raise(result.get("only_pow"), "pow", 1, 0, "x changed after x**2 (but before exp(x))")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=840)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="08_pitfalls-version_check-solution" mistake="Saves the tensors but never their versions: never raises."
+def save_for_backward(*tensors):
+    return list(tensors)
+
+
+def unpack_saved(saved, op):
+    return [t.data for t in saved]
+
+
+# %% active="py" wrong_answer="08_pitfalls-version_check-solution" mistake="Compares with version 0: a change BEFORE the forward pass raises too."
+def save_for_backward(*tensors):
+    return list(tensors)
+
+
+def unpack_saved(saved, op):
+    for t in saved:
+        if t._version != 0:
+            raise RuntimeError(f"{op}: a saved tensor was modified by an inplace operation: "
+                               f"it is at version {t._version}; expected version 0")
+    return [t.data for t in saved]
+
+
+# %% active="py" wrong_answer="08_pitfalls-version_check-solution" mistake="Checks only the first saved tensor."
+def save_for_backward(*tensors):
+    return [(t, t._version) for t in tensors]
+
+
+def unpack_saved(saved, op):
+    first, version = saved[0]
+    if first._version != version:
+        raise RuntimeError(f"{op}: a saved tensor was modified by an inplace operation: "
+                           f"it is at version {first._version}; expected version {version}")
+    return [t.data for t, _ in saved]
+
 
 # %% [markdown]
 # With your hooks installed, the silent bug of pitfall 3 becomes a loud one:
@@ -1175,24 +1736,131 @@ target = rng.normal(size=4)
 _check_train(lambda w: ((w - target) ** 2).sum() + (-w).exp().sum(),
              lambda v: float(np.sum((v - target) ** 2) + np.sum(np.exp(-v))), rng.normal(size=4), 20, 0.05, rng)
 ### BEGIN HIDDEN TESTS
-_REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
-              "tanh": lambda inputs, out, up: (up * (1 - out**2),),
-              "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
-for seed, steps in [(850, 1), (851, 7), (852, 33)]:
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 6))
-    xs, ys = rng.normal(size=(2, n))
-    with using_rules(**_REFERENCE):
-        _check_train(lambda w, xs=xs, ys=ys: (((w * xs).tanh() - ys) ** 2).sum() + (w * w).sum() * 0.1,
-                     lambda v, xs=xs, ys=ys: float(np.sum((np.tanh(v * xs) - ys) ** 2) + 0.1 * np.sum(v * v)),
-                     rng.normal(size=n), steps, 0.1, rng)
-# The return value keeps no graph, however long the training.
-short = train(lambda w: (w**2).sum(), Tensor(np.ones(3)), 2, 0.1)
-long = train(lambda w: (w**2).sum(), Tensor(np.ones(3)), 40, 0.1)
-for total in (short, long):
-    assert not isinstance(total, Tensor), f"train returned a Tensor ({count_nodes(total)} nodes): a graph leak."
-    float(total)
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. A graph leak
+# shows in the numbers: the loss tensors the driver hands to train give nan when added to anything, so only
+# their .data adds up to the right total; _verify replays the descent with numdiff gradients.
+import math
+
+import numpy as np
+
+from calcml import checks, numdiff, probes
+
+
+def _inputs(rng):
+    cases = []
+    for steps in (1, int(rng.integers(5, 10)), int(rng.integers(25, 40))):
+        n = int(rng.integers(1, 6))
+        xs, ys = rng.normal(size=(2, n))
+        cases.append({"xs": xs, "ys": ys, "w0": rng.normal(size=n), "steps": steps, "lr": 0.1,
+                      "stale": rng.normal(size=n)})
+    return {"cases": cases}
+
+
+_DRIVER = """
+import numpy as np
+
+REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
+             "tanh": lambda inputs, out, up: (up * (1 - out**2),),
+             "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
+
+def nan(*args, **kwargs):
+    return float("nan")
+
+# The loss tensors handed to train: their value is in .data, and they work with backward(), but any
+# arithmetic on the tensor itself (total + loss, the graph leak) gives nan, so a leak shows in the total.
+Loss = type("Loss", (Tensor,), {name: nan for name in (
+    "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
+    "__neg__", "__pos__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__iadd__", "__isub__",
+    "__imul__", "exp", "relu", "tanh", "sigmoid", "sum")})
+
+result = []
+for case in inputs["cases"]:
+    xs, ys = np.array(case["xs"]), np.array(case["ys"])
+
+    def loss_fn(w, xs=xs, ys=ys):
+        loss = (((w * xs).tanh() - ys) ** 2).sum() + (w * w).sum() * 0.1
+        loss.__class__ = Loss
+        return loss
+
+    with using_rules(**REFERENCE):
+        w = Tensor(np.array(case["w0"], dtype=float))
+        w.grad = np.array(case["stale"])  # stale gradients from earlier work
+        total = train(loss_fn, w, case["steps"], case["lr"])
+    try:
+        value = float(total)
+    except (TypeError, ValueError):
+        value = None
+    result.append({"w": w.data, "total": value, "kind": type(total).__name__})
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]), "train gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        xs, ys = np.array(case["xs"]), np.array(case["ys"])
+
+        def loss_np(v, xs=xs, ys=ys):
+            return float(np.sum((np.tanh(v * xs) - ys) ** 2) + 0.1 * np.sum(v * v))
+
+        v, total = np.array(case["w0"], dtype=float), 0.0
+        for _ in range(case["steps"]):
+            total += loss_np(v)
+            v = v - case["lr"] * numdiff.gradient(loss_np, v)
+        probes.require(isinstance(got, dict), "train gave no result.")
+        value = got.get("total")
+        if type(value) is not float:
+            raise checks.CheckFailure(f"train returned a {str(got.get('kind'))[:40]}, not a float, after "
+                                      f"{case['steps']} steps: a Tensor total keeps every step's graph alive (a graph "
+                                      "leak). Add float(loss.data), not loss.")
+        if not math.isfinite(value):
+            raise checks.CheckFailure(f"The total train returned after {case['steps']} steps is {value}: it added "
+                                      "the loss tensor itself (total + loss), which keeps every step's graph alive "
+                                      "(a graph leak). Add the loss's value, float(loss.data).")
+        probes.close(got.get("w"), v, what=f"weights after {case['steps']} steps", where="(the caller's w)",
+                     hint="Zero w.grad before each backward (gradients accumulate), and update w in place.")
+        probes.close(got.get("total"), total, what="total loss", where=f"over {case['steps']} steps",
+                     hint="Add each step's loss value, computed before that step's update.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=850)
 ### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="08_pitfalls-training_loop-solution" mistake="The graph leak: the total is a Tensor holding every step's graph."
+def train(loss_fn, w, steps, lr):
+    total = 0.0
+    for _ in range(steps):
+        w.zero_grad()
+        loss = loss_fn(w)
+        loss.backward()
+        w.data -= lr * w.grad
+        total = total + loss
+    return total
+
+
+# %% active="py" wrong_answer="08_pitfalls-training_loop-solution" mistake="Gradients never zeroed: each step uses the sum of all the gradients so far."
+def train(loss_fn, w, steps, lr):
+    total = 0.0
+    for _ in range(steps):
+        loss = loss_fn(w)
+        loss.backward()
+        w.data -= lr * w.grad
+        total += float(loss.data)
+    return total
+
+
+# %% active="py" wrong_answer="08_pitfalls-training_loop-solution" mistake="A new tensor instead of an update in place: the caller's w never moves."
+def train(loss_fn, w, steps, lr):
+    total = 0.0
+    for _ in range(steps):
+        w.zero_grad()
+        loss = loss_fn(w)
+        loss.backward()
+        w = Tensor(w.data - lr * w.grad)
+        total += float(loss.data)
+    return total
+
 
 # %% [markdown]
 # ## What you can now do

@@ -14,11 +14,13 @@ from calcml import checks
 
 from .calls import indirect_calls, reachable_bodies, recursion
 from .decoys import rebindings
+from .dunders import implicit_recursion
 from .hiding import reachable_problems
+from .limits import limit_route
 from .program import Program, program
 from .repairs import repairs
 from .signs import overflowing
-from .source import StudentCode
+from .source import StudentCode, release_imports
 
 _REMOVE = ("Remove it (getattr with a computed name, eval of computed text, globals(), frames, gc, ctypes, changes to "
            "numpy or builtins) so that the check can be made.")
@@ -108,3 +110,56 @@ def no_error_repair(name: str) -> Callable[[StudentCode], None]:
                 "result (np.where computes both of its branches, the division included).")
 
     return check
+
+
+_ITERATIVE_HINT = "Walk the graph with an explicit stack (a list you append to and pop from)."
+_ENGINE_CONTRACT = ("The contract: topological_order must not recurse, and your engine must not change Python's "
+                    "recursion limit or stack size or run code built from strings.")
+
+
+def iterative_engine(unit: str, roots: Iterable[str]) -> Callable[[StudentCode], None]:
+    """A `Probe.mechanism` for an engine of classes (unit 05): no cell touches the recursion limit or the stack
+    size or takes a dynamic route that could (`limit_route`), and no recursion is reachable from `roots` in the
+    class-aware call graph, implicit dunder calls and escaped functions included (`implicit_recursion`).
+
+    Args:
+        unit: The unit id, whose release notebook's imports are the modules the engine may use.
+        roots: The methods that must not recurse, e.g. ("topological_order",).
+    """
+    starts = tuple(roots)
+
+    def check(code: StudentCode) -> None:
+        route = limit_route(code)
+        if route and route.kind == "limit":
+            raise checks.CheckFailure(f"Your code touches Python's recursion limit or the stack size "
+                                      f"({route.description}): the topological sort must work at the default "
+                                      f"recursion limit of 1000, without recursion. {_ENGINE_CONTRACT} "
+                                      f"{_ITERATIVE_HINT}")
+        if route:
+            raise checks.CheckFailure(f"Your code uses {route.description}, a dynamic route (to names, modules or code "
+                                      "built from strings) that could change Python's recursion limit, and the grader "
+                                      f"does not allow it in this notebook. {_ENGINE_CONTRACT}")
+        cycle = implicit_recursion(code, starts, modules=release_imports(unit))
+        if cycle:
+            raise checks.CheckFailure(f"Your {starts[0]} recurses ({' -> '.join(cycle)}): a graph 10,000 operations "
+                                      "deep needs more than Python's recursion limit of 1000 frames. "
+                                      f"{_ENGINE_CONTRACT} {_ITERATIVE_HINT}")
+
+    return check
+
+
+RULES: dict[str, Callable[..., Callable[[StudentCode], None]]] = {
+    "no_recursion": no_recursion, "no_overflowing_exp": no_overflowing_exp, "no_error_repair": no_error_repair,
+    "iterative_engine": iterative_engine,
+}
+
+
+def from_spec(spec: dict | None) -> Callable[[StudentCode], None] | None:
+    """The check a hidden region names with `mechanism={"rule": name, **arguments}` (None stays None)."""
+    if spec is None:
+        return None
+    arguments = dict(spec)
+    name = arguments.pop("rule")
+    if name not in RULES:
+        raise ValueError(f"no mechanism rule {name!r}; the rules are {', '.join(RULES)}")
+    return RULES[name](**arguments)
