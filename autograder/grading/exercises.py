@@ -25,7 +25,7 @@ from nbformat import NotebookNode
 
 from calcml import probes
 from grading import manifest
-from grading.feedback import BEGIN, END, hidden_lines
+from grading.feedback import BEGIN, END, hidden_lines, is_test_cell
 from grading.mechanism import rules
 
 PRIVATE = "_hidden_checks"  # the one name a test cell's hidden region binds in the kernel, and deletes again
@@ -87,7 +87,7 @@ def _read(path: Path, mtime_ns: int) -> tuple[Exercise, ...]:
             title, heading_points, solutions = match["title"].replace("`", ""), float(match["points"]), []
         elif meta.get("solution") and not meta.get("grade"):
             solutions.append(meta["grade_id"])
-        elif meta.get("grade") and not meta.get("solution"):
+        elif is_test_cell(cell):
             found.append(Exercise(meta["grade_id"], title, float(meta["points"]), heading_points, tuple(solutions),
                                   "\n".join(hidden_lines(cell.source)), {}))
     # Each wrong answer belongs to the exercise that owns the solution cell it replaces.

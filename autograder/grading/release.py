@@ -19,6 +19,7 @@ import jupytext
 import nbformat
 
 from grading import exercises, manifest
+from grading.feedback import is_test_cell
 
 CONFIG = Path(__file__).resolve().parents[1] / "nbgrader_config.py"
 # jupytext keeps layout hints in cell metadata; they mean nothing to a student and are dropped.
@@ -34,7 +35,7 @@ def build_source_notebook(script: Path) -> Path:
     for index, cell in enumerate(notebook.cells):
         for key in JUPYTEXT_CELL_KEYS:
             cell.metadata.pop(key, None)
-        if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution"):
+        if is_test_cell(cell):
             cell.source = exercises.kernel_cell(cell.source)
         # jupytext draws random cell ids; stable ones keep the build byte-for-byte reproducible.
         cell.id = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell-{index:03d}"
