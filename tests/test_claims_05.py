@@ -16,6 +16,7 @@ import jupytext
 import mpmath
 import numpy as np
 import pytest
+import sympy
 
 from calcml import data, numdiff
 from grading import manifest
@@ -169,7 +170,8 @@ def engine() -> dict:
     namespace = {"math": math, "np": np}
     helper = next(c.source for c in cells() if c.cell_type == "code" and "def add_method" in c.source)
     for source in [helper, solution("05_autograd-value_core-solution"), solution("05_autograd-arithmetic-solution"),
-                   solution("05_autograd-functions-solution"), solution("05_autograd-mlp-solution")]:
+                   solution("05_autograd-functions-solution"), solution("05_autograd-softplus-solution"),
+                   solution("05_autograd-mlp-solution")]:
         exec(source, namespace)  # noqa: S102 - the course's own source
     return namespace
 
@@ -210,9 +212,9 @@ def test_05_python_default_recursion_limit_is_1000() -> None:
 
 
 def test_05_engine_fits_in_under_200_lines() -> None:
-    """The engine of exercises 1-3 (and the add_method helper), solution markers left out."""
+    """The engine of exercises 1-4 (and the add_method helper), solution markers left out."""
     helper = next(c.source for c in cells() if c.cell_type == "code" and "def add_method" in c.source)
-    names = ("value_core", "arithmetic", "functions")
+    names = ("value_core", "arithmetic", "functions", "softplus")
     sources = [helper] + [solution(f"05_autograd-{name}-solution") for name in names]
     lines = [line for source in sources for line in source.splitlines() if line.strip() not in MARKERS]
     assert len(lines) < 200, len(lines)
@@ -259,3 +261,79 @@ def test_05_forward_and_reverse_costs_grow_with_slopes_2_and_1() -> None:
         reverse.append(2 * graph)             # one forward pass to build the graph, one backward pass
     slope = lambda cost: np.polyfit(np.log(sizes), np.log(cost), 1)[0]  # noqa: E731
     assert abs(slope(forward) - 2) < 1e-9 and abs(slope(reverse) - 1) < 1e-9
+
+
+# ------------------------------------------------------------------ exercise 4 (softplus) and exercise 6 (Dual)
+def test_05_logistic_loss_is_softplus_of_minus_the_margin() -> None:
+    """Exercise 4: log(1 + e^(−m)) = softplus(−m), with softplus(a) = ln(1 + e^a)."""
+    m = sympy.Symbol("m", real=True)
+    softplus = sympy.Lambda(sympy.Symbol("a"), sympy.log(1 + sympy.exp(sympy.Symbol("a"))))
+    assert sympy.simplify(sympy.log(1 + sympy.exp(-m)) - softplus(-m)) == 0
+
+
+def test_05_softplus_800_is_800_to_double_precision_and_e_800_overflows() -> None:
+    with pytest.raises(OverflowError):
+        math.exp(800)
+    with mpmath.workdps(400):  # enough digits to see the excess e^−800 ≈ 4e-348 over 800
+        exact = mpmath.log1p(mpmath.exp(800))
+        # far below half an ulp of 800 (about 6e-14)
+        assert float(exact) == 800.0 and 0 < exact - 800 < mpmath.mpf("1e-340")
+
+
+def test_05_softplus_solution_is_one_node_exact_and_finite() -> None:
+    """The reference softplus of exercise 4: one node, its value and slope σ(a) right to 1e-15 across ±1000."""
+    ns = engine()
+    for a in [-1000.0, -800.0, -40.0, -1.0, 0.0, 0.7, 40.0, 800.0, 1000.0]:
+        x = ns["Value"](a)
+        out = x.softplus()
+        assert out._prev == (x,)
+        out.backward()
+        with mpmath.workdps(50):
+            value = float(mpmath.log1p(mpmath.exp(a)))
+            slope = float(1 / (1 + mpmath.exp(-mpmath.mpf(a))))
+        assert out.data == pytest.approx(value, rel=1e-15, abs=1e-300)
+        assert x.grad == pytest.approx(slope, rel=1e-15, abs=1e-300)
+
+
+EXACT_RANGES = {"exp": (np.exp, mpmath.exp, 18.0, 25.0), "log": (np.log, lambda x: 1 / x, 0.01, 0.03),
+                "tanh": (np.tanh, lambda x: 1 / mpmath.cosh(x) ** 2, 3.5, 4.5),
+                "sin": (np.sin, mpmath.cos, 40.0, 60.0)}
+FORMULAS = {"exp": [math.exp], "log": [lambda x: 1 / x],
+            "tanh": [lambda x: 1 - math.tanh(x) ** 2, lambda x: (1 - math.tanh(x)) * (1 + math.tanh(x)),
+                     lambda x: 1 / math.cosh(x) ** 2],
+            "sin": [math.cos]}
+
+
+def _relative_errors(name: str, derivative) -> np.ndarray:
+    f, exact, lo, hi = EXACT_RANGES[name]
+    errors = []
+    with mpmath.workdps(40):
+        for x in np.linspace(lo, hi, 301):
+            want = float(exact(mpmath.mpf(float(x))))
+            errors.append(abs(float(derivative(float(x))) - want) / abs(want))
+    return np.array(errors)
+
+
+@pytest.mark.parametrize("name", list(EXACT_RANGES))
+def test_05_derivative_formulas_are_right_to_12_digits_where_the_dual_tests_check(name) -> None:
+    """Exercise 6's hidden points: each derivative formula (as a Dual would compute it) is right to 1e-12."""
+    for formula in FORMULAS[name]:
+        assert np.max(_relative_errors(name, formula)) < 1e-12
+
+
+@pytest.mark.parametrize("name", list(EXACT_RANGES))
+def test_05_numdiff_falls_short_of_12_digits_where_the_dual_tests_check(name) -> None:
+    f = EXACT_RANGES[name][0]
+    for order in (2, 4):
+        assert np.min(_relative_errors(name, lambda x, order=order: numdiff.derivative(f, x, order=order))) > 1e-12
+
+
+@pytest.mark.parametrize("name", ["exp", "sin"])
+def test_05_any_finite_difference_falls_short_of_12_digits_for_exp_and_sin(name) -> None:
+    """Central and forward differences with every step h = 10^−k, k = 1..12: none reaches 1e-12 anywhere."""
+    f = EXACT_RANGES[name][0]
+    for k in range(1, 13):
+        h = 10.0**-k
+        central = _relative_errors(name, lambda x, h=h: (f(x + h) - f(x - h)) / (2 * h))
+        forward = _relative_errors(name, lambda x, h=h: (f(x + h) - f(x)) / h)
+        assert np.min(central) > 1e-12 and np.min(forward) > 1e-12, h

@@ -293,9 +293,9 @@ def test_the_training_loop_pitfalls(narrative) -> None:
 # exercise 1 and the advice on the step
 
 
-ADVISED = '''
+ABSOLUTE = '''
 def gradient_check(f, grad_f, x, h=1e-6):
-    """As the rule of thumb says: central differences with the absolute step h, as given."""
+    """Central differences with the absolute step h for every component (the contract before issue 11)."""
     x = np.array(x, dtype=float)
     a = np.asarray(grad_f(x.copy()), dtype=float)
     e = np.empty_like(x)
@@ -309,7 +309,7 @@ def gradient_check(f, grad_f, x, h=1e-6):
     return float(diff[worst] / max(np.abs(a).max(), np.abs(e).max(), 1e-6)), tuple(int(k) for k in worst)
 '''
 
-SCALED = ADVISED.replace("up[i] += h", "up[i] += h * max(1.0, abs(x[i]))").replace(
+ADVISED = ABSOLUTE.replace("up[i] += h", "up[i] += h * max(1.0, abs(x[i]))").replace(
     "down[i] -= h", "down[i] -= h * max(1.0, abs(x[i]))").replace(
     "e[i] = (f(up) - f(down)) / (2 * h)", "e[i] = (f(up) - f(down)) / (2 * h * max(1.0, abs(x[i])))")
 
@@ -339,19 +339,79 @@ def _run_exercise_1(solution: str) -> list[float]:
 
 
 def test_a_gradient_check_written_as_the_text_advises_passes_exercise_1() -> None:
+    """The rule of thumb (step h max(1, |x_i|)) is the contract of Exercise 1, and it is tested where it matters."""
     seen = _run_exercise_1(ADVISED)
-    assert len(seen) > 20 and max(seen) < 5  # "Exercise 1 works at x of order 1"
+    assert len(seen) > 20 and max(seen) > 3  # the hidden inputs include an |x_i| > 1 (3 to 8) by construction
 
 
-def test_a_step_scaled_by_max_1_x_would_lose_the_points() -> None:
-    """Why the text must say "the absolute step h it is given": the test with h = 1e-2 tells them apart."""
+def test_an_absolute_step_loses_the_points() -> None:
+    """A step that does not grow with |x_i| is caught (by the cubic at |x_0| > 1 with h = 1e-2)."""
     with pytest.raises(AssertionError, match="h = 1e-2"):
-        _run_exercise_1(SCALED)
+        _run_exercise_1(ABSOLUTE)
+
+
+def test_the_cubic_identity_of_the_hidden_step_check() -> None:
+    """((x + s)³ - (x - s)³) / (6s) = x² + s²/3, the identity the hidden check of Exercise 1 uses."""
+    sp = pytest.importorskip("sympy")
+    x, s = sp.symbols("x s", positive=True)
+    assert sp.simplify(((x + s) ** 3 - (x - s) ** 3) / (6 * s) - (x**2 + s**2 / 3)) == 0
+
+
+# exercises 6 and 7: the claims of their statements
+
+
+def _chain(rng, widths, gain, culprit=None, shrink=0.02):
+    weights = [rng.normal(scale=gain / np.sqrt(n_in), size=(n_out, n_in))
+               for n_in, n_out in zip(widths, widths[1:], strict=False)]
+    if culprit is not None:
+        weights[culprit - 1] *= shrink
+    u = rng.normal(size=widths[-1])
+    return weights, rng.normal(size=widths[0]), u / np.linalg.norm(u)
+
+
+def test_the_smallest_norm_is_not_the_layer_that_kills_the_gradient() -> None:
+    """"The smallest norm is not the answer: in a vanishing chain the norms keep shrinking after the culprit." On the
+    visible test's chain (tanh, depth 5, layer 3 with weights 50 times too small), and on random ones."""
+    rng = np.random.default_rng(86)
+    for widths, gain in [([5, 5, 5, 5], 1.0), ([4, 6, 3, 5, 4], 2.0), ([6, 8, 5, 7], np.sqrt(2))]:
+        _chain(rng, widths, gain)  # the visible test's draws before the chain with a culprit
+    weights, x0, u = _chain(rng, [5, 5, 5, 5, 5, 5], 1.0, culprit=3)
+    assert f"{1 / 0.02:g}" == "50"
+    norms = gradient_flow.backward_norms(weights, x0, u, "tanh")
+    ratios = norms[:-1] / norms[1:]
+    assert int(np.argmin(ratios)) + 1 == 3 and int(np.argmin(norms)) < 3
+    for seed in range(20):
+        weights, x0, u = _chain(np.random.default_rng(seed), [6] * 8, 1.0, culprit=4)
+        norms = gradient_flow.backward_norms(weights, x0, u, "tanh")
+        assert int(np.argmin(norms[:-1] / norms[1:])) + 1 == 4 and int(np.argmin(norms)) < 4
+
+
+def test_the_graph_cut_example(narrative) -> None:
+    """Exercise 7's step: b2.grad is zero (the cut); a ReLU that is off gives zero gradients that are no cut."""
+    ns, _ = narrative
+    (cell,) = [c for c in _cells() if c.cell_type == "code" and "def cut_step" in c.source]
+    scope = dict(ns)
+    _run([cell], scope)
+    grads = {name: t.grad for name, t in scope["params"].items()}
+    assert not np.any(grads["b2"]) and all(np.all(grads[n] != 0) for n in ("w1", "b1", "w2", "scale"))
+    order = {id(node) for node in ns["topological_order"](scope["cut_step"](scope["params"]))}
+    assert id(scope["params"]["b2"]) not in order and all(id(scope["params"][n]) in order for n in ("w1", "scale"))
+    Tensor = ns["Tensor"]
+    w = Tensor(np.array([0.3, -0.2]))
+    loss = ((w * 1.0).tanh() - 10.0).relu().sum()  # a ReLU that is off
+    loss.backward()
+    assert not np.any(w.grad) and id(w) in {id(n) for n in ns["topological_order"](loss)}
+    v = Tensor(np.array([0.3, -0.2]))
+    with ns["using_rules"](mul=lambda inputs, out, up: (up * inputs[1], up * inputs[0])):
+        loss = (v * 0.0).sum()  # multiplied by 0: connected, and its gradient is 0 (with a correct mul rule)
+        loss.backward()
+    assert not np.any(v.grad) and id(v) in {id(n) for n in ns["topological_order"](loss)}
 
 
 def test_the_prose_no_longer_makes_the_false_claims() -> None:
     prose = _prose()
     for false in ["already above `checks.RTOL`", "Can any gain rescue", "bumped by every in-place change",
                   "that is $\\varepsilon^{1/3}\\max(1,|x|)$ as you derived", "suspicious: a kink",
-                  "keeps the norm about constant at any depth", "some sit within $h$ of 0"]:
+                  "keeps the norm about constant at any depth", "some sit within $h$ of 0",
+                  "uses the absolute step `h` it is given", "Exercise 1 works at"]:
         assert false not in prose, false

@@ -24,14 +24,35 @@ def grade_unit(unit: dict, folder) -> tuple[dict, dict]:
             name = f"wrong-{solution_id.removesuffix('-solution').split('-', 1)[1]}-{k}"
             students[name] = submissions.with_wrong_answer(unit, solution_id, source)
             targets[name] = solution_id.removesuffix("-solution")
-    scores = workspace.autograde(workspace.create(folder / "course"), unit["id"], students)
+    root = workspace.create(folder / "course")
+    scores = workspace.autograde(root, unit["id"], students)
+    scores["manual"] = needs_manual_grade(root, unit, "solved")
     return scores, targets
+
+
+def needs_manual_grade(root, unit: dict, student: str) -> dict[str, bool]:
+    """What formgrader will ask an instructor to grade: nbgrader's `needs_manual_grade` of each graded cell."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'autograder' / 'gradebook.db'}") as gradebook:
+        submitted = gradebook.find_submission_notebook(unit["notebook"], unit["id"], student)
+        return {grade.name: bool(grade.needs_manual_grade) for grade in submitted.grades}
 
 
 def test_solutions_earn_full_marks(unit, graded) -> None:
     scores, _ = graded
-    full = {exercise["grade_id"]: exercise["points"] for exercise in unit["exercises"]}
-    assert {k: v for k, v in scores["solved"].items() if k != "total"} == full
+    full = {exercise["grade_id"]: exercise["points"] for exercise in unit["exercises"] if not exercise.get("manual")}
+    manual = {exercise["grade_id"] for exercise in unit["exercises"] if exercise.get("manual")}
+    assert {k: v for k, v in scores["solved"].items() if k != "total" and k not in manual} == full
+
+
+def test_manual_cells_wait_for_an_instructor(unit, graded) -> None:
+    """nbgrader leaves a manually graded cell to formgrader: no automatic score, flagged for manual grading."""
+    scores, _ = graded
+    for exercise in unit["exercises"]:
+        if exercise.get("manual"):
+            assert scores["manual"][exercise["grade_id"]] is True, exercise["grade_id"]
+            assert not scores["solved"][exercise["grade_id"]], "a manual cell got an automatic score"
 
 
 def test_untouched_release_scores_zero(unit, graded) -> None:
@@ -41,7 +62,7 @@ def test_untouched_release_scores_zero(unit, graded) -> None:
 
 def test_every_exercise_has_a_known_wrong_answer(unit) -> None:
     covered = {solution_id.removesuffix("-solution") for solution_id in submissions.wrong_answers(unit)}
-    assert covered == {exercise["grade_id"] for exercise in unit["exercises"]}
+    assert covered == {exercise["grade_id"] for exercise in unit["exercises"] if not exercise.get("manual")}
 
 
 def test_known_wrong_answers_lose_their_points(unit, graded) -> None:

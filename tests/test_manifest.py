@@ -21,7 +21,23 @@ def test_exercises_match_the_locked_test_cells(unit) -> None:
     cells = graded_cells(unit)
     listed = {exercise["grade_id"]: exercise["points"] for exercise in unit["exercises"]}
     assert {gid: meta["points"] for gid, meta in cells.items()} == listed
-    assert all(meta["locked"] and not meta["solution"] for meta in cells.values()), "test cells must be locked"
+    manual = {exercise["grade_id"] for exercise in unit["exercises"] if exercise.get("manual")}
+    assert all(meta["locked"] and not meta["solution"] for gid, meta in cells.items() if gid not in manual), (
+        "test cells must be locked")
+    assert all(cells[gid]["solution"] and not cells[gid]["locked"] for gid in manual), (
+        "a manually graded cell is the student's answer: a solution cell, not locked")
+
+
+def test_a_manual_exercise_is_a_markdown_answer_followed_by_a_locked_rubric(unit) -> None:
+    notebook = jupytext.read(manifest.source_script(unit))
+    for k, cell in enumerate(notebook.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and meta.get("solution"):
+            assert cell.cell_type == "markdown", f"{meta['grade_id']}: a manually graded answer is a markdown cell"
+            rubric = notebook.cells[k + 1]
+            assert rubric.cell_type == "markdown" and rubric.metadata.get("nbgrader", {}).get("locked"), (
+                f"{meta['grade_id']} needs a locked markdown rubric cell right after it")
+            assert "Rubric" in rubric.source and "numdiff" in rubric.source
 
 
 def test_grade_ids_follow_the_convention(unit) -> None:
@@ -35,7 +51,8 @@ def test_every_exercise_has_a_solution_cell(unit) -> None:
     solutions = {c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
                  if c.metadata.get("nbgrader", {}).get("solution")}
     for exercise in unit["exercises"]:
-        assert f"{exercise['grade_id']}-solution" in solutions
+        suffix = "" if exercise.get("manual") else "-solution"  # a manual exercise's answer cell is its own
+        assert exercise["grade_id"] + suffix in solutions
 
 
 def test_each_unit_has_at_least_four_exercises(unit) -> None:

@@ -34,7 +34,8 @@ def syllabus(data: dict) -> str:
     for number, text in data["objectives"].items():
         lines.append(f"{number}. **{text}**")
         for entry in (e for e in data["units"] if number in e["objectives"]):
-            exercises = ", ".join(f"`{x['grade_id']}` ({x['points']} pt)" for x in entry["exercises"])
+            exercises = ", ".join(f"`{x['grade_id']}` ({x['points']} pt{', by hand' if x.get('manual') else ''})"
+                                  for x in entry["exercises"])
             lines.append(f"   - {unit_link(entry, '../')}: {exercises}")
         lines.append("")
     lines += ["## Units", ""]
@@ -47,7 +48,8 @@ def syllabus(data: dict) -> str:
         if entry.get("widget"):
             lines.append(f"- *Interactive:* {entry['widget']}")
         lines += ["", "| exercise | grade_id | points |", "|---|---|---|"]
-        lines += [f"| {x['title']} | `{x['grade_id']}` | {x['points']} |" for x in entry["exercises"]]
+        lines += [f"| {x['title']}{' (graded by hand)' if x.get('manual') else ''} | `{x['grade_id']}` | "
+                  f"{x['points']} |" for x in entry["exercises"]]
         lines.append("")
     return "\n".join(lines)
 
@@ -71,13 +73,16 @@ def start_here(data: dict) -> str:
             "1. Open the units in order; each builds on the one before.\n"
             "2. Run each notebook from the top (**Run → Run All Cells** works too). Read, then play with the "
             "interactive figure: it is there to be moved.\n"
-            "3. Each exercise is a function with a contract. Replace `raise NotImplementedError()` with your code, "
-            "then run the test cell below it. A failing test tells you what is wrong and why.\n"
+            "3. Most exercises are a function with a contract. Replace `raise NotImplementedError()` with your code, "
+            "then run the test cell below it. A failing test tells you what is wrong and why. Unit 4 also asks you "
+            "to work one backpropagation with pen and paper: you type the numbers, and write the derivation in a "
+            "text cell that an instructor grades by hand, with the rubric printed below it.\n"
             "4. When a unit is done, press **Validate** in the toolbar (or run the progress cell below). "
             "Graders run further hidden tests with other inputs, so make your code general, not tuned to the "
             "visible tests."),
         new_markdown_cell(f"## The units\n\n{units}\n\nThe [syllabus](syllabus.md) maps each learning objective to "
-                          "its units and exercises."),
+                          "its units and exercises. One [notation](notation.md) holds in every unit: each symbol "
+                          "means one thing, and the Jacobian has one layout, $J_{ij} = \\partial f_i/\\partial x_j$."),
         new_markdown_cell("## Your progress\n\nSave your notebooks first (**File → Save Notebook**, or Ctrl+S), then "
                           "run the next cell. It runs the visible tests of your saved copies in `release/`, each in a "
                           "fresh kernel of its own, so it changes nothing in your notebooks; it says which unit it "
@@ -102,6 +107,7 @@ def exercise_lists(text: str, data: dict) -> str:
         for exercise in exercises.read(entry):
             lines += [f"      - grade_id: {exercise.grade_id}", f"        title: {_yaml_text(exercise.title)}",
                       f"        points: {_number(exercise.points)}"]
+            lines += ["        manual: true"] if exercise.manual else []
         block = re.compile(rf"(  - id: {re.escape(entry['id'])}\n(?:    .*\n)*?)    exercises:\n(?:      .*\n)*")
         text, count = block.subn(lambda match, lines=lines: match[1] + "\n".join(lines) + "\n", text)
         if count != 1:

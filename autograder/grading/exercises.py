@@ -9,6 +9,7 @@ sample submissions and the tests; nothing about an exercise is written anywhere 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import io
@@ -58,7 +59,12 @@ class Probe:
 
 @dataclasses.dataclass(frozen=True)
 class Exercise:
-    """One graded exercise of a unit, as its source defines it."""
+    """One graded exercise of a unit, as its source defines it.
+
+    A manually graded exercise (`manual`) is one markdown cell with nbgrader's `grade` and `solution` flags (the
+    student's answer, which an instructor grades in formgrader): it has no test cell, no hidden region, no probe
+    and no wrong answers, and its grade_id is the cell's own.
+    """
 
     grade_id: str
     title: str
@@ -67,6 +73,7 @@ class Exercise:
     solution_ids: tuple[str, ...]
     hidden: str
     wrong_answers: dict[str, tuple[str, ...]]
+    manual: bool = False
 
 
 def _nbgrader(cell: NotebookNode) -> dict[str, Any]:
@@ -87,6 +94,9 @@ def _read(path: Path, mtime_ns: int) -> tuple[Exercise, ...]:
             title, heading_points, solutions = match["title"].replace("`", ""), float(match["points"]), []
         elif meta.get("solution") and not meta.get("grade"):
             solutions.append(meta["grade_id"])
+        elif meta.get("solution") and meta.get("grade") and cell.cell_type == "markdown":
+            found.append(Exercise(meta["grade_id"], title, float(meta["points"]), heading_points, (), "", {},
+                                  manual=True))
         elif is_test_cell(cell):
             found.append(Exercise(meta["grade_id"], title, float(meta["points"]), heading_points, tuple(solutions),
                                   "\n".join(hidden_lines(cell.source)), {}))
@@ -118,10 +128,14 @@ def _edited(solution: str, cell: str, where: str) -> str:
     return solution
 
 
-def kernel_region(region: str) -> str:
+def kernel_region(region: str, functions: tuple[str, ...] = ()) -> str:
     """A hidden region as the student's kernel runs it: inside a function called at once, so that its helpers,
     `_inputs`, `_driver` and `_verify` stay its own and never replace the student's names. The lines inside
-    multi-line strings (the driver's source) are left as they are."""
+    multi-line strings (the driver's source) are left as they are. With `functions` (what the exercise's solution
+    cells define), it ends with `calcml.own_work.check` on them: no reference tool does the exercise."""
+    if functions:
+        region += (f"\n\n\nfrom calcml import own_work as _own_work\n\n"
+                   f"_own_work.check(globals(), {tuple(functions)!r})")
     inside, starts = set(), []
     for token in tokenize.generate_tokens(io.StringIO(region).readline):
         if token.type == getattr(tokenize, "FSTRING_START", None):  # Python 3.12+ splits f-strings into tokens
@@ -142,7 +156,7 @@ def kernel_region(region: str) -> str:
                       f"    del {PRIVATE}"])
 
 
-def kernel_cell(source: str) -> str:
+def kernel_cell(source: str, functions: tuple[str, ...] = ()) -> str:
     """A test cell's source with its hidden region in `kernel_region` form (what the source notebook and the
     gradebook hold; the jupytext source keeps the region flat, as the grader reads it)."""
     lines = source.split("\n")
@@ -150,7 +164,7 @@ def kernel_cell(source: str) -> str:
     if begin is None:
         return source
     end = next(i for i in range(begin + 1, len(lines)) if END in lines[i])
-    return "\n".join([*lines[: begin + 1], kernel_region("\n".join(lines[begin + 1:end])), *lines[end:]])
+    return "\n".join([*lines[: begin + 1], kernel_region("\n".join(lines[begin + 1:end]), functions), *lines[end:]])
 
 
 def read(entry: dict[str, Any]) -> tuple[Exercise, ...]:
@@ -165,8 +179,45 @@ def wrong_answers(entry: dict[str, Any]) -> dict[str, list[str]]:
             for solution_id, sources in exercise.wrong_answers.items()}
 
 
-def probe(exercise: Exercise) -> Probe:
-    """The exercise's out-of-kernel probe: its hidden region run here, with `calcml.probes` recording."""
+def defined_names(source: str) -> tuple[str, ...]:
+    """The functions and classes a solution cell defines at its top level: what the exercise's checks call."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ()
+    return tuple(node.name for node in tree.body
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+
+
+@functools.lru_cache(maxsize=32)
+def _solutions(path: Path, mtime_ns: int) -> dict[str, str]:
+    notebook = jupytext.read(path)
+    return {_nbgrader(c)["grade_id"]: c.source for c in notebook.cells
+            if _nbgrader(c).get("solution") and not _nbgrader(c).get("grade")}
+
+
+def functions(entry: dict[str, Any], exercise: Exercise) -> tuple[str, ...]:
+    """What the solution cells of `exercise` define (its functions and classes), in order."""
+    path = manifest.source_script(entry)
+    sources = _solutions(path, path.stat().st_mtime_ns)
+    return tuple(name for sid in exercise.solution_ids for name in defined_names(sources.get(sid, "")))
+
+
+def _all_of(*rules_: Callable[[Any], None] | None) -> Callable[[Any], None] | None:
+    present = [rule for rule in rules_ if rule is not None]
+    if not present:
+        return None
+
+    def check(code: Any) -> None:
+        for one in present:
+            one(code)
+
+    return check
+
+
+def probe(exercise: Exercise, functions: tuple[str, ...] = ()) -> Probe:
+    """The exercise's out-of-kernel probe: its hidden region run here, with `calcml.probes` recording. With
+    `functions`, its mechanism starts with `rules.own_work` on them (no reference tool does the exercise)."""
     with probes.recording() as recorded:
         exec(compile(exercise.hidden, f"<hidden tests of {exercise.grade_id}>", "exec"),
              {"__name__": f"hidden_{exercise.grade_id}"})
@@ -174,9 +225,13 @@ def probe(exercise: Exercise) -> Probe:
         raise ValueError(f"the hidden tests of {exercise.grade_id} must end in exactly one "
                          f"probes.exercise(...) call, not {len(recorded)}")
     parts = recorded[0]
-    return Probe(parts.driver, parts.inputs, parts.verify, rules.from_spec(parts.mechanism))
+    unit = exercise.grade_id.split("-")[0]
+    own = rules.own_work(functions, unit) if functions else None
+    return Probe(parts.driver, parts.inputs, parts.verify, _all_of(own, rules.from_spec(parts.mechanism)))
 
 
 def load_probes(unit_id: str) -> dict[str, Probe]:
     """Every probe of a unit, by grade_id."""
-    return {exercise.grade_id: probe(exercise) for exercise in read(manifest.unit(unit_id))}
+    entry = manifest.unit(unit_id)
+    return {exercise.grade_id: probe(exercise, functions(entry, exercise)) for exercise in read(entry)
+            if not exercise.manual}  # a manually graded cell has no probe

@@ -279,10 +279,15 @@ def check_submission(*, assignment: str, student: str, notebook_path: str | os.P
         return failed_closed(entry, reason)
 
 
+def autograded(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The exercises of a manifest unit that the grader scores: all but those an instructor grades by hand."""
+    return [exercise for exercise in entry["exercises"] if not exercise.get("manual")]
+
+
 def failed_closed(entry: dict[str, Any], reason: str, *, timed_out: bool = False) -> dict[str, Any]:
     """The report of a check that could not run: every exercise of the unit fails with `reason`."""
     exercises = {e["grade_id"]: {"points": 0.0, "max_points": float(e["points"]), "passed": False,
-                                 "detail": reason, "in_kernel_passed": None} for e in entry["exercises"]}
+                                 "detail": reason, "in_kernel_passed": None} for e in autograded(entry)}
     return {"ran": False, "error": reason, "timed_out": timed_out, "format": FORMAT, "unit": entry["id"],
             "seeds": SEEDS, "exercises": exercises, "flags": []}
 
@@ -302,7 +307,7 @@ def _checked(entry: dict[str, Any], student: str, notebook_path: str | os.PathLi
     in_kernel = in_kernel_results(notebook) if notebook is not None else {}
     exercises: dict[str, dict[str, Any]] = {}
     flags: list[str] = []
-    for exercise in entry["exercises"]:
+    for exercise in autograded(entry):
         grade_id, points = exercise["grade_id"], float(exercise["points"])
         verdict = verdicts.get(grade_id, Verdict(False, "no out-of-kernel result"))
         exercises[grade_id] = {"points": points if verdict.passed else 0.0, "max_points": points,

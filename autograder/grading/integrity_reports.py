@@ -78,7 +78,7 @@ def apply(gradebook_path: str | os.PathLike, unit_id: str, student_id: str, verd
         grades = {grade.name: grade for grade in submitted.grades}
         for exercise in entry["exercises"]:
             grade_id = exercise["grade_id"]
-            grade = grades.get(grade_id)
+            grade = grades.get(grade_id) if not exercise.get("manual") else None  # an instructor grades it
             if grade is None:
                 continue
             verdict = verdicts.get(grade_id, Verdict(False, "no out-of-kernel result"))

@@ -28,7 +28,9 @@ What it does:
 3. Where a test cell stood, runs the probes of that exercise (any left over run at the end), so each probe
    sees the state the test cell saw in the kernel. Each probe's `driver` runs in a forked child process (a
    crash, an exit or a change of state stays with that probe), in a copy of the namespace with the variable
-   `inputs` bound to the probe's JSON inputs. The driver must assign `result`; only plain data leaves: None,
+   `inputs` bound to the probe's JSON inputs, after `disarm_tools` made every function of the course's
+   reference tools (calcml, sympy, mpmath, scipy, np.gradient) raise: an answer must do its own work. The driver
+   must assign `result`; only plain data leaves: None,
    bools, ints, floats, strings, lists, dicts with string keys, NumPy numbers and numeric arrays. Any other
    object (one with an always-true `__eq__`, say) makes the probe fail here, before anything is compared.
 4. Writes one line per event to the channel: `<nonce> <JSON>` with JSON
@@ -41,6 +43,8 @@ The grader trusts none of this: it parses the lines as plain JSON and compares t
 
 import builtins
 import contextlib
+import gc
+import importlib.util
 import json
 import os
 import select
@@ -48,14 +52,79 @@ import signal
 import sys
 import time
 
+import numpy
+
+from calcml import probes
 from calcml.probes import driver_scope, plain  # shared with the hidden checks in the kernel
 
 REAL_BUILTINS = dict(vars(builtins))  # before any student code runs: what the drivers' builtin names mean
+# The course's reference tools, disarmed in each probe's child before its driver runs (see `disarm_tools`):
+TOOL_PACKAGES = ("calcml", "sympy", "mpmath", "scipy", "jax", "torch", "autograd", "tensorflow")
+KEPT_FILES = (probes.__file__,)  # what this program itself uses after the driver
+_FUNCTION = type(lambda: None)
+_get_objects, _unfreeze = gc.get_objects, gc.unfreeze  # before the student's code can replace them
+_GRADIENT = getattr(numpy.gradient, "_implementation", numpy.gradient)  # a finite difference in numpy
 
 SLOW_CELL = 2.0  # seconds: slower cells are reported
 _exit = os._exit  # the real one: the student's cells get one that raises SystemExit instead
 _fork = os.fork
 _MAIN_PID = os.getpid()
+
+
+def _tool_folders():
+    folders = []
+    for package in TOOL_PACKAGES:
+        with contextlib.suppress(ImportError, ValueError, AttributeError):
+            spec = importlib.util.find_spec(package)
+            folders += [os.path.join(folder, "") for folder in (spec.submodule_search_locations or [])]
+    return tuple(folders)
+
+
+TOOL_FOLDERS = _tool_folders()
+_RAISERS = {}
+
+
+class ToolUsed(BaseException):
+    """An answer called one of the course's reference tools (a BaseException: `except Exception` in the
+    student's code does not hide it)."""
+
+
+_TOOL_USED = ToolUsed("your answer called one of the course's reference tools (calcml, sympy, mpmath, scipy or "
+                      "np.gradient): they check an answer, they cannot be the answer")
+
+
+def _raiser(free):
+    """The code of a function that raises ToolUsed, with `free` free variables (a function's code can only be
+    replaced by code with as many). The exception is a constant of the code, not a name: the disarmed function
+    keeps its module's globals, where no name is ours."""
+    if free not in _RAISERS:
+        names = [f"_v{i}" for i in range(free)]
+        source = ("def outer():\n" + "".join(f"    {n} = None\n" for n in names)
+                  + "    def tool(*args, **kwargs):\n" + "".join(f"        {n}\n" for n in names)
+                  + "        raise 'ToolUsed'\n    return tool\n")
+        scope = {}
+        exec(compile(source, "<reference tool>", "exec"), scope)  # noqa: S102 -- our own constant text
+        code = scope["outer"]().__code__
+        _RAISERS[free] = code.replace(co_consts=tuple(_TOOL_USED if c == "ToolUsed" else c for c in code.co_consts))
+    return _RAISERS[free]
+
+
+def disarm_tools():
+    """Make every function of the reference tools raise ToolUsed: each function object whose code lives in
+    their folders (sympy, mpmath, scipy, calcml but this program's `calcml.probes`), the functions sympy's
+    lambdify wrote, and numpy.gradient. The function objects themselves change, so every alias, container,
+    closure or copy of a reference the student's code made before reaches the raising code; what the student
+    compiled from the tools' source text is not theirs to run either (`exec` of computed text fails the
+    mechanism rules)."""
+    _unfreeze()
+    for value in _get_objects():
+        if type(value) is not _FUNCTION:
+            continue
+        filename = value.__code__.co_filename
+        if (filename.startswith(TOOL_FOLDERS) and filename not in KEPT_FILES) or filename.startswith(
+                "<lambdifygenerated") or value is _GRADIENT:
+            with contextlib.suppress(ValueError, TypeError):
+                value.__code__ = _raiser(len(value.__code__.co_freevars))
 
 
 class ProbeTimeout(BaseException):
@@ -195,6 +264,7 @@ def drive(probe, key, namespace, timeout):
         alarm(timeout)
         if probe.get("prelude"):
             exec(compile(str(probe["prelude"]), f"<prelude {key}>", "exec"), namespace)  # noqa: S102
+        disarm_tools()
         local = driver_scope(namespace, probe["driver"], probe["inputs"], REAL_BUILTINS)
         local.pop("result", None)
         exec(compile(probe["driver"], f"<probe {key}>", "exec"), local)  # noqa: S102
@@ -282,8 +352,12 @@ def main():
         import posix
         posix._exit = _cell_exit
     stub = _Anything()
-    namespace = {"__name__": "__main__", "__builtins__": builtins, "display": lambda *a, **k: None,
-                 "get_ipython": lambda: stub}
+    # The student's `__main__` is a module of their own, as in a kernel: `import __main__` must not reach this
+    # program's functions (disarm_tools among them).
+    main_module = type(sys)("__main__")
+    namespace = main_module.__dict__
+    namespace.update({"__builtins__": builtins, "display": lambda *a, **k: None, "get_ipython": lambda: stub})
+    sys.modules["__main__"] = main_module
     pending = list(request["probes"])
     for item in request["cells"]:
         if "probe" in item:

@@ -32,11 +32,16 @@ def build_source_notebook(script: Path) -> Path:
     notebook.metadata.pop("jupytext", None)
     # Known-wrong answers are for the tests (grading.exercises), never for students.
     notebook.cells = [cell for cell in notebook.cells if exercises.WRONG_ANSWER not in cell.metadata]
+    defined: list[str] = []  # what the solution cells since the last test cell define
     for index, cell in enumerate(notebook.cells):
         for key in JUPYTEXT_CELL_KEYS:
             cell.metadata.pop(key, None)
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and not meta.get("grade") and cell.cell_type == "code":
+            defined += exercises.defined_names(cell.source)
         if is_test_cell(cell):
-            cell.source = exercises.kernel_cell(cell.source)
+            cell.source = exercises.kernel_cell(cell.source, tuple(defined))
+            defined = []
         # jupytext draws random cell ids; stable ones keep the build byte-for-byte reproducible.
         cell.id = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell-{index:03d}"
     target = script.with_suffix(".ipynb")

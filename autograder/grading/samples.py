@@ -19,7 +19,7 @@ SAMPLES = manifest.ROOT / "autograder" / "samples"
 
 def partial_exercises(entry: dict) -> list[str]:
     """The exercises the partly correct sample solves: the first half, rounded down, at least one."""
-    exercises = [exercise["grade_id"] for exercise in entry["exercises"]]
+    exercises = [exercise["grade_id"] for exercise in entry["exercises"] if not exercise.get("manual")]
     return exercises[: max(1, len(exercises) // 2)]
 
 

@@ -72,7 +72,8 @@ def many(unit_id: str, path: str):
 @pytest.mark.parametrize("unit_id", UNIT_IDS)
 def test_every_exercise_has_a_probe(unit_id) -> None:
     probes = integrity.load_spec(unit_id)
-    assert list(probes) == [exercise["grade_id"] for exercise in manifest.unit(unit_id)["exercises"]]
+    autograded = [e["grade_id"] for e in manifest.unit(unit_id)["exercises"] if not e.get("manual")]
+    assert list(probes) == autograded, "every AUTOGRADED exercise has a probe (a manual one has none)"
     for probe in probes.values():
         assert isinstance(probe, integrity.Probe)
         compile(probe.driver, "<driver>", "exec")
@@ -366,3 +367,37 @@ def test_the_runner_is_self_contained() -> None:
         if line.startswith(("import ", "from ")):
             module = line.split()[1].split(".")[0]
             assert module in sys.stdlib_module_names or module in ("numpy", "calcml"), line
+
+
+# ------------------------------------------------------------------------------------- values worked out by hand
+
+
+def _literal_check(source: str, name: str = "adjoint") -> None:
+    from grading.mechanism import StudentCode, rules
+
+    rules.literal_values([name])(StudentCode({}, (source,)))
+
+
+@pytest.mark.parametrize("source", [
+    'adjoint = {"L": 1, "w": 2 * -4, "x": -16 * -3 + -8 * -2, "p": math.pi}\nprint(adjoint)\nadjoint["x"]',
+    'adjoint = dict(L=1.0, w=-8.0)\nadjoint["x"] = 64\nassert adjoint["x"] == 64\nprint(f"{adjoint}")',
+    'from calcml import numdiff\nprint(numdiff.derivative(lambda t: t * t, 3.0))\nadjoint = {"L": 1}',
+    'adjoint: dict = {"L": 1.0}\nfor name, value in adjoint.items():\n    print(name, value)',
+])
+def test_values_typed_by_hand_pass_the_literal_rule(source) -> None:
+    _literal_check(source)
+
+
+@pytest.mark.parametrize("source", [
+    'adjoint = {"L": L.grad}', 'adjoint = {"w": numdiff.derivative(lambda t: t**2, -4.0)}',
+    'w = -8\nadjoint = {"w": w}',
+    'adjoint = {}\nadjoint["w"] = f(3)', 'adjoint = {"L": 1}\nadjoint.update(g())', 'adjoint = {k: 1.0 for k in "Lw"}',
+    'a = adjoint = {"L": 1}', 'b = adjoint\nb["w"] = f()', 'for adjoint in [1]:\n    pass',
+    'adjoint = {"L": 1}\nmutate(adjoint)', 'adjoint = {"L": True}', 'import adjoint',
+    'adjoint = {"L": 1}\nglobals()["adjoint"] = g()', 'adjoint = {"L": sp.diff(t**2, t)}',
+])
+def test_values_computed_by_code_fail_the_literal_rule(source) -> None:
+    from calcml import checks
+
+    with pytest.raises(checks.CheckFailure, match="adjoint|globals"):
+        _literal_check(source)

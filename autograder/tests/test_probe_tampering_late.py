@@ -121,19 +121,19 @@ def _unit07() -> dict[str, tuple[str, str]]:
             return m[:, 0] + np.log(np.sum(np.exp(Z), axis=1))
     """)
     in_place_ce = textwrap.dedent("""
-        def softmax_cross_entropy_grad(Z, y):
+        def smoothed_cross_entropy_grad(Z, y, s):
             N, K = Z.shape
             Z -= Z.max(axis=1, keepdims=True)
             E = np.exp(Z)
             Y = np.asarray(y, dtype=float) if np.ndim(y) == 2 else np.eye(K)[y]
-            return (E / E.sum(axis=1, keepdims=True) - Y) / N
+            return (E / E.sum(axis=1, keepdims=True) - ((1 - s) * Y + s / K)) / N
     """)
     return {
         "softmax_in_place_array_equal_patched": ("07_loss_gradients-stable_softmax", ARRAY_EQUAL_PATCH
                                                  + _wrong("07_loss_gradients",
                                                           "07_loss_gradients-stable_softmax-solution", 1)),
         "logsumexp_in_place_array_equal_patched": ("07_loss_gradients-logsumexp", ARRAY_EQUAL_PATCH + in_place_lse),
-        "cross_entropy_in_place_array_equal_patched": ("07_loss_gradients-softmax_cross_entropy_grad",
+        "cross_entropy_in_place_array_equal_patched": ("07_loss_gradients-smoothed_cross_entropy_grad",
                                                        ARRAY_EQUAL_PATCH + in_place_ce),
         # An overflowing softmax whose own errstate silences the driver's.
         "softmax_overflow_silenced_inside": ("07_loss_gradients-stable_softmax", PAIRWISE_SOFTMAX),

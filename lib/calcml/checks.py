@@ -96,13 +96,13 @@ def diagnose(actual: ArrayLike, expected: ArrayLike, batch_size: int | None = No
         return "it is close, but not within tolerance: a low-order approximation, or too large a step?"
     if abs(ratio + 1) < 1e-3:
         return "the sign is flipped."
-    if a.size == 1:  # any number is a multiple of any other: name only the factors that point to a mistake
-        return _factor_phrase(ratio, "it")
-    if batch_size and batch_size > 1:
+    if batch_size and batch_size > 1:  # scalars too: a loss summed over the batch is one number N times too large
         if abs(ratio - batch_size) < 1e-3 * batch_size:
             return f"it is {batch_size}x too large, the batch size: a sum where the mean belongs?"
         if abs(ratio * batch_size - 1) < 1e-3:
             return f"it is {batch_size}x too small, the batch size: a mean where the sum belongs?"
+    if a.size == 1:  # any number is a multiple of any other: name only the factors that point to a mistake
+        return _factor_phrase(ratio, "it")
     return _factor_phrase(ratio, "every component") or (
         f"every component is {ratio:.3g} times the right one; a missing constant factor?")
 

@@ -42,7 +42,7 @@ PROBLEMS: dict[str, dict[str, Any]] = {
 _ANGLE = np.pi / 6  # the quadratic's stiff direction, fixed so that moving kappa only stretches the bowl
 
 
-def spectral_radius(lr: float, beta: float, eigenvalues: ArrayLike) -> float:
+def _spectral_radius(lr: float, beta: float, eigenvalues: ArrayLike) -> float:
     r"""The largest root modulus of $z^2 - (1 + \beta - \eta\lambda) z + \beta$ over the eigenvalues $\lambda$."""
     lam = np.atleast_1d(np.asarray(eigenvalues, dtype=np.float64))
     trace = (1.0 + beta - lr * lam).astype(complex)
@@ -109,10 +109,11 @@ class Playground(explorer.Explorer):
         where = f"quadratic, κ = {s['kappa']:.3g}" if s["problem"] == "quadratic" else "Rosenbrock near (1, 1)"
         bound = 2.0 * (1.0 + beta)
         stable = heavy_ball_is_stable(lr, beta, lam)
-        plain = f" (plain GD: {spectral_radius(lr, 0.0, lam):.4f})" if beta else ""
+        plain = f" (plain GD: {_spectral_radius(lr, 0.0, lam):.4f})" if beta else ""
         verdict = (f"stable: η·λ_max = {lr * top:.3g} < 2(1 + β) = {bound:.3g}, predicted asymptotic contraction "
-                   f"per step ρ = {spectral_radius(lr, beta, lam):.4f}{plain}"
-                   if stable else f"UNSTABLE: η·λ_max = {lr * top:.3g} ≥ 2(1 + β) = {bound:.3g}, the iterates blow up")
+                   f"per step ρ = {_spectral_radius(lr, beta, lam):.4f}{plain}"
+                   if stable else f"UNSTABLE: η·λ_max = {lr * top:.3g} ≥ 2(1 + β) = {bound:.3g}, no convergence "
+                   "(past the bound the iterates blow up)")
         gd = "inside" if lr * top < 2.0 else "outside"
         gap = self._gap(self.trajectory)[-1]
         final = f"{gap:.3g}" if np.isfinite(gap) else "diverged"

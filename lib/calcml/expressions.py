@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from calcml import checks, numdiff
 
@@ -103,12 +103,25 @@ class Program:
             regs.append(step.apply(regs))
         return regs[self.n_inputs:] if every else regs[-1]
 
-    def run_float(self, x: ArrayLike, *, every: bool = False) -> Any:
-        """`run` on the input vector `x` with NumPy floats: the reference for `numdiff` (an array if `every`)."""
+    def run_float(self, x: ArrayLike, *, every: bool = False, nudge: tuple[int, float] | None = None) -> Any:
+        """`run` on the input vector `x` with NumPy floats: the reference for `numdiff` (an array if `every`).
+
+        `nudge = (k, t)` adds `t` to register `k` (a step's register, `k >= n_inputs`) as soon as it is computed,
+        so that every later step reads the nudged value: the derivative in `t` at 0 is the adjoint of register `k`.
+        """
         regs = [np.float64(v) for v in np.asarray(x, dtype=np.float64).ravel()]
         for step in self.steps:
             regs.append(np.float64(step.apply(regs, on_floats=True)))
+            if nudge is not None and nudge[0] == len(regs) - 1:
+                regs[-1] = np.float64(regs[-1] + np.float64(nudge[1]))
         return np.array(regs[self.n_inputs:]) if every else float(regs[-1])
+
+    def register_adjoints(self) -> NDArray[np.float64]:
+        """The derivative of the output with respect to every step's register (the adjoints `v.grad` of the
+        intermediate nodes after a backward pass), each by `numdiff` on a nudge of that register alone."""
+        x = np.array(self.x)
+        return np.array([numdiff.derivative(lambda t, k=k: self.run_float(x, nudge=(k, float(t))), 0.0)
+                         for k in range(self.n_inputs, self.n_inputs + len(self.steps))])
 
     @property
     def ops(self) -> tuple[str, ...]:

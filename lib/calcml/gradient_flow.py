@@ -1,14 +1,15 @@
 r"""Vanishing and exploding gradients, measured; and the float32/float64 step size of a gradient check.
 
-A chain of $L$ layers $h_l = \sigma(z_l)$, $z_l = W_l h_{l-1}$, sends the gradient $g_l = \partial\mathcal L /
-\partial h_l$ back one local Jacobian $\operatorname{diag}(\sigma'(z_l))\,W_l$ at a time:
+A chain of $D$ layers $a_l = \phi(z_l)$, $z_l = W_l a_{l-1}$ (notation: course/notation.md; $D$ is the depth,
+$L$ the loss), sends the gradient $g_l = \partial L / \partial a_l$ back one local Jacobian
+$\operatorname{diag}(\phi'(z_l))\,W_l$ at a time:
 
-$$ g_{l-1} = W_l^\top \big(\sigma'(z_l) \odot g_l\big). $$
+$$ g_{l-1} = W_l^\top \big(\phi'(z_l) \odot g_l\big). $$
 
 With weights $W_l \sim \mathcal N(0, \text{gain}^2/n)$ each layer multiplies $\|g\|$ by about
-$\text{gain}\cdot\sqrt{\mathbb E[\sigma'(z)^2]}$, so $L$ layers multiply it by that factor to the power $L$.
-Sigmoid has $\sigma' \le 1/4$: its gradients vanish like $4^{-L}$ at gain 1. ReLU passes half of the units
-($\mathbb E[\sigma'^2] = 1/2$), so He's gain $\sqrt 2$ keeps $\|g\|$ about constant.
+$\text{gain}\cdot\sqrt{\mathbb E[\phi'(z)^2]}$, so $D$ layers multiply it by that factor to the power $D$.
+Sigmoid has $\sigma' \le 1/4$: its gradients vanish like $4^{-D}$ at gain 1. ReLU passes half of the units
+($\mathbb E[\phi'^2] = 1/2$), so He's gain $\sqrt 2$ keeps $\|g\|$ about constant.
 
 A large gain does not cure a sigmoid chain. It can bring the ratio back near 1 (at depth 20 and width 64,
 near gain 13.7, so the gain slider reaches `GAIN_RANGE[1]` = 16), but only because the pre-activations are
@@ -53,16 +54,16 @@ GAIN_RANGE = (0.25, 16.0)
 
 
 def backward_norms(weights: Sequence[ArrayLike], x: ArrayLike, upstream: ArrayLike, activation: str) -> NDArray:
-    r"""The norms $\|g_l\| = \|\partial\mathcal L/\partial h_l\|$, $l = 0, \dots, L$, for $\mathcal L = u^\top h_L$.
+    r"""The norms $\|g_l\| = \|\partial L/\partial a_l\|$, $l = 0, \dots, D$, for the loss $L = u^\top a_D$.
 
     Args:
-        weights: The matrices $W_1, \dots, W_L$ (each $n_l \times n_{l-1}$).
-        x: The input $h_0$.
-        upstream: $u = \partial\mathcal L/\partial h_L$, the gradient arriving at the last layer.
+        weights: The matrices $W_1, \dots, W_D$ (each $n_l \times n_{l-1}$).
+        x: The input $a_0$.
+        upstream: $u = \partial L/\partial a_D$, the gradient arriving at the last layer.
         activation: A key of `ACTIVATIONS`.
 
     Returns:
-        An array of $L + 1$ norms, from the input ($l = 0$) to the output ($l = L$).
+        An array of $D + 1$ norms, from the input ($l = 0$) to the output ($l = D$).
     """
     sigma, dsigma = ACTIVATIONS[activation]
     h, pre = np.asarray(x, dtype=np.float64), []
@@ -78,7 +79,7 @@ def backward_norms(weights: Sequence[ArrayLike], x: ArrayLike, upstream: ArrayLi
 
 
 def gradient_norms(activation: str, depth: int, gain: float, *, width: int = 64, seed: int = 0) -> NDArray:
-    r"""`backward_norms` for a random chain: $W_l \sim \mathcal N(0, \text{gain}^2/n)$, $h_0 \sim \mathcal N(0, I)$,
+    r"""`backward_norms` for a random chain: $W_l \sim \mathcal N(0, \text{gain}^2/n)$, $a_0 \sim \mathcal N(0, I)$,
     and a random unit `upstream`, so the last norm is 1 and the first is the first-to-last ratio."""
     rng = np.random.default_rng(seed)
     weights = [rng.normal(scale=gain / np.sqrt(width), size=(width, width)) for _ in range(depth)]
@@ -87,7 +88,7 @@ def gradient_norms(activation: str, depth: int, gain: float, *, width: int = 64,
 
 
 def verdict(ratio: float) -> str:
-    """"vanishing", "exploding" or "stable", for a ratio $\\|g_0\\| / \\|g_L\\|$ (thresholds 1e-2 and 1e2)."""
+    """"vanishing", "exploding" or "stable", for a ratio $\\|g_0\\| / \\|g_D\\|$ (thresholds 1e-2 and 1e2)."""
     return "vanishing" if ratio < VANISHING else "exploding" if ratio > EXPLODING else "stable"
 
 
@@ -96,9 +97,9 @@ def plot_gradient_norms(runs: Sequence[tuple[str, float]], *, depth: int = 30, w
     """One curve of `gradient_norms` per `(activation, gain)` run, on a log-scale y axis, layer 0 at the left.
 
     Returns:
-        The axes, labelled "layer l (0 = input)" and "gradient norm ‖∂L/∂h_l‖ (log scale)".
+        The axes, labelled "layer l (0 = input)" and "gradient norm ‖∂L/∂a_l‖ (log scale)".
     """
-    ax = plots.new_axes("layer l (0 = input)", "gradient norm ‖∂L/∂h_l‖ (log scale)",
+    ax = plots.new_axes("layer l (0 = input)", "gradient norm ‖∂L/∂a_l‖ (log scale)",
                         f"Gradient norms back through {depth} layers of width {width}", ax)
     ax.set_yscale("log")
     lows, highs = [1e-3], [1e3]
@@ -188,7 +189,7 @@ class GradientFlowExplorer(explorer.Explorer):
 
     @property
     def ratio(self) -> float:
-        """The first-to-last gradient norm ratio $\\|g_0\\| / \\|g_L\\|$."""
+        """The first-to-last gradient norm ratio $\\|g_0\\| / \\|g_D\\|$."""
         return float(self.norms[0] / self.norms[-1])
 
     def update(self, *, depth: int | None = None, gain: float | None = None, activation: str | None = None) -> float:
@@ -200,14 +201,14 @@ class GradientFlowExplorer(explorer.Explorer):
         return self.ratio
 
     def readout_text(self) -> str:
-        """For example `sigmoid, depth 20, gain 1.00: ‖g₀‖/‖g_L‖ = 1.7e-13 (vanishing)`."""
+        """For example `sigmoid, depth 20, gain 1.00: ‖g₀‖/‖g_D‖ = 1.7e-13 (vanishing)`."""
         activation, depth, gain = self.state
-        return f"{activation}, depth {depth}, gain {gain:.2f}: ‖g₀‖/‖g_L‖ = {self.ratio:.2g} ({verdict(self.ratio)})"
+        return f"{activation}, depth {depth}, gain {gain:.2f}: ‖g₀‖/‖g_D‖ = {self.ratio:.2g} ({verdict(self.ratio)})"
 
     def _build_controls(self) -> list[ipywidgets.ValueWidget]:
         self.activation = ipywidgets.Dropdown(options=list(ACTIVATIONS), description="activation",
                                               **explorer.control_options())
-        self.depth = ipywidgets.IntSlider(min=1, max=60, description="depth L (layers)", **explorer.control_options())
+        self.depth = ipywidgets.IntSlider(min=1, max=60, description="depth D (layers)", **explorer.control_options())
         self.gain = ipywidgets.FloatSlider(min=GAIN_RANGE[0], max=GAIN_RANGE[1], step=0.05, description="weight gain",
                                            readout_format=".2f", **explorer.control_options())
         return [self.activation, self.depth, self.gain]

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from calcml import checks
+from calcml import checks, typed_by_hand
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,15 +51,23 @@ class Parts:
 
 
 #: Driver source defining `strict(fn, *args)`: `(fn(*args), "")`, or `(None, message)` when NumPy overflows,
-#: divides by zero or makes a NaN on the way. The message only explains a failure: the numbers decide.
+#: divides by zero or makes a NaN on the way (a FloatingPointError, or NumPy's RuntimeWarning about it), or Python
+#: overflows. Any other warning is only a warning: the notebook's own warning filters are reset for the call, so a
+#: correct answer that warns about something else keeps its points. The message only explains a failure: the
+#: numbers decide.
 STRICT_CALL = """
+import warnings
+
 import numpy as np
 
 def strict(fn, *args):
     try:
-        with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+        with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+            warnings.resetwarnings()
+            warnings.filterwarnings("error", message="(?i).*(overflow|invalid value|divide by zero) encountered",
+                                    category=RuntimeWarning)
             return fn(*args), ""
-    except FloatingPointError as error:
+    except (FloatingPointError, OverflowError, RuntimeWarning) as error:
         return None, f"{type(error).__name__}: {error}"
 """
 
@@ -97,6 +105,8 @@ def exercise(namespace: dict[str, Any], *, inputs: Callable[[np.random.Generator
     if "result" not in scope:
         raise checks.CheckFailure("The driver did not assign `result`.")
     verify(data, as_json(scope["result"]))
+    if mechanism and mechanism.get("rule") == "literal_values":  # the one rule the kernel can read for itself
+        typed_by_hand.check_in_kernel(mechanism["names"])
 
 
 def driver_scope(namespace: dict[str, Any], driver: str, inputs: Any, real: dict[str, Any]) -> dict[str, Any]:

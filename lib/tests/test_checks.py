@@ -87,6 +87,38 @@ def test_a_mean_for_a_sum_names_the_batch_size() -> None:
     assert "8x too small" in text and "mean where the sum belongs" in text
 
 
+def test_a_sum_for_a_mean_is_named_for_a_scalar_too() -> None:
+    """A scalar loss (or a scalar gradient) summed over a batch of N where the mean belongs is N times too large."""
+    rng = np.random.default_rng(3)
+    x, y, w = rng.normal(size=8), rng.normal(size=8), 0.7
+    mean_loss = float(np.mean((w * x - y) ** 2))
+    sum_loss = float(np.sum((w * x - y) ** 2))
+    assert "8x too large" in checks.diagnose(sum_loss, mean_loss, batch_size=8)
+    assert "a sum where the mean belongs" in checks.diagnose(sum_loss, mean_loss, batch_size=8)
+    assert "8x too small" in checks.diagnose(mean_loss, sum_loss, batch_size=8)
+    assert "8x too small" in checks.diagnose(np.array(mean_loss), np.array(sum_loss), batch_size=8)  # 0-d arrays
+    text = message(lambda: checks.assert_close(sum_loss, mean_loss, what="loss", batch_size=8))
+    assert "8x too large" in text and "a sum where the mean belongs" in text
+    # Without a batch size, N cannot be named, and a factor 8 is not one of the telling ones.
+    assert checks.diagnose(sum_loss, mean_loss) == ""
+    # Factors of 2 are still named for scalars when the batch size is something else.
+    assert "2x too large" in checks.diagnose(2 * mean_loss, mean_loss, batch_size=8)
+
+
+def test_a_sum_for_a_mean_is_named_for_a_symbolic_scalar_gradient() -> None:
+    """The same with sympy: the derivative of the summed squared error against that of the mean, for N = 5."""
+    sp = pytest.importorskip("sympy")
+    w = sp.Symbol("w")
+    xs, ys = [1, -2, 3, 0.5, 2], [0.3, 1, -1, 2, 0]
+    summed = sum((w * xi - yi) ** 2 for xi, yi in zip(xs, ys, strict=True))
+    d_sum = float(sp.diff(summed, w).subs(w, 0.4))
+    d_mean = float(sp.diff(summed / len(xs), w).subs(w, 0.4))
+    assert "5x too large" in checks.diagnose(d_sum, d_mean, batch_size=5)
+    assert "5x too small" in checks.diagnose(d_mean, d_sum, batch_size=5)
+    text = message(lambda: checks.assert_close(d_sum, d_mean, what="dL/dw", batch_size=5))
+    assert "5x too large, the batch size: a sum where the mean belongs?" in text
+
+
 @pytest.mark.parametrize(
     ("value", "phrase"),
     [(None, "forget to `return`"), ("abc", "not a number"), (np.ones((3, 1)), "shape (3, 1)"),

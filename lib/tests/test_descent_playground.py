@@ -49,7 +49,7 @@ def _line(ax: Any, label: str) -> np.ndarray:
 @settings(max_examples=300, deadline=None)
 @given(st.floats(1e-3, 5.0), st.floats(0.0, 0.99), st.lists(st.floats(1e-2, 2.0), min_size=1, max_size=5))
 def test_spectral_radius_matches_the_companion_matrices(lr: float, beta: float, lam: list[float]) -> None:
-    assert dp.spectral_radius(lr, beta, lam) == pytest.approx(_companion_radius(lr, beta, np.array(lam)),
+    assert dp._spectral_radius(lr, beta, lam) == pytest.approx(_companion_radius(lr, beta, np.array(lam)),
                                                               rel=1e-6, abs=1e-6)
 
 
@@ -63,7 +63,7 @@ def test_stability_bound_agrees_with_the_spectral_radius(lr: float, beta: float,
 
 def test_plain_gd_radius_and_bound() -> None:
     lam = [0.1, 1.0]
-    assert dp.spectral_radius(1.5, 0.0, lam) == pytest.approx(0.85)  # max(|1 - 0.15|, |1 - 1.5|)
+    assert dp._spectral_radius(1.5, 0.0, lam) == pytest.approx(0.85)  # max(|1 - 0.15|, |1 - 1.5|)
     assert dp.heavy_ball_is_stable(1.99, 0.0, lam) and not dp.heavy_ball_is_stable(2.01, 0.0, lam)
     assert dp.heavy_ball_is_stable(2.99, 0.5, lam) and not dp.heavy_ball_is_stable(3.01, 0.5, lam)
     assert not dp.heavy_ball_is_stable(1.0, 1.0, lam) and not dp.heavy_ball_is_stable(1.0, -0.1, lam)
@@ -72,7 +72,7 @@ def test_plain_gd_radius_and_bound() -> None:
 
 def test_complex_roots_contract_by_root_beta() -> None:
     # eta = 1, beta = 1/2: z^2 - (1/2 + 1 - lambda) z + 1/2 has complex roots of modulus sqrt(1/2) for both.
-    assert dp.spectral_radius(1.0, 0.5, [0.1, 1.0]) == pytest.approx(np.sqrt(0.5))
+    assert dp._spectral_radius(1.0, 0.5, [0.1, 1.0]) == pytest.approx(np.sqrt(0.5))
 
 
 # Static mode
@@ -129,14 +129,14 @@ def test_readout_says_stable_just_below_and_unstable_just_above_the_bound(beta: 
     above = dp.playground(Recorder(2.0), lr=1.01 * bound, beta=beta).readout_text()
     assert "stable" in below and "UNSTABLE" not in below
     assert "UNSTABLE" in above
-    rate = dp.spectral_radius(0.99 * bound, beta, [0.1, 1.0])
+    rate = dp._spectral_radius(0.99 * bound, beta, [0.1, 1.0])
     assert f"{rate:.4f}" in below
 
 
 @pytest.mark.usefixtures("static")
 def test_readout_compares_with_plain_gd_only_when_there_is_momentum() -> None:
     with_momentum = dp.playground(Recorder(), lr=1.5, beta=0.5).readout_text()
-    assert f"(plain GD: {dp.spectral_radius(1.5, 0.0, [0.1, 1.0]):.4f})" in with_momentum
+    assert f"(plain GD: {dp._spectral_radius(1.5, 0.0, [0.1, 1.0]):.4f})" in with_momentum
     assert "plain GD:" not in dp.playground(Recorder(), lr=1.5, beta=0.0).readout_text()
 
 

@@ -58,7 +58,7 @@ def test_backward_norms_are_the_norms_of_numerical_gradients(seed: int, activati
     for w in weights:
         pre.append(w @ hs[-1])
         hs.append(sigma(pre[-1]))
-    if activation == "relu" and min(np.min(np.abs(z)) for z in pre) < 1e-3:
+    if activation == "relu" and min(np.min(np.abs(z)) for z in pre) < 1e-2:
         return  # too close to the kink of a ReLU for a finite difference
     norms = gradient_flow.backward_norms(weights, x, u, activation)
     assert norms.shape == (depth + 1,)

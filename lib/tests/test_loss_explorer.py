@@ -114,6 +114,31 @@ def test_true_class_out_of_range_is_refused() -> None:
         loss_explorer.loss_explorer(_softmax, true_class=3)
 
 
+@pytest.mark.parametrize("smoothing", [-0.1, 1.0])
+def test_smoothing_out_of_range_is_refused(smoothing: float) -> None:
+    with pytest.raises(ValueError, match="smoothing"):
+        loss_explorer.loss_explorer(_softmax, smoothing=smoothing)
+
+
+@pytest.mark.usefixtures("static")
+@pytest.mark.parametrize(("logits", "c", "s"), [((2.0, 0.5, -1.0), 1, 0.1), ((-3.0, 4.0, 1.5, 0.2), 3, 0.3)])
+def test_label_smoothing_loss_and_gradient_match_sympy(logits: tuple[float, ...], c: int, s: float) -> None:
+    """With smoothing s the loss is -Σ t_k log p_k with t = (1 - s) onehot(c) + s/K, differentiated by sympy."""
+    K = len(logits)
+    zs = sp.symbols(f"z0:{K}")
+    total = sum(sp.exp(v) for v in zs)
+    s_exact = sp.nsimplify(s)
+    t = [(1 - s_exact) * int(k == c) + s_exact / K
+         for k in range(K)]
+    loss = -sum(t[k] * sp.log(sp.exp(zs[k]) / total) for k in range(K))
+    at = dict(zip(zs, (sp.Float(v) for v in logits), strict=True))
+    explorer = loss_explorer.loss_explorer(_softmax, logits=logits, true_class=c, smoothing=s)
+    np.testing.assert_allclose(explorer.targets().sum(), 1.0)
+    assert explorer.loss == pytest.approx(float(loss.subs(at)), rel=1e-12)
+    np.testing.assert_allclose(explorer.numeric_grad, [float(sp.diff(loss, v).subs(at)) for v in zs], atol=1e-9)
+    assert f"(s = {s:g})" in explorer.readout_text()
+
+
 # the explorer, interactive
 
 
@@ -177,16 +202,17 @@ def test_ridge_contours_are_labelled_and_their_minimum_shrinks_towards_zero() ->
     x1 = rng.normal(size=30)
     X = np.column_stack([x1, x1 + 0.3 * rng.normal(size=30)])
     y = X @ np.array([1.5, -0.5]) + 0.1 * rng.normal(size=30)
-    lams = [0.0, 0.3, 3.0]
-    axes = loss_explorer.ridge_contours(X, y, lams)
+    alphas = [0.0, 0.3, 3.0]
+    axes = loss_explorer.ridge_contours(X, y, alphas)
     assert len(axes) == 3
     norms = []
-    for ax, lam in zip(axes, lams, strict=True):
-        assert (ax.get_xlabel(), ax.get_ylabel()) == ("weight w₁", "weight w₂") and f"{lam:g}" in ax.get_title()
+    for ax, alpha in zip(axes, alphas, strict=True):
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("weight w₁", "weight w₂")
+        assert ax.get_title() == f"α = {alpha:g}"
         (marker,) = [line for line in ax.get_lines() if line.get_gid() == "min"]
         w_grid = np.array([marker.get_xdata()[0], marker.get_ydata()[0]])
-        # Independent reference: ridge is least squares on data augmented with sqrt(N lam) I.
-        A = np.vstack([X, np.sqrt(30 * lam) * np.eye(2)])
+        # Independent reference: ridge is least squares on data augmented with sqrt(N alpha) I.
+        A = np.vstack([X, np.sqrt(30 * alpha) * np.eye(2)])
         w_best = np.linalg.lstsq(A, np.concatenate([y, np.zeros(2)]), rcond=None)[0]
         assert np.max(np.abs(w_grid - w_best)) <= 0.03 + 1e-12  # one grid step of 6/200
         norms.append(np.linalg.norm(w_grid))

@@ -78,3 +78,68 @@ def test_a_chain_is_as_deep_as_asked_and_a_comb_reuses_w() -> None:
     uses_of_w = sum(ps.count(1) for ps in node_graphs.inputs_of(comb))
     assert uses_of_w == 8
     assert plain_values(comb)[-1] == pytest.approx(0.9 * 0.99**8)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The graph worked by hand
+
+RIGHT_VALUES = {"x": 2, "y": -3, "z": 4, "u": -6, "v": -2, "w": -4, "L": 16}
+RIGHT_ADJOINTS = {"L": 1, "w": -8, "v": -16, "u": -16, "z": -16, "y": -32, "x": 64}
+
+
+def test_hand_values_and_adjoints_agree_with_central_differences() -> None:
+    graph = node_graphs.BY_HAND
+    assert node_graphs.names(graph) == ["x", "y", "z", "u", "v", "w", "L"]
+    values = node_graphs.hand_values(graph)
+    assert values == RIGHT_VALUES
+    adjoints = node_graphs.hand_adjoints(graph)
+    h = 1e-4
+    for name in node_graphs.names(graph):
+        up = node_graphs.hand_values(graph, (name, values[name] + h))["L"]
+        down = node_graphs.hand_values(graph, (name, values[name] - h))["L"]
+        assert adjoints[name] == pytest.approx((up - down) / (2 * h), rel=1e-6)
+
+
+def test_right_answers_pass_in_any_form() -> None:
+    graph = node_graphs.BY_HAND
+    assert node_graphs.diagnose_values(graph, RIGHT_VALUES) is None
+    assert node_graphs.diagnose_values(graph, {k: float(v) for k, v in reversed(RIGHT_VALUES.items())}) is None
+    assert node_graphs.diagnose_adjoints(graph, RIGHT_ADJOINTS) is None
+    assert node_graphs.diagnose_adjoints(graph, {k: np.float64(v) for k, v in RIGHT_ADJOINTS.items()}) is None
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"x": 48}, ["adjoint['x']", "only the contribution of the path through u", "used twice", "path is missing"]),
+    ({"x": 16}, ["adjoint['x']", "path through w"]),
+    ({"w": 32, "v": 64, "u": 64, "z": 64, "y": 128, "x": -256}, ["adjoint['w']", "wrong point", "at L = 16",
+                                                                   "at w = -4"]),
+    ({"v": 16, "u": 16, "z": 16, "y": 32, "x": -32}, ["adjoint['v']", "sign is wrong"]),
+    ({"y": 48}, ["adjoint['y']", "OTHER factor, x = 2"]),
+    ({"L": 0}, ["seed"]),
+    ({"v": 32}, ["adjoint['v']", "wrong point", "at w = -4"]),
+])
+def test_wrong_adjoints_name_the_node_and_the_cause(changes, words) -> None:
+    message = node_graphs.diagnose_adjoints(node_graphs.BY_HAND, {**RIGHT_ADJOINTS, **changes})
+    assert message is not None
+    for word in words:
+        assert word in message, message
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"u": 6, "v": 10, "w": 20, "L": 400}, ["forward['u']", "sign"]),
+    ({"L": -8}, ["forward['L']", "not 2·w"]),
+    ({"w": -2, "L": 4}, ["forward['w']", "factor x is missing"]),
+    ({"v": -24}, ["forward['v']", "a sum, not a product"]),
+    ({"x": 3}, ["forward['x']", "copy the inputs"]),
+])
+def test_wrong_values_name_the_node_and_the_cause(changes, words) -> None:
+    message = node_graphs.diagnose_values(node_graphs.BY_HAND, {**RIGHT_VALUES, **changes})
+    for word in words:
+        assert word in message, message
+
+
+@pytest.mark.parametrize("answer", [None, [1, 2], {"x": 2}, {**RIGHT_VALUES, "q": 1}, {**RIGHT_VALUES, "u": "six"},
+                                    {**RIGHT_VALUES, "u": float("nan")}])
+def test_malformed_answers_are_reported_not_raised(answer) -> None:
+    assert isinstance(node_graphs.diagnose_values(node_graphs.BY_HAND, answer), str)
+    assert isinstance(node_graphs.diagnose_adjoints(node_graphs.BY_HAND, answer), str)

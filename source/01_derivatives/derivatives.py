@@ -24,8 +24,9 @@
 # - differentiate with sympy and with the product, quotient and chain rules, and check every answer
 #   numerically.
 #
-# Run the cells from top to bottom. The five graded exercises are at the end; each has a test cell
-# that explains what went wrong when it fails.
+# Run the cells from top to bottom. The six graded exercises are at the end; each has a test cell
+# that explains what went wrong when it fails. The symbols ($h$ a step, $\varepsilon$ machine epsilon, $L$ a
+# loss, ...) follow [the course's notation](../../course/notation.md).
 
 # %%
 import matplotlib.pyplot as plt
@@ -224,8 +225,10 @@ for asked in [1e-6, 1e-7, 1e-8]:
 
 # %% [markdown]
 # So the step must grow with $|x|$: far from 0 it should be a *relative* step, proportional to $|x|$.
-# Near 0 that fails, since $|x|$ is no scale at all at $x = 0$, and an absolute step is needed. Exercise 2
-# asks you to combine the two with the exponent derived above.
+# Near 0 that fails, and not only at $x = 0$: a relative step $\varepsilon^{1/3}|x|$ shrinks with $|x|$, to about
+# $6 \times 10^{-18}$ at $x = 10^{-12}$, where the round-off error $\varepsilon|f|/h$ of a function like $e^x$ is
+# about 37, far larger than the derivative 1. Near 0 an absolute step is needed. Exercise 3 asks you to combine
+# the two with the exponent derived above.
 #
 # The course's reference, `numdiff.derivative`, pushes the same idea further: a fourth-order stencil
 # with error $O(h^4)$ and the matching best step $\varepsilon^{1/5}\max(1, |x|)$. It reaches about
@@ -288,16 +291,16 @@ rhs = (sp.diff(u, x) * v - u * sp.diff(v, x)) / v**2
 print("quotient rule holds:", sp.simplify(lhs - rhs) == 0)
 
 # %% [markdown]
-# **Chain rule**, $(f \circ g)'(x) = f'(g(x))\, g'(x)$, or with $y = f(w)$ and $w = g(x)$,
-# $\dfrac{dy}{dx} = \dfrac{dy}{dw}\dfrac{dw}{dx}$. Rates multiply: if $w$ changes 3 times as fast as
-# $x$, and $y$ 2 times as fast as $w$, then $y$ changes 6 times as fast as $x$. Note where $f'$ is
+# **Chain rule**, $(f \circ g)'(x) = f'(g(x))\, g'(x)$, or with $y = f(u)$ and $u = g(x)$,
+# $\dfrac{dy}{dx} = \dfrac{dy}{du}\dfrac{du}{dx}$. Rates multiply: if $u$ changes 3 times as fast as
+# $x$, and $y$ 2 times as fast as $u$, then $y$ changes 6 times as fast as $x$. Note where $f'$ is
 # evaluated: at the inner value $g(x)$, not at $x$. Example: $\sin(x^2)$.
 
 # %%
-w = sp.symbols("w")  # the inner variable
-outer, inner = sp.sin(w), x**2
-lhs = sp.diff(outer.subs(w, inner), x)  # d/dx sin(x^2)
-rhs = sp.diff(outer, w).subs(w, inner) * sp.diff(inner, x)  # f'(g(x)) * g'(x) = cos(x^2) * 2x
+u = sp.symbols("u")  # the inner variable
+outer, inner = sp.sin(u), x**2
+lhs = sp.diff(outer.subs(u, inner), x)  # d/dx sin(x^2)
+rhs = sp.diff(outer, u).subs(u, inner) * sp.diff(inner, x)  # f'(g(x)) * g'(x) = cos(x^2) * 2x
 print("chain rule holds:", sp.simplify(lhs - rhs) == 0)
 
 # %% [markdown]
@@ -318,8 +321,8 @@ sp.diff(F(G(x)), x)
 # probabilities in logistic regression. Let us differentiate it by hand, then check the answer
 # symbolically and numerically, as you will do in the exercises.
 #
-# **By hand.** Write $\sigma = w^{-1}$ with inner function $w = 1 + e^{-x}$. The outer derivative is
-# $-w^{-2}$ and the inner one is $-e^{-x}$ (the chain rule again, for $e^{-x}$). So
+# **By hand.** Write $\sigma = u^{-1}$ with inner function $u = 1 + e^{-x}$. The outer derivative is
+# $-u^{-2}$ and the inner one is $-e^{-x}$ (the chain rule again, for $e^{-x}$). So
 #
 # $$ \sigma'(x) = -\frac{1}{(1 + e^{-x})^2} \cdot \left(-e^{-x}\right)
 #    = \frac{1}{1 + e^{-x}} \cdot \frac{e^{-x}}{1 + e^{-x}}
@@ -411,19 +414,188 @@ for point in sp.solve(sp.diff(d_pulse, x), x):
 #
 # ## Exercises
 #
-# Five exercises, each building on the last: a numerical derivative (1), its best step (2), derivatives
-# by the rules (3 and 4), and the chain rule as a reusable tool (5). Write your code where it says
+# Six exercises, each building on the last: the derivative read as the slope of a tangent (1), a numerical
+# derivative (2), its best step (3), derivatives by the rules (4 and 5), and the chain rule as a reusable tool
+# (6). Write your code where it says
 # `# YOUR CODE HERE` (delete the `raise NotImplementedError()` line), then run the test cell below it.
 # The visible tests are a sample: hidden tests check more functions, more points and the edge cases,
 # so make your code right in general, not just for the examples. Each exercise is graded on its own,
 # so a mistake in one does not cost you another.
 #
-# ### Exercise 1 · The central difference (2 points)
+# ### Exercise 1 · The tangent line (1 point)
+#
+# Section 1 read $f'(a)$ as the slope of the tangent to the curve at the point $(a, f(a))$. Write
+# `tangent_line(f, df, a)`: given a function `f`, a function `df` that gives its slope at any point, and a
+# point `a`, it **returns a function**, the tangent line of $f$ at $a$, evaluated at any `x` (a float or an
+# array). The slope must come from the `df` you are given: the tests also hand you slope functions that you
+# have never seen, and compare your line with the one that `df` defines. Near $a$ the tangent and the curve
+# agree closely; that is what makes it the best straight-line approximation of $f$ there.
+
+# %% nbgrader={"grade": false, "grade_id": "01_derivatives-tangent_line-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def tangent_line(f, df, a):
+    """The tangent line of f at the point a.
+
+    Args:
+        f: A function of one variable that works elementwise on NumPy arrays.
+        df: Its derivative (a function of one variable, elementwise): df(t) is the slope of f at t.
+        a: The point of tangency, a float.
+
+    Returns:
+        A function that takes x (a float or an array) and returns the height of the tangent line at x,
+        elementwise, with the shape of x.
+    """
+    ### BEGIN SOLUTION
+    height, slope = f(a), df(a)
+
+    def line(x):
+        return height + slope * (x - a)
+
+    return line
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "01_derivatives-tangent_line", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+HINT_TANGENT = ("The tangent at a goes through the point (a, f(a)) with slope df(a): its height at x is the height at "
+                "a plus the slope times the run from a to x.")
+line = tangent_line(square, lambda t: 2 * t, 1.0)
+assert callable(line), (f"tangent_line returned {type(line).__name__}, not a function: define an inner function of x "
+                        "inside it and return that function.")
+checks.assert_close(line(np.array([0.0, 1.0, 3.0])), np.array([-1.0, 1.0, 5.0]), what="tangent of x² at a = 1",
+                    where="at x = 0, 1, 3", hint=HINT_TANGENT)
+checks.assert_close(tangent_line(np.sin, np.cos, 0.5)(0.5 + 1e-4), np.sin(0.5 + 1e-4), rtol=1e-7,
+                    what="tangent of sin at a = 0.5", where="at x = a + 1e-4 (it must hug the curve there)",
+                    hint=HINT_TANGENT)
+checks.assert_close(tangent_line(np.exp, lambda t: 3.0 + 0 * t, 0.0)(np.array([-1.0, 2.0])), np.array([-2.0, 7.0]),
+                    what="line through (0, exp(0)) with the slope df(0) = 3 you are given", where="at x = -1, 2",
+                    hint="Take the slope from df, whatever df is: here df is not the derivative of exp.")
+### BEGIN HIDDEN TESTS
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import checks, numdiff, probes
+
+# Functions, their derivatives and made-up slope functions, by name: one source, run by the driver and _verify.
+_CURVES = """
+import numpy as np
+CURVES = {"sin": np.sin, "exp": np.exp, "tanh": np.tanh, "arctan": np.arctan, "cube": lambda t: t**3,
+          "gauss": lambda t: np.exp(-(t**2) / 2)}
+SLOPES = {"sin": np.cos, "exp": np.exp, "tanh": lambda t: 1 / np.cosh(t) ** 2, "arctan": lambda t: 1 / (1 + t**2),
+          "cube": lambda t: 3 * t**2, "gauss": lambda t: -t * np.exp(-(t**2) / 2),
+          "wiggle": lambda t: np.cos(3 * t) + 0.5 * t, "ramp": lambda t: 1 + t - t**2 / 3,
+          "constant": lambda t: -1.3 + 0 * t}
+"""
+_curves = {}
+exec(_CURVES, _curves)
+
+
+def _shape(rng):
+    return [int(n) for n in rng.integers(1, 5, size=int(rng.integers(1, 3)))]
+
+
+def _inputs(rng):
+    names = sorted(_curves["CURVES"])
+    cases = []
+    for k in range(8):
+        fn = str(rng.choice(names))
+        slope = fn if k < 4 else str(rng.choice(["wiggle", "ramp", "constant"]))  # true slopes, then made-up ones
+        a = float(rng.uniform(-2, 2))
+        cases.append({"fn": fn, "df": slope, "a": a, "x": (a + rng.uniform(-3, 3, size=_shape(rng))).tolist()})
+    return {"cases": cases, "float": {"fn": "sin", "df": "wiggle", "a": float(rng.uniform(-2, 2)),
+                                      "x": float(rng.uniform(-3, 3))},
+            "near": {"fn": str(rng.choice(names)), "a": float(rng.uniform(-1.5, 1.5)),
+                     "offsets": (rng.choice([-1.0, 1.0], 4) * 10.0 ** rng.uniform(-4, -2, 4)).tolist()}}
+
+
+_DRIVER = _CURVES + """
+result = {"cases": []}
+for case in inputs["cases"]:
+    line = tangent_line(CURVES[case["fn"]], SLOPES[case["df"]], case["a"])
+    result["cases"].append(line(np.array(case["x"], dtype=float)))
+case = inputs["float"]
+result["float"] = tangent_line(CURVES[case["fn"]], SLOPES[case["df"]], case["a"])(case["x"])
+near = inputs["near"]
+line = tangent_line(CURVES[near["fn"]], SLOPES[near["fn"]], near["a"])
+result["near"] = line(near["a"] + np.array(near["offsets"]))
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("cases"), list)
+                   and len(result["cases"]) == len(inputs["cases"]), "tangent_line gave too few results.")
+    curves, slopes = _curves["CURVES"], _curves["SLOPES"]
+    hint = ("The tangent at a goes through (a, f(a)) with slope df(a), the slope at the point of tangency (not at x): "
+            "its height at x is f(a) plus the slope times (x - a).")
+    for case, got in zip(inputs["cases"], result["cases"], strict=True):
+        f, a, x = curves[case["fn"]], case["a"], np.array(case["x"], dtype=float)
+        if case["df"] == case["fn"]:  # the true derivative: the slope of f at a, measured by numdiff
+            expected, what = f(a) + numdiff.derivative(f, a) * (x - a), f"tangent of {case['fn']} at a = {a:.4g}"
+        else:  # a made-up slope function: the line through (a, f(a)) that it defines
+            expected = f(a) + slopes[case["df"]](a) * (x - a)
+            what = f"tangent_line({case['fn']}, made-up df ({case['df']}), a = {a:.4g})"
+        probes.close(got, expected, what=what, where=checks.describe_point(x), hint=hint)
+    case = inputs["float"]
+    f, a, x = curves[case["fn"]], case["a"], case["x"]
+    probes.close(result.get("float"), f(a) + slopes[case["df"]](a) * (x - a),
+                 what="tangent_line(sin, made-up df, a)", where=f"at the float x = {x:.4g}", hint=hint)
+    near = inputs["near"]
+    f, a = curves[near["fn"]], near["a"]
+    points = a + np.array(near["offsets"])
+    got = np.asarray(result.get("near"), dtype=float) if isinstance(result.get("near"), list) else None
+    probes.require(got is not None and got.shape == points.shape, "tangent_line gave no values near a.")
+    # The identity that defines the tangent: the gap between the curve and the line shrinks like (x - a)².
+    gap = np.abs(got - f(points))
+    probes.require(bool(np.all(np.isfinite(gap)) and np.all(gap <= 10.0 * (points - a) ** 2 + 1e-12)),
+                   f"Close to a = {a:.4g}, your tangent of {near['fn']} leaves the curve by {float(np.max(gap)):.2g}: a "
+                   "tangent hugs the curve, with a gap that shrinks like (x - a)². " + hint)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=3141)
+### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="01_derivatives-tangent_line-solution" mistake="The slope taken at x, not at the point of tangency a."
+def tangent_line(f, df, a):
+    def line(x):
+        return f(a) + df(x) * (x - a)
+
+    return line
+
+
+# %% active="py" wrong_answer="01_derivatives-tangent_line-solution" mistake="y = m x + b with b = f(a): the run measured from 0, not from a."
+def tangent_line(f, df, a):
+    def line(x):
+        return f(a) + df(a) * x
+
+    return line
+
+
+# %% active="py" wrong_answer="01_derivatives-tangent_line-solution" mistake="The height f(a) forgotten: a line through (a, 0)."
+def tangent_line(f, df, a):
+    def line(x):
+        return df(a) * (x - a)
+
+    return line
+
+
+# %% active="py" wrong_answer="01_derivatives-tangent_line-solution" mistake="The slope measured with numdiff.derivative instead of the df given."
+def tangent_line(f, df, a):
+    slope = numdiff.derivative(f, a)
+
+    def line(x):
+        return f(a) + slope * (x - a)
+
+    return line
+
+
+# %% [markdown]
+# ### Exercise 2 · The central difference (2 points)
 #
 # Write `central_difference(f, x, h)`, returning $\dfrac{f(x+h) - f(x-h)}{2h}$. The point `x` may be a
 # NumPy array: `f` works elementwise (like `np.sin`), so no loop is needed. The tests compare your
 # answer with `numdiff.derivative`, allowing the truncation error $\frac{h^2}{6}|f'''|$, and check that
-# your error shrinks about 4 times when $h$ is halved: that is what makes a difference *central*.
+# your error shrinks about 4 times when $h$ is halved: that is what makes a difference *central*. They
+# also count the evaluations of `f`: two per point, at $x + h$ and $x - h$, and no others.
 
 # %% nbgrader={"grade": false, "grade_id": "01_derivatives-central_difference-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def central_difference(f, x, h):
@@ -502,12 +674,26 @@ def _inputs(rng):
     return {"cases": cases, "poly": coefficients}
 
 
+# The driver also records every point at which f is evaluated: a central difference needs f at x + h and x - h,
+# two values per point, and nothing else (a one-sided or a many-point rule shows in these counts).
 _DRIVER = _FUNCTIONS + """
 FUNCTIONS["poly"] = lambda t: sum(c * t**k for k, c in enumerate(inputs["poly"]))
-result = []
+
+
+def counted(f, seen):
+    def wrapper(t):
+        seen.extend(np.ravel(np.asarray(t, dtype=float)).tolist())
+        return f(t)
+    return wrapper
+
+
+result, evaluations = [], []
 for case in inputs["cases"]:
     x = np.array(case["x"], dtype=float) if isinstance(case["x"], list) else case["x"]
-    result.append(central_difference(FUNCTIONS[case["fn"]], x, case["h"]))
+    seen = []
+    result.append(central_difference(counted(FUNCTIONS[case["fn"]], seen), x, case["h"]))
+    evaluations.append(seen)
+result = {"values": result, "evaluations": evaluations}
 """
 
 
@@ -518,9 +704,9 @@ def _function(name, coefficients):
 
 
 def _verify(inputs, result):
-    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
-                   "central_difference gave no results.")
-    for case, got in zip(inputs["cases"], result, strict=True):
+    probes.require(isinstance(result, dict) and isinstance(result.get("values"), list)
+                   and len(result["values"]) == len(inputs["cases"]), "central_difference gave no results.")
+    for case, got in zip(inputs["cases"], result["values"], strict=True):
         f, h = _function(case["fn"], inputs["poly"]), case["h"]
         x = np.array(case["x"], dtype=float)
         # The definition of the central difference, evaluated here on the grader's side: it must agree to
@@ -530,6 +716,21 @@ def _verify(inputs, result):
         probes.close(got, expected, what="central difference", where=where, rtol=1e-7,
                      hint="Compute (f(x + h) - f(x - h)) / (2 * h) with the h you are given; mind the brackets "
                           "around 2 * h.")
+    evaluations = result.get("evaluations")
+    probes.require(isinstance(evaluations, list) and len(evaluations) == len(inputs["cases"]),
+                   "central_difference: the evaluations of f were not recorded.")
+    for case, seen in zip(inputs["cases"], evaluations, strict=True):
+        x, h = np.ravel(np.array(case["x"], dtype=float)), case["h"]
+        where = f"for {case['fn']} at {x.size} point{'s' if x.size > 1 else ''} with h = {h:.3g}"
+        probes.require(isinstance(seen, list) and len(seen) == 2 * x.size,
+                       f"central_difference evaluated f at {len(seen) if isinstance(seen, list) else '?'} points "
+                       f"{where}; a central difference needs exactly two values of f per point, f(x + h) and "
+                       "f(x - h). More is another rule (or a call to numdiff); f(x) itself is not needed.")
+        wanted = np.sort(np.concatenate([x + h, x - h]))
+        got = np.sort(np.array(seen, dtype=float))
+        probes.require(bool(np.all(np.abs(got - wanted) <= 1e-9 * h + 4 * np.spacing(np.abs(wanted) + h))),
+                       f"central_difference evaluated f at points other than x + h and x - h {where}: a central "
+                       "difference steps the same h to each side of x (a forward difference uses f(x)).")
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=2718)
@@ -551,8 +752,18 @@ def central_difference(f, x, h):
     return (f(x + h) - f(x - h)) / 2 * h
 
 
+# %% active="py" wrong_answer="01_derivatives-central_difference-solution" mistake="\"More accurate is better\": the fourth-order five-point stencil of numdiff, four evaluations of f per point."
+def central_difference(f, x, h):
+    return (f(x - 2 * h) - 8 * f(x - h) + 8 * f(x + h) - f(x + 2 * h)) / (12 * h)
+
+
+# %% active="py" wrong_answer="01_derivatives-central_difference-solution" mistake="The course's reference instead of the formula: numdiff.derivative ignores h."
+def central_difference(f, x, h):
+    return numdiff.derivative(f, x)
+
+
 # %% [markdown]
-# ### Exercise 2 · The best step (2 points)
+# ### Exercise 3 · The best step (2 points)
 #
 # Write `choose_step(x)`, returning a step $h$ for the central difference at `x` that sits at the bottom
 # of the V of section 4, for functions that change on the scale of $\max(1, |x|)$ (exp near 0, log, powers
@@ -563,7 +774,8 @@ def central_difference(f, x, h):
 # it computes the central difference with your step, and with every step on a fine logarithmic grid. Your
 # typical error must be within 10 times the best typical error on the grid. (Round-off makes single errors
 # erratic, so "typical" is a median over nearby steps and points.) Any step in the valley passes; a step
-# on either arm of the V fails, and the message tells you which arm.
+# on either arm of the V fails, and the message tells you which arm. The points include 0, large values
+# and tiny nonzero ones such as $10^{-300}$ and $10^{-12}$.
 
 # %% nbgrader={"grade": false, "grade_id": "01_derivatives-choose_step-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def choose_step(x):
@@ -649,6 +861,7 @@ _STEP_FUNCTIONS = {
     "tanh": (np.tanh, lambda t: 1 / np.cosh(t) ** 2), "arctan": (np.arctan, lambda t: 1 / (1 + t**2)),
     "cube": (lambda t: t**3, lambda t: 3 * t**2), "sqrt": (np.sqrt, lambda t: 0.5 / np.sqrt(t)),
     "inverse": (lambda t: 1 / t, lambda t: -1 / t**2),
+    "shifted arctan": (lambda t: np.arctan(1 + t), lambda t: 1 / (1 + (1 + t) ** 2)),
 }
 _STEP_CASES = {
     "exp": lambda rng: np.concatenate([[0.0, 1e-3], rng.uniform(-5, 5, 23)]),
@@ -662,19 +875,28 @@ _STEP_CASES = {
 }
 
 
+def _tiny(rng):
+    """Tiny nonzero points, |x| from 1e-300 to 1e-3: a step proportional to |x| alone is far too small there."""
+    fixed = np.array([1e-300, -1e-300, 1e-200, -1e-100, 1e-30, 1e-12, -1e-12, 3e-9, -1e-7, 2e-4])
+    drawn = rng.choice([-1.0, 1.0], 11) * 10.0 ** rng.uniform(-300, -3, 11)
+    return np.concatenate([fixed, drawn]).tolist()
+
+
 def _inputs(rng):
     return {"sets": [{"fn": name, "x": _STEP_CASES[name](rng).tolist()} for name in sorted(_STEP_CASES)],
+            "tiny": [{"fn": name, "x": _tiny(rng)} for name in ("exp", "shifted arctan")],
             "scalar": float(rng.uniform(-3, 3)), "grid": rng.uniform(-50, 50, size=(3, 4)).tolist()}
 
 
 _DRIVER = """
 import numpy as np
 result = {"sets": [choose_step(np.array(s["x"], dtype=float)) for s in inputs["sets"]],
+          "tiny": [choose_step(np.array(s["x"], dtype=float)) for s in inputs["tiny"]],
           "scalar": choose_step(inputs["scalar"]), "grid": choose_step(np.array(inputs["grid"], dtype=float))}
 """
 
 
-def _step_quality(name, xs, steps, factor=10.0):
+def _step_quality(name, xs, steps, factor=10.0, note=""):
     """Fail unless central differences of the function `name` with `steps` are typically within `factor` times
     the error of the best step of a fine grid (errors against the exact derivative)."""
     f, df = _STEP_FUNCTIONS[name]
@@ -712,7 +934,7 @@ def _step_quality(name, xs, steps, factor=10.0):
         raise checks.CheckFailure(
             f"With your steps, central differences of {name} are typically {np.median(ratios):.3g} times less "
             f"accurate than with the best step (allowed: {factor:g}); at x = {xs[i]:.4g} your h = {steps[i]:.2g}. "
-            "Aim for the bottom of the V: h ≈ ε^(1/3)·max(1, |x|).")
+            + note + "Aim for the bottom of the V: h ≈ ε^(1/3)·max(1, |x|).")
 
 
 def _verify(inputs, result):
@@ -720,6 +942,12 @@ def _verify(inputs, result):
     probes.require(len(result["sets"]) == len(inputs["sets"]), "choose_step gave too few results.")
     for case, steps in zip(inputs["sets"], result["sets"], strict=True):
         _step_quality(case["fn"], np.array(case["x"], dtype=float), steps)
+    tiny = result.get("tiny")
+    probes.require(isinstance(tiny, list) and len(tiny) == len(inputs["tiny"]), "choose_step gave too few results.")
+    for case, steps in zip(inputs["tiny"], tiny, strict=True):
+        _step_quality(case["fn"], np.array(case["x"], dtype=float), steps,
+                      note="These points are tiny but not zero (|x| from 1e-300 to 1e-3): a step proportional to |x| "
+                           "shrinks with x, far below the round-off floor, so guarding x = 0 alone is not enough. ")
     x = inputs["scalar"]
     h = result.get("scalar")  # a float, a NumPy float or a 0-d array arrive as a float; an array as a list
     probes.require(not isinstance(h, list), f"choose_step({x:.3g}) should be one number, not an array.")
@@ -745,22 +973,34 @@ def choose_step(x):
     return np.sqrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(x))
 
 
+# %% active="py" wrong_answer="01_derivatives-choose_step-solution" mistake="Relative only, eps^(1/3)·|x|, guarded only at exactly 0: far too small at tiny nonzero x."
+def choose_step(x):
+    x = np.asarray(x, dtype=float)
+    eps = np.finfo(float).eps
+    return np.where(x == 0, eps ** (1 / 3), eps ** (1 / 3) * np.abs(x))
+
+
 # %% active="py" wrong_answer="01_derivatives-choose_step-solution" mistake="The right exponent but no scaling with |x|: lost to float spacing at large x."
 def choose_step(x):
     return np.finfo(float).eps ** (1 / 3) * np.ones_like(np.asarray(x, dtype=float))
 
 
 # %% [markdown]
-# ### Exercise 3 · The product and quotient rules (2 points)
+# ### Exercise 4 · The product and quotient rules (2 points)
 #
-# Differentiate, by hand,
+# Write the two rules of section 6 as tools. `d_product(u, du, v, dv)` takes two functions and their
+# derivatives and **returns a function**, the derivative of $x \mapsto u(x)\,v(x)$; `d_quotient(u, du, v, dv)`
+# returns the derivative of $x \mapsto u(x)/v(x)$. Both must work on floats and on arrays. Use the `du` and `dv`
+# you are given: the tests also hand you made-up derivatives, and expect the rule's combination of exactly those.
 #
-# $$ r(x) = \frac{x^2 \sin x}{1 + x^2}, $$
+# Then use your two tools to write `d_ratio(x)`, the derivative of
 #
-# and write the result as `d_ratio(x)`. The numerator $u = x^2 \sin x$ is a product and the whole is a
-# quotient, so you need both rules. (sympy could do it for you, but the point is to practise the rules;
-# use sympy afterwards to check yourself, if you like.) Before running the tests, compare your function
-# with `central_difference(ratio, x, choose_step(x))` from exercises 1 and 2 at a few points.
+# $$ r(x) = \frac{x^2 \sin x}{1 + x^2}: $$
+#
+# the numerator $x^2 \sin x$ is a product and the whole is a quotient. (sympy or numdiff could differentiate $r$
+# for you, but the point is to practise the rules; use them afterwards to check yourself, if you like.) Before
+# running the tests, compare `d_ratio` with `central_difference(ratio, x, choose_step(x))` from exercises 2 and 3
+# at a few points.
 
 # %%
 def ratio(x):
@@ -769,8 +1009,44 @@ def ratio(x):
 
 
 # %% nbgrader={"grade": false, "grade_id": "01_derivatives-d_ratio-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def d_product(u, du, v, dv):
+    """The derivative of the product x -> u(x)·v(x), by the product rule.
+
+    Args:
+        u, v: Functions of one variable that work elementwise on NumPy arrays.
+        du, dv: Their derivatives, elementwise functions too.
+
+    Returns:
+        A function that takes x (a float or an array) and returns (u·v)'(x), elementwise, with the shape of x.
+    """
+    ### BEGIN SOLUTION
+    def derivative(x):
+        return du(x) * v(x) + u(x) * dv(x)
+
+    return derivative
+    ### END SOLUTION
+
+
+def d_quotient(u, du, v, dv):
+    """The derivative of the quotient x -> u(x) / v(x), by the quotient rule (v is never zero where it is used).
+
+    Args:
+        u, v: Functions of one variable that work elementwise on NumPy arrays.
+        du, dv: Their derivatives, elementwise functions too.
+
+    Returns:
+        A function that takes x (a float or an array) and returns (u/v)'(x), elementwise, with the shape of x.
+    """
+    ### BEGIN SOLUTION
+    def derivative(x):
+        return (du(x) * v(x) - u(x) * dv(x)) / v(x) ** 2
+
+    return derivative
+    ### END SOLUTION
+
+
 def d_ratio(x):
-    """The derivative r'(x) of r(x) = x² sin(x) / (1 + x²), by the product and quotient rules.
+    """The derivative r'(x) of r(x) = x² sin(x) / (1 + x²), built with d_product and d_quotient.
 
     Args:
         x: A point (a float) or an array of points of any shape.
@@ -779,17 +1055,25 @@ def d_ratio(x):
         r'(x), elementwise: a float for a float x, an array with the shape of x otherwise.
     """
     ### BEGIN SOLUTION
-    u = x**2 * np.sin(x)  # numerator
-    du = 2 * x * np.sin(x) + x**2 * np.cos(x)  # product rule
-    v = 1 + x**2  # denominator
-    dv = 2 * x
-    return (du * v - u * dv) / v**2  # quotient rule
+    d_numerator = d_product(lambda t: t**2, lambda t: 2 * t, np.sin, np.cos)
+    return d_quotient(lambda t: t**2 * np.sin(t), d_numerator, lambda t: 1 + t**2, lambda t: 2 * t)(x)
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "01_derivatives-d_ratio", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-HINT_RATIO = ("Product rule for the numerator: (x² sin x)' = 2x sin x + x² cos x; "
-              "then the quotient rule (u'v - uv') / v², with a minus sign and a square.")
+HINT_RULES = ("Product rule: (uv)' = u'v + uv'. Quotient rule: (u/v)' = (u'v - uv') / v², with a minus sign and a "
+              "square. Return a function of x that combines the u, du, v, dv you are given.")
+points = np.linspace(-2.0, 2.0, 9)
+d_uv = d_product(np.sin, np.cos, np.exp, np.exp)
+assert callable(d_uv), (f"d_product returned {type(d_uv).__name__}, not a function: define an inner function of x "
+                        "inside it and return that function.")
+checks.check_derivative(d_uv, lambda t: np.sin(t) * np.exp(t), points, name="sin(x)·exp(x)", hint=HINT_RULES)
+checks.check_derivative(d_quotient(np.sin, np.cos, lambda t: 1 + t**2, lambda t: 2 * t), lambda t: np.sin(t) / (1 + t**2),
+                        points, name="sin(x) / (1 + x²)", hint=HINT_RULES)
+made_up = d_product(np.sin, lambda t: 1 + 0 * t, np.exp, lambda t: t)  # du = 1 and dv = t: not the true derivatives
+checks.assert_close(made_up(points), np.exp(points) + np.sin(points) * points,
+                    what="d_product(sin, du = 1, exp, dv = t)", where="at 9 points in [-2, 2]",
+                    hint="Use the du and dv you are given, whatever they are: the rule combines them with u and v.")
 
 
 def reference_ratio(t):
@@ -797,10 +1081,7 @@ def reference_ratio(t):
 
 
 rng = np.random.default_rng(5)
-checks.check_derivative(d_ratio, reference_ratio, rng.uniform(-4, 4, 8), name="x² sin(x) / (1 + x²)", hint=HINT_RATIO)
-points = np.linspace(-3.0, 3.0, 7)
-checks.assert_close(d_ratio(points), numdiff.derivative(reference_ratio, points), what="d_ratio of an array",
-                    where="at 7 points in [-3, 3]", hint=HINT_RATIO)
+checks.check_derivative(d_ratio, reference_ratio, rng.uniform(-4, 4, 8), name="x² sin(x) / (1 + x²)", hint=HINT_RULES)
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
@@ -808,6 +1089,22 @@ import numpy as np
 import sympy as sp
 
 from calcml import checks, numdiff, probes
+
+# Functions handed to the rules by name, with their derivatives, and made-up "derivatives" handed in their place:
+# one source, run by the driver and by _verify. The denominators are positive everywhere.
+_RULE_PIECES = """
+import numpy as np
+FUNCTIONS = {"sin": np.sin, "exp": np.exp, "arctan": np.arctan, "cube": lambda t: t**3,
+             "bump": lambda t: 1 + t**2, "wave": lambda t: 2 + np.sin(t), "cosh": np.cosh}
+DERIVATIVES = {"sin": np.cos, "exp": np.exp, "arctan": lambda t: 1 / (1 + t**2), "cube": lambda t: 3 * t**2,
+               "bump": lambda t: 2 * t, "wave": np.cos, "cosh": np.sinh,
+               "wiggle": lambda t: np.cos(3 * t) + 0.5 * t, "ramp": lambda t: 1 + t - t**2 / 3,
+               "constant": lambda t: 1.7 + 0 * t}
+"""
+_rule_pieces = {}
+exec(_RULE_PIECES, _rule_pieces)
+_NUMERATORS, _DENOMINATORS, _FAKES = ["sin", "exp", "arctan", "cube"], ["bump", "wave", "cosh", "exp"], \
+    ["wiggle", "ramp", "constant"]
 
 
 def _ratio(t):
@@ -827,19 +1124,37 @@ def _shape(rng):
     return [int(n) for n in rng.integers(1, 5, size=int(rng.integers(1, 3)))]
 
 
+def _rule_cases(rng, denominators):
+    cases = []
+    for k in range(6):
+        u, v = str(rng.choice(_NUMERATORS)), str(rng.choice(denominators))
+        # two cases with the true derivatives, then made-up ones (one of du, dv, or both)
+        du = u if k < 2 or k == 3 else str(rng.choice(_FAKES))
+        dv = v if k < 3 else str(rng.choice(_FAKES))
+        cases.append({"u": u, "du": du, "v": v, "dv": dv, "x": rng.uniform(-2, 2, size=_shape(rng)).tolist()})
+    return cases
+
+
 def _inputs(rng):
     # Fixed points (among them large ones), and random ones as large as |x| = 1000.
     exact = [-7 / 3, 0.0, 0.5, 12.0, -40.0, 1000.0, float(rng.uniform(-1000, 1000)), float(rng.uniform(10, 100))]
     return {"points": rng.uniform(-6, 6, size=_shape(rng) + [3]).tolist(), "line": rng.uniform(-6, 6, 15).tolist(),
-            "floats": [float(rng.uniform(-40, 40)), 0.0, float(rng.uniform(-2, 2))], "exact": exact}
+            "floats": [float(rng.uniform(-40, 40)), 0.0, float(rng.uniform(-2, 2))], "exact": exact,
+            "products": _rule_cases(rng, _NUMERATORS + _DENOMINATORS),
+            "quotients": _rule_cases(rng, _DENOMINATORS), "float": float(rng.uniform(-2, 2))}
 
 
-_DRIVER = """
-import numpy as np
+_DRIVER = _RULE_PIECES + """
 points = np.array(inputs["points"], dtype=float)
 result = {"array": d_ratio(points.copy()), "mirror": d_ratio(-points),
           "line": d_ratio(np.array(inputs["line"], dtype=float)),
           "floats": [d_ratio(x) for x in inputs["floats"]], "exact": [d_ratio(x) for x in inputs["exact"]]}
+for key, rule in (("products", d_product), ("quotients", d_quotient)):
+    result[key] = [rule(FUNCTIONS[c["u"]], DERIVATIVES[c["du"]], FUNCTIONS[c["v"]], DERIVATIVES[c["dv"]])(
+        np.array(c["x"], dtype=float)) for c in inputs[key]]
+x = inputs["float"]
+wiggle, ramp = DERIVATIVES["wiggle"], DERIVATIVES["ramp"]
+result["float"] = [d_product(np.sin, wiggle, np.exp, ramp)(x), d_quotient(np.sin, wiggle, np.cosh, ramp)(x)]
 """
 
 
@@ -863,6 +1178,32 @@ def _verify(inputs, result):
     for x, value in zip(inputs["exact"], got, strict=True):
         probes.close(value, _exact_ratio_slope(x), what="d_ratio",
                      where=f"at x = {x:.6g} (against sympy's exact derivative)", hint=hint)
+    F, D = _rule_pieces["FUNCTIONS"], _rule_pieces["DERIVATIVES"]
+    used = "Use the du and dv you are given, whatever they are: return a function that combines u, du, v and dv."
+    rules = {"products": ("d_product", lambda u, v: (lambda t: u(t) * v(t)),
+                          lambda u, du, v, dv, x: du(x) * v(x) + u(x) * dv(x),
+                          "Product rule: (uv)' = u'v + uv', the sum of two products, not u'v'."),
+             "quotients": ("d_quotient", lambda u, v: (lambda t: u(t) / v(t)),
+                           lambda u, du, v, dv, x: (du(x) * v(x) - u(x) * dv(x)) / v(x) ** 2,
+                           "Quotient rule: (u/v)' = (u'v - uv') / v², with a minus sign and a square.")}
+    for key, (name, combine, rule, rule_hint) in rules.items():
+        got = result.get(key)
+        probes.require(isinstance(got, list) and len(got) == len(inputs[key]), f"{name} gave too few results.")
+        for case, value in zip(inputs[key], got, strict=True):
+            x, u, v = np.array(case["x"], dtype=float), F[case["u"]], F[case["v"]]
+            where = checks.describe_point(x)
+            if case["du"] == case["u"] and case["dv"] == case["v"]:  # the true derivatives: numdiff is the reference
+                probes.close(value, numdiff.derivative(combine(u, v), x), what=f"{name}({case['u']}, {case['v']})",
+                             where=where, hint=rule_hint)
+            else:  # made-up derivatives: the rule's combination of exactly those
+                probes.close(value, rule(u, D[case["du"]], v, D[case["dv"]], x), where=where, hint=rule_hint + " " + used,
+                             what=f"{name}(u = {case['u']}, du = {case['du']}, v = {case['v']}, dv = {case['dv']}) "
+                                  "with made-up derivatives")
+    x, wiggle, ramp = inputs["float"], D["wiggle"], D["ramp"]
+    probes.close(result.get("float"), [rule(np.sin, wiggle, g, ramp, x) for g, (_, _, rule, _) in
+                                       zip((np.exp, np.cosh), rules.values(), strict=True)],
+                 what="[d_product(sin, wiggle, exp, ramp), d_quotient(sin, wiggle, cosh, ramp)] with made-up "
+                      "derivatives", where=f"at the float x = {x:.4g}", hint=used)
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=55)
@@ -870,31 +1211,79 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 
 
 # %% active="py" wrong_answer="01_derivatives-d_ratio-solution" mistake="Quotient rule with a plus sign."
+def d_product(u, du, v, dv):
+    return lambda x: du(x) * v(x) + u(x) * dv(x)
+
+
+def d_quotient(u, du, v, dv):
+    return lambda x: (du(x) * v(x) + u(x) * dv(x)) / v(x) ** 2
+
+
 def d_ratio(x):
-    u, du = x**2 * np.sin(x), 2 * x * np.sin(x) + x**2 * np.cos(x)
-    v, dv = 1 + x**2, 2 * x
-    return (du * v + u * dv) / v**2
+    d_numerator = d_product(lambda t: t**2, lambda t: 2 * t, np.sin, np.cos)
+    return d_quotient(lambda t: t**2 * np.sin(t), d_numerator, lambda t: 1 + t**2, lambda t: 2 * t)(x)
 
 
 # %% active="py" wrong_answer="01_derivatives-d_ratio-solution" mistake="Quotient rule without the square in the denominator."
-def d_ratio(x):
-    u, du = x**2 * np.sin(x), 2 * x * np.sin(x) + x**2 * np.cos(x)
-    v, dv = 1 + x**2, 2 * x
-    return (du * v - u * dv) / v
+def d_product(u, du, v, dv):
+    return lambda x: du(x) * v(x) + u(x) * dv(x)
 
 
-# %% active="py" wrong_answer="01_derivatives-d_ratio-solution" mistake="Product rule as the product of the derivatives: (x^2 sin x)' taken as 2x cos x."
+def d_quotient(u, du, v, dv):
+    return lambda x: (du(x) * v(x) - u(x) * dv(x)) / v(x)
+
+
 def d_ratio(x):
-    u, du = x**2 * np.sin(x), 2 * x * np.cos(x)
-    v, dv = 1 + x**2, 2 * x
-    return (du * v - u * dv) / v**2
+    d_numerator = d_product(lambda t: t**2, lambda t: 2 * t, np.sin, np.cos)
+    return d_quotient(lambda t: t**2 * np.sin(t), d_numerator, lambda t: 1 + t**2, lambda t: 2 * t)(x)
+
+
+# %% active="py" wrong_answer="01_derivatives-d_ratio-solution" mistake="Product rule as the product of the derivatives: (uv)' taken as u'v'."
+def d_product(u, du, v, dv):
+    return lambda x: du(x) * dv(x)
+
+
+def d_quotient(u, du, v, dv):
+    return lambda x: (du(x) * v(x) - u(x) * dv(x)) / v(x) ** 2
+
+
+def d_ratio(x):
+    d_numerator = d_product(lambda t: t**2, lambda t: 2 * t, np.sin, np.cos)
+    return d_quotient(lambda t: t**2 * np.sin(t), d_numerator, lambda t: 1 + t**2, lambda t: 2 * t)(x)
+
+
+# %% active="py" wrong_answer="01_derivatives-d_ratio-solution" mistake="The rules skipped: numdiff.derivative differentiates the product and the quotient, ignoring du and dv."
+def d_product(u, du, v, dv):
+    return lambda x: numdiff.derivative(lambda t: u(t) * v(t), x)
+
+
+def d_quotient(u, du, v, dv):
+    return lambda x: numdiff.derivative(lambda t: u(t) / v(t), x)
+
+
+def d_ratio(x):
+    return numdiff.derivative(ratio, x)
+
+
+# %% active="py" wrong_answer="01_derivatives-d_ratio-solution" mistake="The rules written, but r' taken from sympy.diff instead of built with them."
+def d_product(u, du, v, dv):
+    return lambda x: du(x) * v(x) + u(x) * dv(x)
+
+
+def d_quotient(u, du, v, dv):
+    return lambda x: (du(x) * v(x) - u(x) * dv(x)) / v(x) ** 2
+
+
+def d_ratio(x):
+    t = sp.Symbol("t")
+    return sp.lambdify(t, sp.diff(t**2 * sp.sin(t) / (1 + t**2), t), "numpy")(x)
 
 
 # %% [markdown]
-# ### Exercise 4 · The chain rule, stably (2 points)
+# ### Exercise 5 · The chain rule, stably (2 points)
 #
 # **Softplus**, $s(x) = \log(1 + e^x)$, is a smooth version of the ReLU $\max(0, x)$, used as an activation
-# and inside loss functions. Differentiate it with the chain rule (outer $\log w$, inner $w = 1 + e^x$) and
+# and inside loss functions. Differentiate it with the chain rule (outer $\log u$, inner $u = 1 + e^x$) and
 # write `d_softplus(x)`.
 #
 # The catch: your function must work for *every* float64 input, including $x = \pm 1000$. There
@@ -931,7 +1320,7 @@ def d_softplus(x):
 
 
 # %% nbgrader={"grade": true, "grade_id": "01_derivatives-d_softplus", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-HINT_SOFTPLUS = ("Chain rule: (log w)' = w'/w with w = 1 + e^x. Then divide the top and the bottom by e^x "
+HINT_SOFTPLUS = ("Chain rule: (log u)' = u'/u with u = 1 + e^x. Then divide the top and the bottom by e^x "
                  "where x > 0, so that only exponentials of negative numbers are computed.")
 
 
@@ -1003,7 +1392,7 @@ def _softplus_slope(t):
 
 def _verify(inputs, result):
     probes.require(isinstance(result, dict), "d_softplus gave no results.")
-    hint = ("Chain rule: (log w)' = w'/w with w = 1 + e^x; divide top and bottom by e^x where x > 0, so that only "
+    hint = ("Chain rule: (log u)' = u'/u with u = 1 + e^x; divide top and bottom by e^x where x > 0, so that only "
             "exponentials of negative numbers are computed.")
     for key in ("moderate", "large"):
         points = np.array(inputs[key], dtype=float)
@@ -1053,10 +1442,10 @@ def d_softplus(x):
 
 
 # %% [markdown]
-# ### Exercise 5 · The chain rule as a tool (3 points)
+# ### Exercise 6 · The chain rule as a tool (3 points)
 #
-# In exercises 3 and 4 you applied the rules by hand to one formula. Now write the chain rule once and for
-# all: `chain_derivative(f, df, g, dg)` takes two functions and their derivatives, and **returns a
+# In exercise 4 you wrote the product and quotient rules as tools, and in exercise 5 you applied the chain rule
+# by hand to one formula. Now write the chain rule once and for all: `chain_derivative(f, df, g, dg)` takes two functions and their derivatives, and **returns a
 # function**, the derivative of the composition $x \mapsto f(g(x))$:
 #
 # $$ (f \circ g)'(x) = f'\bigl(g(x)\bigr)\, g'(x). $$
@@ -1266,8 +1655,29 @@ def chain_derivative(f, df, g, dg):
     return derivative
 
 
+# %% active="py" wrong_answer="01_derivatives-chain_derivative-solution" mistake="The chain rule skipped: numdiff.derivative differentiates f(g(x)) and ignores df and dg."
+def chain_derivative(f, df, g, dg):
+    def derivative(x):
+        return numdiff.derivative(lambda t: f(g(t)), x)
+
+    return derivative
+
+
+# %% active="py" wrong_answer="01_derivatives-chain_derivative-solution" mistake="sympy.diff on the composition, translating NumPy functions to sympy ones: ignores df and dg."
+def chain_derivative(f, df, g, dg):
+    z = sp.Symbol("z")
+    table = {np.sin: sp.sin, np.cos: sp.cos, np.exp: sp.exp, np.tanh: sp.tanh, np.arctan: sp.atan}
+
+    def derivative(x):
+        outer, inner = table.get(f, f), table.get(g, g)
+        slope = sp.lambdify(z, sp.diff(outer(inner(z)), z), "numpy")
+        return slope(np.asarray(x, dtype=float)) * np.ones_like(np.asarray(x, dtype=float))
+
+    return derivative
+
+
 # %% [markdown]
-# Once exercise 5 passes, chain it as deep as you like. Here is the derivative of $\tanh(\sin(e^x))$,
+# Once exercise 6 passes, chain it as deep as you like. Here is the derivative of $\tanh(\sin(e^x))$,
 # built from three local derivatives, against sympy's exact one:
 
 # %%
@@ -1281,12 +1691,14 @@ print(f"largest relative error against sympy: {checks.relative_error(d_deep(grid
 # ## What you can now do
 #
 # - Read $f'(x)$ as the limit of secant slopes, the slope of the tangent, and a rate with units
-#   (metres per second, loss per unit of weight).
+#   (metres per second, loss per unit of weight), and write the tangent line at a point as a function.
 # - Approximate a derivative by a central difference, knowing its error is $O(h^2)$ against $O(h)$ for
 #   the forward difference, and explain why the error grows again when $h$ is too small.
-# - Choose a step near $\varepsilon^{1/3}\max(1, |x|)$ from the balance of truncation and round-off.
-# - Differentiate with sympy, and by hand with the product, quotient and chain rules, and check any
-#   derivative numerically with `checks.check_derivative`.
+# - Choose a step near $\varepsilon^{1/3}\max(1, |x|)$ from the balance of truncation and round-off, and
+#   explain why a step proportional to $|x|$ alone fails near 0.
+# - Differentiate with sympy, and by hand with the product, quotient and chain rules; write the product
+#   and quotient rules as functions that combine the derivatives they are given; check any derivative
+#   numerically with `checks.check_derivative`.
 # - Write a derivative that stays finite where the naive formula overflows.
 # - Compose derivatives with the chain rule as a function: the seed of backpropagation.
 #

@@ -20,10 +20,14 @@
 #
 # - compute partial derivatives and assemble them into the gradient, by hand and numerically;
 # - compute the slope of $f$ in any direction $u$, the directional derivative $\nabla f\cdot u$, and prove
-#   that the gradient is the direction of steepest ascent and is orthogonal to level sets;
+#   that the gradient is the direction of steepest ascent and is orthogonal to level sets, whose tangent in the
+#   plane is the gradient turned by 90°;
 # - derive $\nabla_x(a^\top x) = a$, $\nabla_x(x^\top A x) = (A + A^\top)x$ and $\nabla\|x\|^2 = 2x$ in index
-#   notation, and check them with sympy;
+#   notation, check them with sympy, and combine them into new gradients (least squares, a sandwiched form);
 # - turn these results into NumPy code and test it against numerical gradients.
+#
+# The symbols ($h$ a finite-difference step, $\delta$ a perturbation, $\nabla f$ with the shape of $x$, ...) follow
+# [the course's notation](../../course/notation.md).
 
 # %%
 import matplotlib.pyplot as plt
@@ -262,20 +266,20 @@ except checks.CheckFailure as failure:
 #
 # The function
 #
-# $$ h(x) = \exp\!\left(-\tfrac12\, x^\top S\, x\right), \qquad S = \begin{pmatrix} 2 & 0.8 \\ 0.8 & 1 \end{pmatrix}, $$
+# $$ G(x) = \exp\!\left(-\tfrac12\, x^\top S\, x\right), \qquad S = \begin{pmatrix} 2 & 0.8 \\ 0.8 & 1 \end{pmatrix}, $$
 #
-# is a smooth hill with its top $h = 1$ at the origin. Its level sets are the curves $x^\top S x = \text{const}$,
+# is a smooth hill with its top $G = 1$ at the origin. Its level sets are the curves $x^\top S x = \text{const}$,
 # ellipses tilted by the off-diagonal entry $0.8$. (Up to a constant factor it is the density of a Gaussian with
-# covariance $S^{-1}$; with $S = I/\sigma^2$ it is the RBF kernel of machine learning.)
+# covariance $S^{-1}$; with $S = I/\ell^2$, for a length scale $\ell$, it is the RBF kernel of machine learning.)
 #
-# **The gradient.** Write $h = e^{-q}$ with $q(x) = \tfrac12 x^\top S x$. Component by component the one-variable
-# chain rule gives $\partial_k e^{-q} = -e^{-q}\, \partial_k q$, so $\nabla h = -h\, \nabla q$. From section 4,
+# **The gradient.** Write $G = e^{-q}$ with $q(x) = \tfrac12 x^\top S x$. Component by component the one-variable
+# chain rule gives $\partial_k e^{-q} = -e^{-q}\, \partial_k q$, so $\nabla G = -G\, \nabla q$. From section 4,
 # $\nabla q = \tfrac12 (S + S^\top) x = S x$ because this $S$ is symmetric. Hence
 #
-# $$ \nabla h(x) = -\,h(x)\; S x . $$
+# $$ \nabla G(x) = -\,G(x)\; S x . $$
 #
-# **At the point** $x = (1, -1)$: $Sx = (1.2, -0.2)$, $x^\top S x = 1.4$, $h = e^{-0.7} \approx 0.4966$ and
-# $\nabla h \approx (-0.596, 0.099)$. Let us check this, then read off the geometry: the steepest way up, the
+# **At the point** $x = (1, -1)$: $Sx = (1.2, -0.2)$, $x^\top S x = 1.4$, $G = e^{-0.7} \approx 0.4966$ and
+# $\nabla G \approx (-0.596, 0.099)$. Let us check this, then read off the geometry: the steepest way up, the
 # steepest slope, and the flat direction along the contour.
 
 # %%
@@ -283,12 +287,12 @@ S = np.array([[2.0, 0.8], [0.8, 1.0]])
 
 
 def hill(x):
-    """The tilted Gaussian hill h(x) = exp(-x^T S x / 2) for a point x of shape (2,)."""
+    """The tilted Gaussian hill G(x) = exp(-x^T S x / 2) for a point x of shape (2,)."""
     return np.exp(-0.5 * x @ S @ x)
 
 
 def grad_hill(x):
-    """Its gradient -h(x) S x (S is symmetric here)."""
+    """Its gradient -G(x) S x (S is symmetric here)."""
     return -hill(x) * S @ x
 
 
@@ -297,10 +301,10 @@ checks.check_gradient(grad_hill, hill, p)
 g = grad_hill(p)
 up = g / np.linalg.norm(g)  # unit direction of steepest ascent
 flat = np.array([-up[1], up[0]])  # unit tangent of the contour through p
-print(f"h(p) = {hill(p):.4f},  ∇h(p) = {g},  steepest slope |∇h(p)| = {np.linalg.norm(g):.4f}")
-for name, u in [("steepest ascent ∇h/|∇h|", up), ("along the contour", flat), ("steepest descent", -up)]:
+print(f"G(p) = {hill(p):.4f},  ∇G(p) = {g},  steepest slope |∇G(p)| = {np.linalg.norm(g):.4f}")
+for name, u in [("steepest ascent ∇G/|∇G|", up), ("along the contour", flat), ("steepest descent", -up)]:
     slope = numdiff.derivative(lambda t, u=u: hill(p + t * u), 0.0)
-    print(f"slope of h walking {name:24s}: {slope:+.2e}")
+    print(f"slope of G walking {name:24s}: {slope:+.2e}")
 
 to_top = -p / np.linalg.norm(p)
 angle = np.degrees(np.arccos(up @ to_top))
@@ -348,17 +352,19 @@ explorer
 # %% [markdown]
 # ## Exercises
 #
-# The five exercises build the toolkit of this unit, one piece at a time. Every function is checked against
+# The six exercises build the toolkit of this unit, one piece at a time. Every function is checked against
 # numerical gradients from `calcml.numdiff` on random inputs, visible tests first; more tests, with other seeds,
 # other sizes and edge cases, run when your notebook is graded.
 #
 # 1. `numerical_gradient`: your own gradient checker, by central differences, for an input of any shape.
-# 2. `grad_linear`, `grad_quadratic`: the gradients of section 4, for any $n$ and any square $A$.
+# 2. `grad_least_squares`, `grad_sandwich`: two gradients that the rules of section 4 give, but this unit does not
+#    print, for a non-square $A$ and a non-symmetric one.
 # 3. `directional_derivative`: the slope of $f$ along any direction.
 # 4. `steepest_ascent_direction`: the unit direction of steepest ascent, including at a stationary point.
-# 5. `grad_gaussian_hill`: the gradient of a shifted Gaussian hill with a general matrix, built from exercise 2.
+# 5. `contour_tangent`: the unit tangent to the level curve through a point of the plane.
+# 6. `grad_gaussian_hill`: the gradient of a shifted Gaussian hill with a general matrix, built from section 4.
 #
-# Exercises 3 and 4 receive the gradient as a function `grad_f`, so they can be graded whatever happened in
+# Exercises 3, 4 and 5 receive the gradient as a function `grad_f`, so they can be graded whatever happened in
 # exercises 1 and 2.
 #
 # ### Exercise 1 · A numerical gradient for inputs of any shape (2 points)
@@ -549,126 +555,219 @@ def numerical_gradient(f, x, h=1e-5):
 
 
 # %% [markdown]
-# ### Exercise 2 · Gradients of linear and quadratic forms (3 points)
+# ### Exercise 2 · Gradients built from the rules of section 4 (3 points)
 #
-# Implement the results of section 4 for vectors of any length $n$: `grad_linear(a, x)` returns $\nabla_x(a^\top x)$
-# and `grad_quadratic(A, x)` returns $\nabla_x(x^\top A x)$ for a square matrix $A$ that need **not** be
-# symmetric. No loops needed: each is one line of NumPy. (Your `numerical_gradient` from exercise 1 is a good
-# way to test them yourself before running the cell of tests.)
+# Section 4 derived three rules. Combine them to get two gradients that this unit does not print, for any sizes
+# (expand first, then differentiate term by term; the result must have the shape of $x$):
+#
+# - `grad_least_squares(A, b, x)` returns $\nabla_x \|Ax - b\|^2$, the squared error of linear least squares, for a
+#   matrix $A$ of shape $(m, n)$, usually **not** square, and $b$ of shape $(m,)$.
+# - `grad_sandwich(A, B, x)` returns $\nabla_x \big((Bx)^\top A\, (Bx)\big)$ for a square $A$ of shape $(m, m)$
+#   that need **not** be symmetric and a rectangular $B$ of shape $(m, n)$: write it as a quadratic form in $x$.
+#
+# No loops needed: each is one line of NumPy. (Your `numerical_gradient` from exercise 1 is a good way to test them
+# yourself before running the cell of tests; the functions you hand in must compute the gradient from its formula.)
 
 # %% nbgrader={"grade": false, "grade_id": "02_gradients-grad_forms-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def grad_linear(a, x):
-    """The gradient of the linear form a^T x with respect to x.
+def grad_least_squares(A, b, x):
+    """The gradient of the squared error |Ax - b|^2 with respect to x.
 
     Args:
-        a: array of shape (n,).
+        A: array of shape (m, n); m and n may differ.
+        b: array of shape (m,).
         x: array of shape (n,).
 
     Returns:
         The gradient with respect to x, a float array of shape (n,).
     """
     ### BEGIN SOLUTION
-    return np.array(a, dtype=float)
+    return 2 * A.T @ (A @ x - b)
     ### END SOLUTION
 
 
-def grad_quadratic(A, x):
-    """The gradient of the quadratic form x^T A x with respect to x.
+def grad_sandwich(A, B, x):
+    """The gradient of (Bx)^T A (Bx) with respect to x.
 
     Args:
-        A: array of shape (n, n), not necessarily symmetric.
+        A: array of shape (m, m), not necessarily symmetric.
+        B: array of shape (m, n); m and n may differ.
         x: array of shape (n,).
 
     Returns:
         The gradient with respect to x, a float array of shape (n,).
     """
     ### BEGIN SOLUTION
-    return (A + A.T) @ x
+    return B.T @ (A + A.T) @ B @ x
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "02_gradients-grad_forms", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-SYMMETRY_HINT = ("Differentiate the sum over i and j of x_i A_ij x_j with respect to x_k: x appears twice in every "
-                 "term. Is A symmetric here?")
+LEAST_SQUARES_HINT = ("Expand |Ax - b|^2 = (Ax - b)ᵀ(Ax - b) and apply the rules of section 4 term by term. The "
+                      "gradient has the shape of x, (n,), and A is not square here.")
+SANDWICH_HINT = "(Bx)ᵀA(Bx) is a quadratic form in x with the matrix BᵀAB. Is A symmetric here?"
 rng = np.random.default_rng(3)
-a_test, A_test, x_test = rng.normal(size=4), rng.normal(size=(4, 4)), rng.normal(size=4)
-checks.check_gradient(lambda x: grad_linear(a_test, x), lambda x: a_test @ x, x_test, what="gradient of aᵀx")
-checks.check_gradient(lambda x: grad_quadratic(A_test, x), lambda x: x @ A_test @ x, x_test,
-                      what="gradient of xᵀAx", hint=SYMMETRY_HINT)
+A_test, b_test, x_test = rng.normal(size=(5, 3)), rng.normal(size=5), rng.normal(size=3)
+try:
+    checks.check_gradient(lambda x: grad_least_squares(A_test, b_test, x),
+                          lambda x: np.sum((A_test @ x - b_test) ** 2), x_test, what="gradient of |Ax - b|²",
+                          hint=LEAST_SQUARES_HINT)
+except ValueError as error:  # a product whose shapes do not match
+    raise checks.CheckFailure(f"grad_least_squares raised ValueError for A of shape (5, 3) ({error}). If NumPy "
+                              "complained about the shapes of a product, a transpose is missing: Aᵀ(Ax − b) has the "
+                              "shape of x, (n,).") from None
+M_test, B_test = rng.normal(size=(4, 4)), rng.normal(size=(4, 3))
+checks.check_gradient(lambda x: grad_sandwich(M_test, B_test, x), lambda x: (B_test @ x) @ M_test @ (B_test @ x),
+                      x_test, what="gradient of (Bx)ᵀA(Bx)", hint=SANDWICH_HINT)
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
 import numpy as np
 
-from calcml import numdiff, probes
+from calcml import checks, numdiff, probes
 
 
 def _inputs(rng):
-    cases = []
-    kinds = ["one", "two", *["general"] * 4, "symmetric", "antisymmetric", "triangular"]
-    for kind in kinds:
-        n = {"one": 1, "two": 2}.get(kind) or int(rng.integers(3, 13))
-        A = rng.normal(size=(n, n)) * 3
-        if kind == "symmetric":
-            A = A + A.T
-        elif kind == "antisymmetric":
-            A = A - A.T + np.eye(n)
-        elif kind == "triangular":
-            A = np.tril(A)
-        cases.append({"kind": kind, "a": rng.normal(size=n), "A": A, "x": rng.normal(size=n)})
-    return {"cases": cases}
+    least_squares, sandwich = [], []
+    for m, n in [(6, 3), (2, 5), (4, 4), (1, 3), (3, 1), *((int(rng.integers(2, 9)), int(rng.integers(2, 9)))
+                                                          for _ in range(2))]:
+        if m == n and (m, n) != (4, 4):
+            m += 1  # keep (4, 4) the only square A
+        least_squares.append({"A": rng.normal(size=(m, n)) * 2, "b": rng.normal(size=m) * 3, "x": rng.normal(size=n)})
+    for m, n in [(5, 3), (2, 4), (3, 1), (1, 2), (4, 4), (int(rng.integers(5, 9)), int(rng.integers(2, 5)))]:
+        A = rng.normal(size=(m, m)) * 2
+        A = A + np.triu(A, 1)  # far from symmetric
+        sandwich.append({"A": A, "B": rng.normal(size=(m, n)), "x": rng.normal(size=n)})
+    return {"least_squares": least_squares, "sandwich": sandwich}
 
 
+# The driver reports what each call returned, or the name of the exception it raised; _verify decides.
 _DRIVER = """
 import numpy as np
-result = []
-for case in inputs["cases"]:
-    a, A, x = (np.array(case[k], dtype=float) for k in ("a", "A", "x"))
-    result.append({"linear": grad_linear(a.copy(), x.copy()), "quadratic": grad_quadratic(A.copy(), x.copy())})
+
+def call(function, *args):
+    try:
+        return {"returned": function(*(np.array(arg, dtype=float) for arg in args))}
+    except Exception as error:
+        return {"raised": type(error).__name__}
+
+result = {"least_squares": [call(grad_least_squares, c["A"], c["b"], c["x"]) for c in inputs["least_squares"]],
+          "sandwich": [call(grad_sandwich, c["A"], c["B"], c["x"]) for c in inputs["sandwich"]]}
 """
+
+_TRANSPOSE = "a transpose is missing: Aᵀ(Ax − b) has the shape of x, (n,)."
+
+
+def _matches(value, candidate):
+    try:
+        value = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return value.shape == candidate.shape and bool(np.allclose(value, candidate, rtol=1e-6, atol=1e-9))
+
+
+def _check(name, got, expected, mistakes, *, what, where, shape_hint, hint):
+    """`got` against `expected` (from numdiff); when it matches a known mistake, the message names it."""
+    probes.require(isinstance(got, dict) and ("returned" in got or "raised" in got), f"{name} gave no result.")
+    if "raised" in got:
+        raise checks.CheckFailure(f"{name} raised {str(got['raised'])[:40]} {where}; if NumPy complained about "
+                                  f"the shapes of a product, {shape_hint}")
+    value = got["returned"]
+    try:
+        wrong_shape = np.shape(np.array(value, dtype=float)) != expected.shape
+    except (TypeError, ValueError):
+        wrong_shape = False
+    if wrong_shape:
+        raise checks.CheckFailure(f"Your {what} {where} has shape {np.shape(np.array(value, dtype=float))}, not "
+                                  f"{expected.shape}: {shape_hint}")
+    named = next((message for candidate, message in mistakes
+                  if _matches(value, candidate) and not _matches(candidate, expected)), hint)
+    probes.close(value, expected, what=what, where=where, hint=named)
 
 
 def _verify(inputs, result):
-    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]), "grad_forms gave too few results.")
-    for case, got in zip(inputs["cases"], result, strict=True):
-        a, A, x = (np.array(case[k], dtype=float) for k in ("a", "A", "x"))
-        probes.require(isinstance(got, dict), "grad_forms gave no results.")
-        where = f"({case['kind']} A, n = {x.size})"
-        probes.close(got.get("linear"), numdiff.gradient(lambda v, a=a: a @ v, x), what="gradient of aᵀx", where=where)
-        probes.close(got.get("quadratic"), numdiff.gradient(lambda v, A=A: v @ A @ v, x), what="gradient of xᵀAx",
-                     where=where, hint="Differentiate Σ x_i A_ij x_j with respect to x_k: x appears twice in every "
-                                       "term. Is A symmetric here?")
+    probes.require(isinstance(result, dict), "grad_forms gave no results.")
+    for key, name in (("least_squares", "grad_least_squares"), ("sandwich", "grad_sandwich")):
+        probes.require(isinstance(result.get(key), list) and len(result[key]) == len(inputs[key]),
+                       f"{name} gave too few results.")
+    for case, got in zip(inputs["least_squares"], result["least_squares"], strict=True):
+        A, b, x = (np.array(case[k], dtype=float) for k in ("A", "b", "x"))
+        expected = numdiff.gradient(lambda v, A=A, b=b: np.sum((A @ v - b) ** 2), x)
+        mistakes = [(expected / 2, "The factor 2 is missing: the square in |Ax − b|² brings one."),
+                    (numdiff.gradient(lambda v, A=A, b=b: np.sum((A @ v + b) ** 2), x),
+                     "Check the sign of b: the residual is Ax − b, not Ax + b."),
+                    (numdiff.gradient(lambda v, A=A: np.sum((A @ v) ** 2), x),
+                     "b is missing: the cross term −2bᵀAx depends on x too."),
+                    *([(2 * A @ (A @ x - b), _TRANSPOSE)] if A.shape[0] == A.shape[1] else [])]
+        _check("grad_least_squares", got, expected, mistakes, what="gradient of |Ax − b|²",
+               where=f"for A of shape {A.shape}", shape_hint=_TRANSPOSE,
+               hint="Expand |Ax − b|² and apply the rules of section 4 term by term.")
+    for case, got in zip(inputs["sandwich"], result["sandwich"], strict=True):
+        A, B, x = (np.array(case[k], dtype=float) for k in ("A", "B", "x"))
+        expected = numdiff.gradient(lambda v, A=A, B=B: (B @ v) @ A @ (B @ v), x)
+        mistakes = [(2 * B.T @ A @ B @ x, "A + Aᵀ: A is not symmetric here, so 2A is wrong."),
+                    (expected / 2, "Only one of the two occurrences of x was differentiated.")]
+        _check("grad_sandwich", got, expected, mistakes, what="gradient of (Bx)ᵀA(Bx)",
+               where=f"for A of shape {A.shape} (not symmetric) and B of shape {B.shape}",
+               shape_hint="the chain rule through Bx brings a Bᵀ in front, so the gradient has the shape of x, (n,).",
+               hint="(Bx)ᵀA(Bx) is a quadratic form in x with the matrix BᵀAB. A + Aᵀ: A is not symmetric here.")
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=4_404)
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="the textbook formula for a symmetric A"
-def grad_linear(a, x):
-    return np.array(a, dtype=float)
+# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="the factor 2 of the square forgotten"
+def grad_least_squares(A, b, x):
+    return A.T @ (A @ x - b)
 
 
-def grad_quadratic(A, x):
-    return 2 * A @ x
+def grad_sandwich(A, B, x):
+    return B.T @ (A + A.T) @ B @ x
 
 
-# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="only one of the two occurrences of x differentiated"
-def grad_linear(a, x):
-    return np.array(a, dtype=float)
+# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="A instead of Aᵀ in front of the residual: the shapes do not match for a non-square A"
+def grad_least_squares(A, b, x):
+    return 2 * A @ (A @ x - b)
 
 
-def grad_quadratic(A, x):
-    return A @ x
+def grad_sandwich(A, B, x):
+    return B.T @ (A + A.T) @ B @ x
 
 
-# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="the other one only"
-def grad_linear(a, x):
-    return np.array(a, dtype=float)
+# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="the sign of b flipped: the residual taken as Ax + b"
+def grad_least_squares(A, b, x):
+    return 2 * A.T @ (A @ x + b)
 
 
-def grad_quadratic(A, x):
-    return A.T @ x
+def grad_sandwich(A, B, x):
+    return B.T @ (A + A.T) @ B @ x
+
+
+# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="the cross term -2bᵀAx dropped: 2AᵀAx without b"
+def grad_least_squares(A, b, x):
+    return 2 * A.T @ A @ x
+
+
+def grad_sandwich(A, B, x):
+    return B.T @ (A + A.T) @ B @ x
+
+
+# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="the sandwich with 2A, the formula for a symmetric A"
+def grad_least_squares(A, b, x):
+    return 2 * A.T @ (A @ x - b)
+
+
+def grad_sandwich(A, B, x):
+    return 2 * B.T @ A @ B @ x
+
+
+# %% active="py" wrong_answer="02_gradients-grad_forms-solution" mistake="calls numdiff.gradient instead of deriving the formula"
+def grad_least_squares(A, b, x):
+    return numdiff.gradient(lambda v: np.sum((A @ v - b) ** 2), x)
+
+
+def grad_sandwich(A, B, x):
+    return numdiff.gradient(lambda v: (B @ v) @ A @ (B @ v), x)
 
 
 # %% [markdown]
@@ -809,6 +908,20 @@ def directional_derivative(grad_f, x, u):
     return float(g @ np.asarray(u, dtype=float) / np.linalg.norm(g))
 
 
+# %% active="py" wrong_answer="02_gradients-directional_derivative-solution" mistake="divides by |u|² (u·u) instead of |u|: the projection coefficient, not the slope"
+def directional_derivative(grad_f, x, u):
+    u = np.asarray(u, dtype=float)
+    if not np.any(u):
+        raise ValueError("the zero vector has no direction")
+    return float(np.asarray(grad_f(x), dtype=float) @ u / (u @ u))
+
+
+# %% active="py" wrong_answer="02_gradients-directional_derivative-solution" mistake="normalises u without looking at its length: nan (with a warning) for the zero vector instead of ValueError"
+def directional_derivative(grad_f, x, u):
+    u = np.asarray(u, dtype=float)
+    return float(np.asarray(grad_f(x), dtype=float) @ (u / np.linalg.norm(u)))
+
+
 # %% [markdown]
 # ### Exercise 4 · The direction of steepest ascent (2 points)
 #
@@ -883,10 +996,30 @@ def gradient(case):
 result = {"directions": [steepest_ascent_direction(gradient(c), np.array(c["x"])) for c in inputs["cases"]]}
 tiny = np.array(inputs["tiny"])
 result["tiny"] = steepest_ascent_direction(lambda y: tiny, np.zeros(3))
+import warnings
+
+
+def stationary(grad_f, x):
+    # At a stationary point the answer must not divide by zero: floating-point division errors are raised here,
+    # and warnings recorded, so a division repaired afterwards (np.where, np.nan_to_num) shows too.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with np.errstate(divide="raise", invalid="raise"):
+                return steepest_ascent_direction(grad_f, x)
+        except (FloatingPointError, ZeroDivisionError) as error:
+            return {"raised": type(error).__name__, "message": str(error)}
+        finally:
+            divisions.extend(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)
+                             and ("divide" in str(w.message) or "invalid" in str(w.message)))
+
+
+divisions = []
 n = inputs["zero_n"]
-result["zero"] = steepest_ascent_direction(lambda y: np.zeros(n), np.ones(n))
+result["zero"] = stationary(lambda y: np.zeros(n), np.ones(n))
 m = inputs["bowl_n"]
-result["bowl"] = steepest_ascent_direction(lambda y: 2.0 * np.arange(1, y.size + 1) * (y - 1.0), np.ones(m))
+result["bowl"] = stationary(lambda y: 2.0 * np.arange(1, y.size + 1) * (y - 1.0), np.ones(m))
+result["divisions"] = divisions
 """
 
 
@@ -904,8 +1037,16 @@ def _verify(inputs, result):
                  where=f"for a gradient of size {np.linalg.norm(tiny):.2g}",
                  hint="Only an exactly zero gradient means 'no direction'; a small one must be normalised too.")
     stationary = (("zero", inputs["zero_n"], "a constant f"), ("bowl", inputs["bowl_n"], "the bottom of a bowl"))
+    divisions = result.get("divisions")
+    probes.require(isinstance(divisions, list) and not divisions,
+                   f"At a stationary point your direction divides by zero ({str(divisions)[:80]}): test whether the "
+                   "gradient is exactly zero first, and return zeros without dividing.")
     for key, n, what in stationary:
         got = result.get(key)
+        probes.require(not (isinstance(got, dict) and "raised" in got),
+                       f"At {what} the gradient is exactly zero and your direction divides by zero "
+                       f"({got.get('raised') if isinstance(got, dict) else ''}: {str(got.get('message', ''))[:60] if isinstance(got, dict) else ''}): "
+                       "test whether the gradient is exactly zero first, and return zeros without dividing.")
         # exact zeros: a division by zero leaves nan or inf here (whether it is repaired is read from the source)
         probes.require(isinstance(got, list) and len(got) == n and all(type(v) in (int, float) and v == 0 for v in got),
                        f"At {what} the gradient is exactly zero and your direction is {str(got)[:80]}; return a "
@@ -935,23 +1076,219 @@ def steepest_ascent_direction(grad_f, x):
     return g / np.linalg.norm(g)
 
 
+# %% active="py" wrong_answer="02_gradients-steepest_ascent-solution" mistake="divides by zero, then repairs the nan with np.nan_to_num: right numbers, a 0/0 computed"
+def steepest_ascent_direction(grad_f, x):
+    g = np.asarray(grad_f(x), dtype=float)
+    return np.nan_to_num(g / np.linalg.norm(g))
+
+
+# %% active="py" wrong_answer="02_gradients-steepest_ascent-solution" mistake="a tolerance instead of an exact test: a small gradient (1e-8) is wrongly treated as stationary"
+def steepest_ascent_direction(grad_f, x):
+    g = np.asarray(grad_f(x), dtype=float)
+    norm = np.linalg.norm(g)
+    return g / norm if norm > 1e-6 else np.zeros_like(g)
+
+
 # %% [markdown]
-# ### Exercise 5 · The gradient of a shifted Gaussian hill (2 points)
+# ### Exercise 5 · The tangent to a contour (2 points)
+#
+# In the plane, a level set $\{f = c\}$ through a point $x$ with $\nabla f(x) \ne 0$ is a curve, a contour line of
+# a map. Section 3 proved that the gradient is orthogonal to it. Write `contour_tangent(grad_f, x)` for a point
+# `x` of shape `(2,)`: it returns the **unit** vector $t$ tangent to the contour through $x$, oriented so that a
+# walker who follows $t$ has the uphill side (the side where $f$ is larger) **on the left**, as a hiker who keeps
+# the summit on the left while walking around it. Of the two unit tangents, exactly one has this orientation.
+# A gradient that is merely small (say $10^{-9}$) still defines the contour's direction; at a point where the
+# gradient is exactly zero there is no contour direction: raise `ValueError`.
+
+# %% nbgrader={"grade": false, "grade_id": "02_gradients-contour_tangent-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def contour_tangent(grad_f, x):
+    """The unit tangent to the level curve of f through x, with the uphill side on the left.
+
+    Args:
+        grad_f: a function returning the gradient of f, an array of shape (2,), at a point of shape (2,).
+        x: the point, shape (2,).
+
+    Returns:
+        A float array of shape (2,) and length 1, tangent to the level curve of f through x, such that f increases
+        to the left of it.
+
+    Raises:
+        ValueError: if the gradient at x is exactly zero.
+    """
+    ### BEGIN SOLUTION
+    g = np.asarray(grad_f(x), dtype=float)
+    length = np.linalg.norm(g)
+    if length == 0:
+        raise ValueError("a stationary point: the contour has no direction here")
+    return np.array([g[1], -g[0]]) / length
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "02_gradients-contour_tangent", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def check_contour_tangent(f, x, where):
+    """Check contour_tangent at x by what a tangent does, measured on f itself with numdiff."""
+    t = np.asarray(contour_tangent(lambda y: numdiff.gradient(f, y), x), dtype=float)
+    assert t.shape == (2,), f"contour_tangent returned shape {t.shape} {where}; return a vector of shape (2,)."
+    checks.assert_close(np.linalg.norm(t), 1.0, what="length of the tangent", where=where,
+                        hint="A unit tangent: divide by the length of the gradient.")
+    along = numdiff.derivative(lambda s: f(x + s * t), 0.0)  # the slope of f along t: zero on a contour
+    scale = np.linalg.norm(numdiff.gradient(f, x))
+    assert abs(along) <= 1e-6 * scale, (
+        f"Walking along your tangent {where}, f changes at the rate {along:.3g} (the steepest rate there is {scale:.3g}): "
+        "a contour tangent is orthogonal to the gradient, so f does not change to first order along it.")
+    left = np.array([-t[1], t[0]])  # t turned by 90° counterclockwise: the walker's left
+    uphill = numdiff.derivative(lambda s: f(x + s * left), 0.0)
+    assert uphill > 0, (f"{where}, f decreases to the left of your tangent (slope {uphill:.3g}): the uphill side must "
+                        "be on the left. Of the two unit tangents you returned the other one.")
+
+
+check_contour_tangent(hill, np.array([1.0, -1.0]), "on the tilted hill at x = (1, -1)")
+check_contour_tangent(f, np.array([1.5, 0.5]), "on the running example at x = (1.5, 0.5)")
+### BEGIN HIDDEN TESTS
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import checks, numdiff, probes
+
+
+def _plane_function(case):
+    w, B = np.array(case["w"]), np.array(case["B"])
+    return lambda x: np.sum(np.sin(w * x)) + 0.5 * x @ B @ x + w[0] * x[0] * x[1] ** 2
+
+
+def _inputs(rng):
+    cases = [{"w": rng.normal(size=2), "B": rng.normal(size=(2, 2)), "x": rng.normal(size=2)} for _ in range(6)]
+    tiny = rng.normal(size=2)
+    return {"cases": cases, "tiny": (tiny / np.linalg.norm(tiny) * 1.3e-9).tolist(),
+            "axis": [float(rng.uniform(0.5, 3)), 0.0]}
+
+
+# The driver reports what came back, or the exception raised by the call itself (its class and bases, by name).
+_DRIVER = """
+import numpy as np
+
+def gradient(case):
+    w, B = np.array(case["w"]), np.array(case["B"])
+    return lambda x: (w * np.cos(w * np.asarray(x)) + 0.5 * (B + B.T) @ np.asarray(x)
+                      + w[0] * np.array([x[1] ** 2, 2 * x[0] * x[1]]))
+
+result = {"tangents": [contour_tangent(gradient(c), np.array(c["x"])) for c in inputs["cases"]]}
+tiny = np.array(inputs["tiny"])
+result["tiny"] = contour_tangent(lambda y: tiny, np.zeros(2))
+result["axis"] = contour_tangent(lambda y: np.array(inputs["axis"]), np.ones(2))
+try:
+    returned = contour_tangent(lambda y: np.zeros(2), np.array([0.3, -0.7]))
+except Exception as error:
+    result["zero"] = {"raised": [kind.__name__ for kind in type(error).__mro__]}
+else:
+    result["zero"] = {"returned": returned}
+"""
+
+
+def _tangent_properties(got, g, what):
+    """The identities that define the answer, for a gradient g: |t| = 1, t·g = 0 and g on the left of t."""
+    t = np.asarray(got, dtype=float) if isinstance(got, list) else None
+    probes.require(t is not None and t.shape == (2,) and bool(np.all(np.isfinite(t))),
+                   f"contour_tangent {what} returned {str(got)[:60]}, not a finite vector of shape (2,).")
+    scale = np.linalg.norm(g)
+    probes.close(float(np.linalg.norm(t)), 1.0, what="length of the contour tangent", where=what,
+                 hint="A unit tangent: divide by the length of the gradient (even a small one).")
+    probes.require(bool(abs(t @ g) <= 1e-6 * scale),
+                   f"contour_tangent {what} is not orthogonal to the gradient (t·∇f = {t @ g:.3g}, |∇f| = {scale:.3g}): "
+                   "f must not change to first order along a contour. Did you return the gradient's direction, or "
+                   "swap its components without changing a sign?")
+    probes.require(bool(t[0] * g[1] - t[1] * g[0] > 0),
+                   f"contour_tangent {what}: the uphill side is on the right of your tangent; the contract asks for "
+                   "it on the left. Of the two unit tangents you returned the other one.")
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("tangents"), list)
+                   and len(result["tangents"]) == len(inputs["cases"]), "contour_tangent gave too few results.")
+    for k, (case, got) in enumerate(zip(inputs["cases"], result["tangents"], strict=True)):
+        f, x = _plane_function(case), np.array(case["x"])
+        g = numdiff.gradient(f, x)  # the reference gradient, measured on f itself
+        _tangent_properties(got, g, f"for function {k + 1} at x = ({x[0]:.3g}, {x[1]:.3g})")
+        t = np.asarray(got, dtype=float)
+        along = numdiff.derivative(lambda s, f=f, x=x, t=t: f(x + s * t), 0.0)
+        probes.require(bool(abs(along) <= 1e-6 * np.linalg.norm(g)),
+                       f"Along your contour tangent for function {k + 1}, f changes at the rate {along:.3g}: it should "
+                       "not change to first order.")
+    tiny = np.array(inputs["tiny"])
+    _tangent_properties(result.get("tiny"), tiny, f"for a gradient of size {np.linalg.norm(tiny):.2g}")
+    _tangent_properties(result.get("axis"), np.array(inputs["axis"]), f"for the gradient {inputs['axis']}")
+    zero = result.get("zero")
+    raised = zero.get("raised") if isinstance(zero, dict) else None
+    if not (isinstance(raised, list) and "ValueError" in raised):
+        outcome = (f"returned {str(zero.get('returned'))[:60]}" if isinstance(zero, dict) and "returned" in zero
+                   else f"raised {raised[0]}" if isinstance(raised, list) and raised else "gave no answer")
+        raise checks.CheckFailure(f"contour_tangent at a point where the gradient is exactly zero {outcome}; there is "
+                                  "no contour direction there, so raise ValueError.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=8_808)
+### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="02_gradients-contour_tangent-solution" mistake="the gradient's direction: the normal of the contour, not its tangent"
+def contour_tangent(grad_f, x):
+    g = np.asarray(grad_f(x), dtype=float)
+    length = np.linalg.norm(g)
+    if length == 0:
+        raise ValueError("stationary point")
+    return g / length
+
+
+# %% active="py" wrong_answer="02_gradients-contour_tangent-solution" mistake="the gradient turned the other way: the uphill side on the right"
+def contour_tangent(grad_f, x):
+    g = np.asarray(grad_f(x), dtype=float)
+    length = np.linalg.norm(g)
+    if length == 0:
+        raise ValueError("stationary point")
+    return np.array([-g[1], g[0]]) / length
+
+
+# %% active="py" wrong_answer="02_gradients-contour_tangent-solution" mistake="the components swapped without a sign change: not orthogonal to the gradient"
+def contour_tangent(grad_f, x):
+    g = np.asarray(grad_f(x), dtype=float)
+    length = np.linalg.norm(g)
+    if length == 0:
+        raise ValueError("stationary point")
+    return np.array([g[1], g[0]]) / length
+
+
+# %% active="py" wrong_answer="02_gradients-contour_tangent-solution" mistake="not normalised: the gradient turned by 90°, with its length"
+def contour_tangent(grad_f, x):
+    g = np.asarray(grad_f(x), dtype=float)
+    if not np.any(g):
+        raise ValueError("stationary point")
+    return np.array([g[1], -g[0]])
+
+
+# %% active="py" wrong_answer="02_gradients-contour_tangent-solution" mistake="no test for a zero gradient: 0/0 gives nan instead of ValueError"
+def contour_tangent(grad_f, x):
+    g = np.asarray(grad_f(x), dtype=float)
+    return np.array([g[1], -g[0]]) / np.linalg.norm(g)
+
+
+# %% [markdown]
+# ### Exercise 6 · The gradient of a shifted Gaussian hill (2 points)
 #
 # Generalise the worked example to $n$ dimensions, a centre $c$ and a square matrix $S$ that need **not** be
 # symmetric:
 #
-# $$ h(x) = \exp\!\left(-\tfrac12 (x - c)^\top S\, (x - c)\right). $$
+# $$ G(x) = \exp\!\left(-\tfrac12 (x - c)^\top S\, (x - c)\right). $$
 #
-# Two facts from this unit are all you need. The outer function gives $\nabla h = -h(x)\, \nabla q(x)$ with
+# Two facts from this unit are all you need. The outer function gives $\nabla G = -G(x)\, \nabla q(x)$ with
 # $q(x) = \tfrac12 (x-c)^\top S (x-c)$, as in section 5. And shifting by $c$ does not change the derivation of
 # section 4: with $y = x - c$, each $\partial y_i / \partial x_k = \delta_{ik}$, so $\nabla_x q$ is the gradient of
-# $\tfrac12 y^\top S y$ evaluated at $y = x - c$. You may call your `grad_quadratic` from exercise 2 (then this
-# exercise needs exercise 2 to be right) or write the formula out.
+# $\tfrac12 y^\top S y$ evaluated at $y = x - c$. You may call your `grad_sandwich` from exercise 2 with
+# $B = I$ (then this exercise needs exercise 2 to be right) or write the formula out.
 
 # %% nbgrader={"grade": false, "grade_id": "02_gradients-gaussian_hill-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def grad_gaussian_hill(S, c, x):
-    """The gradient of h(x) = exp(-(x - c)^T S (x - c) / 2) with respect to x.
+    """The gradient of G(x) = exp(-(x - c)^T S (x - c) / 2) with respect to x.
 
     Args:
         S: array of shape (n, n), not necessarily symmetric.
@@ -964,21 +1301,21 @@ def grad_gaussian_hill(S, c, x):
     ### BEGIN SOLUTION
     y = x - c
     height = np.exp(-0.5 * y @ S @ y)
-    return -height * 0.5 * grad_quadratic(S, y)
+    return -height * 0.5 * (S + S.T) @ y
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "02_gradients-gaussian_hill", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-HILL_HINT = "The outer exp contributes the factor h(x); the quadratic form inside contributes the rest. Is S symmetric here?"
+HILL_HINT = "The outer exp contributes the factor G(x); the quadratic form inside contributes the rest. Is S symmetric here?"
 S_test = np.array([[2.0, 1.5], [-0.3, 1.0]])
 c_test = np.array([0.5, -0.3])
 
 
-def h_test(x):
+def hill_test(x):
     return np.exp(-0.5 * (x - c_test) @ S_test @ (x - c_test))
 
 
-checks.check_gradient(lambda x: grad_gaussian_hill(S_test, c_test, x), h_test, np.array([1.0, 0.2]),
+checks.check_gradient(lambda x: grad_gaussian_hill(S_test, c_test, x), hill_test, np.array([1.0, 0.2]),
                       what="gradient of the Gaussian hill", hint=HILL_HINT)
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
@@ -1015,7 +1352,7 @@ def _verify(inputs, result):
         S, c, x = (np.array(case[k], dtype=float) for k in ("S", "c", "x"))
         probes.close(got, numdiff.gradient(lambda v, S=S, c=c: np.exp(-0.5 * (v - c) @ S @ (v - c)), x),
                      what="gradient of the Gaussian hill", where=f"(non-symmetric S, n = {x.size})",
-                     hint="The outer exp contributes the factor h(x); the quadratic form inside contributes the rest. "
+                     hint="The outer exp contributes the factor G(x); the quadratic form inside contributes the rest. "
                           "Is S symmetric here?")
 
 
@@ -1050,8 +1387,10 @@ def grad_gaussian_hill(S, c, x):
 # - Compute the slope along any direction, $D_u f = \nabla f\cdot u = \|\nabla f\|\cos\varphi$ for a *unit* $u$,
 #   and prove with Cauchy–Schwarz that it is largest, $\|\nabla f\|$, along $\nabla f$ and zero along the level
 #   set: **the gradient points uphill fastest and is orthogonal to the contours.**
+# - Turn the gradient by 90° into the unit tangent of a contour in the plane, with a stated orientation.
 # - Derive $\nabla(a^\top x) = a$, $\nabla(x^\top A x) = (A + A^\top)x$ and $\nabla\|x\|^2 = 2x$ in index
-#   notation, knowing that $2Ax$ is right only for symmetric $A$.
+#   notation, knowing that $2Ax$ is right only for symmetric $A$, and combine them into gradients such as that of
+#   the least-squares error $\|Ax - b\|^2$.
 # - Check any analytic gradient against a numerical one: the idea behind every gradient check in this course,
 #   and behind the hidden tests that graded your work.
 #

@@ -21,10 +21,14 @@
 # - write down the Jacobian of a map $f:\mathbb{R}^n\to\mathbb{R}^m$ as an $m\times n$ matrix and read its
 #   rows and columns;
 # - state the chain rule as a product of Jacobians and check it numerically and symbolically;
-# - derive the Jacobians of elementwise maps, of a linear layer and of softmax;
-# - compute Jacobian-vector products (forward mode) and vector-Jacobian products (reverse mode) without ever
-#   building a Jacobian, and explain why backpropagation is a chain of VJPs;
-# - predict, and measure, when forward mode or reverse mode is cheaper.
+# - derive the Jacobians of elementwise maps, of a linear layer and of softmax, and apply the chain rule to
+#   variants the text does not work out (a softmax with a temperature, a sigmoid layer, a residual layer);
+# - compute Jacobian-vector products $Jv$ (forward mode) and vector-Jacobian products $J^\top u$ (reverse mode)
+#   without ever building a Jacobian, and explain why backpropagation is a chain of VJPs;
+# - choose between forward and reverse mode from a count of passes ($n$ JVPs or $m$ VJPs), and measure it.
+#
+# The symbols follow [the course's notation](../../course/notation.md): $J_{ij} = \partial f_i/\partial x_j$
+# (outputs index the rows), a VJP is written $J^\top u$, $L$ is a loss and $D$ the depth of a chain.
 
 # %%
 import time
@@ -131,9 +135,9 @@ linear_maps.linear_map_explorer(polar, x0=(1.0, 0.6), radius=0.4, x_range=(-2.0,
 # %% [markdown]
 # ## 2 · The chain rule is a product of Jacobians
 #
-# Take $f:\mathbb{R}^n\to\mathbb{R}^m$ and $g:\mathbb{R}^m\to\mathbb{R}^p$, and $h = g\circ f$. Near $x$,
-# $f(x+\delta) \approx f(x) + J_f(x)\,\delta$, and near $y = f(x)$, $g(y + \varepsilon) \approx g(y) +
-# J_g(y)\,\varepsilon$. Put $\varepsilon = J_f(x)\,\delta$: the linear approximations compose, so
+# Take $f:\mathbb{R}^n\to\mathbb{R}^m$ and $g:\mathbb{R}^m\to\mathbb{R}^p$, and their composition $g\circ f$.
+# Near $x$, $f(x+\delta) \approx f(x) + J_f(x)\,\delta$, and near $y = f(x)$, $g(y + \delta') \approx g(y) +
+# J_g(y)\,\delta'$. Put $\delta' = J_f(x)\,\delta$: the linear approximations compose, so
 #
 # $$
 # \boxed{\,J_{g\circ f}(x) = J_g\big(f(x)\big)\,J_f(x)\,}
@@ -147,12 +151,12 @@ linear_maps.linear_map_explorer(polar, x0=(1.0, 0.6), radius=0.4, x_range=(-2.0,
 # 2. **The point.** $J_g$ is evaluated at $f(x)$, where $g$ actually receives its input, not at $x$.
 #
 # Written out entry by entry, the product is the familiar "sum over every path":
-# $\dfrac{\partial h_i}{\partial x_j} = \sum_{k=1}^{m} \dfrac{\partial g_i}{\partial y_k}\,
-# \dfrac{\partial f_k}{\partial x_j}$: $x_j$ influences $h_i$ through each intermediate $y_k$, and the
-# contributions add up. For a longer chain $x_0 \xrightarrow{f_1} x_1 \xrightarrow{f_2} \cdots
-# \xrightarrow{f_k} x_k$ the rule repeats:
+# $\dfrac{\partial (g\circ f)_i}{\partial x_j} = \sum_{k=1}^{m} \dfrac{\partial g_i}{\partial y_k}\,
+# \dfrac{\partial f_k}{\partial x_j}$: $x_j$ influences output $i$ through each intermediate $y_k$, and the
+# contributions add up. For a longer chain of depth $D$, $x_0 \xrightarrow{f_1} x_1 \xrightarrow{f_2} \cdots
+# \xrightarrow{f_D} x_D$, the rule repeats:
 #
-# $$ J = J_{f_k}(x_{k-1})\cdots J_{f_2}(x_1)\,J_{f_1}(x_0). $$
+# $$ J = J_{f_D}(x_{D-1})\cdots J_{f_2}(x_1)\,J_{f_1}(x_0). $$
 #
 # A numerical check first ($f:\mathbb{R}^3\to\mathbb{R}^2$, $g:\mathbb{R}^2\to\mathbb{R}^4$):
 
@@ -168,11 +172,11 @@ def g_chain(y):  # R^2 -> R^4
 x = np.array([0.4, -1.1, 0.7])
 J_f = numdiff.jacobian(f_chain, x)             # shape (2, 3)
 J_g = numdiff.jacobian(g_chain, f_chain(x))    # shape (4, 2), evaluated at f(x)
-J_h = numdiff.jacobian(lambda x: g_chain(f_chain(x)), x)   # shape (4, 3)
+J_gf = numdiff.jacobian(lambda x: g_chain(f_chain(x)), x)  # shape (4, 3)
 print("shapes:", J_g.shape, "@", J_f.shape, "=", (J_g @ J_f).shape)
-print("relative error of J_g(f(x)) J_f(x) against J_(g o f)(x):", checks.relative_error(J_g @ J_f, J_h))
+print("relative error of J_g(f(x)) J_f(x) against J_(g o f)(x):", checks.relative_error(J_g @ J_f, J_gf))
 print("relative error if J_g is wrongly taken at x[:2] instead of f(x):",
-      round(checks.relative_error(numdiff.jacobian(g_chain, x[:2]) @ J_f, J_h), 3))
+      round(checks.relative_error(numdiff.jacobian(g_chain, x[:2]) @ J_f, J_gf), 3))
 
 # %% [markdown]
 # And exactly, with sympy: `sympy.Matrix.jacobian` builds the matrix of partial derivatives of a vector of
@@ -191,13 +195,13 @@ print("J_(g o f) - J_g(f(x)) J_f(x) simplifies to", sp.simplify(lhs - rhs))
 # ## 3 · Three Jacobians that every network uses
 #
 # ### Elementwise maps: diagonal
-# An activation $\sigma$ applied componentwise, $y_i = \sigma(x_i)$, lets output $i$ depend on input $i$ only,
+# An activation $\phi$ applied componentwise, $a_i = \phi(z_i)$, lets output $i$ depend on input $i$ only,
 # so every off-diagonal partial derivative vanishes:
 #
-# $$ J = \operatorname{diag}\big(\sigma'(x_1), \dots, \sigma'(x_n)\big). $$
+# $$ J = \operatorname{diag}\big(\phi'(z_1), \dots, \phi'(z_n)\big). $$
 #
 # Nobody stores this $n\times n$ matrix of mostly zeros: multiplying by it is an elementwise product,
-# $Jv = \sigma'(x)\odot v$.
+# $Jv = \phi'(z)\odot v$.
 
 # %%
 z = np.array([-1.5, 0.0, 0.3, 2.0])
@@ -230,8 +234,8 @@ print("J_W has shape", J_W.shape, "; J_W[0, 0] =", np.round(J_W[0, 0], 6), "; J_
 # %% [markdown]
 # The slice `J_W[0]` (output 0) holds $x$ in row 0 and zeros in row 1: only row 0 of $W$ touches $y_0$, and it
 # moves $y_0$ at rate $x$. Backpropagation never forms
-# this array: it only ever needs $u^\top J_W$ for one vector $u$, which is an ordinary $m\times n$ matrix
-# (exercise 4 asks you for it).
+# this array: it only ever needs its product with one vector $u$, $\sum_i u_i\,\partial y_i/\partial W_{kl} =
+# u_k x_l$, which is an ordinary $m\times n$ matrix, the outer product $u x^\top$ (section 4 uses it).
 #
 # ### Softmax: $\operatorname{diag}(p) - pp^\top$
 # Softmax turns scores (logits) $z\in\mathbb{R}^n$ into probabilities
@@ -278,9 +282,10 @@ print("J - (diag(p) - p p^T) simplifies to", sp.simplify(J_softmax_sym - (sp.dia
 # - a **Jacobian-vector product** (JVP) $v \mapsto Jv$, for $v$ in the input space. It is the directional
 #   derivative, $Jv = \frac{d}{dt} f(x + tv)\big|_{t=0}$: how all outputs move when the input moves along $v$.
 #   It combines the *columns* of $J$; with $v = e_j$ it returns column $j$.
-# - a **vector-Jacobian product** (VJP) $u \mapsto u^\top J = (J^\top u)^\top$, for $u$ in the output space. It
-#   is a gradient, $u^\top J = \nabla_x\big(u^\top f(x)\big)^\top$: how the weighted sum $u^\top f$ of the
-#   outputs depends on each input. It combines the *rows* of $J$; with $u = e_i$ it returns row $i$.
+# - a **vector-Jacobian product** (VJP) $u \mapsto J^\top u$, for $u$ in the output space (the same numbers as
+#   the row $u^\top J$, stored with the shape of $x$). It is a gradient, $J^\top u = \nabla_x\big(u^\top f(x)\big)$:
+#   how the weighted sum $u^\top f$ of the outputs depends on each input. It combines the *rows* of $J$; with
+#   $u = e_i$ it returns row $i$.
 #
 # The two are adjoint: $\langle u, Jv\rangle = \langle J^\top u, v\rangle$ for all $u$ and $v$. This identity is
 # the standard **dot-product test** for a hand-written VJP.
@@ -296,32 +301,57 @@ u = np.array([1.0, 0.0, -2.0, 0.5])     # a weighting of the outputs (R^4)
 J = numdiff.jacobian(f_demo, x)
 print("J v             =", np.round(J @ v, 6))
 print("d/dt f(x + t v) =", np.round(numdiff.jacobian(lambda t: f_demo(x + t[0] * v), np.zeros(1))[:, 0], 6))
-print("u^T J           =", np.round(u @ J, 6))
+print("J^T u           =", np.round(J.T @ u, 6))
 print("grad of u . f   =", np.round(numdiff.gradient(lambda x: u @ f_demo(x), x), 6))
 print("<u, J v> =", round(u @ (J @ v), 10), "  <J^T u, v> =", round((J.T @ u) @ v, 10))
 
 # %% [markdown]
 # ### Along a chain: forward mode and reverse mode
-# For a chain $J = J_k \cdots J_2 J_1$ (each $J_i$ at its own point $x_{i-1}$), the brackets decide the order:
+# For a chain $J = J_D \cdots J_2 J_1$ (each $J_i$ at its own point $x_{i-1}$), the brackets decide the order:
 #
 # $$
-# Jv = J_k\Big(\cdots\big(J_2\,(J_1 v)\big)\Big)
+# Jv = J_D\Big(\cdots\big(J_2\,(J_1 v)\big)\Big)
 # \qquad\qquad
-# u^\top J = \Big(\big((u^\top J_k)\,J_{k-1}\big)\cdots\Big)\,J_1 .
+# J^\top u = J_1^\top\Big(\cdots\big(J_{D-1}^\top\,(J_D^\top u)\big)\Big) .
 # $$
 #
-# - The JVP is evaluated from $J_1$ to $J_k$, **in the same order as $f$ itself**: this is **forward mode**.
+# - The JVP is evaluated from $J_1$ to $J_D$, **in the same order as $f$ itself**: this is **forward mode**.
 #   Each step needs only the current point, so the tangent can travel alongside the values.
-# - The VJP is evaluated from $J_k$ back to $J_1$, **against the order of evaluation**: this is
-#   **reverse mode**. It needs every intermediate point $x_0, \dots, x_{k-1}$, so the forward pass must store
+# - The VJP is evaluated from $J_D$ back to $J_1$, **against the order of evaluation**: this is
+#   **reverse mode**. It needs every intermediate point $x_0, \dots, x_{D-1}$, so the forward pass must store
 #   them first.
 #
 # Every step is a matrix-vector product; no matrix-matrix product ever happens.
 #
-# **Backpropagation is reverse mode.** Training minimises a *scalar* loss $\ell:\mathbb{R}^n\to\mathbb{R}$ of
+# **Backpropagation is reverse mode.** Training minimises a *scalar* loss $L:\mathbb{R}^n\to\mathbb{R}$ of
 # all the parameters. Its Jacobian is a single row, $1\times n$: the gradient. One VJP, seeded with $u = 1$
-# ($\partial\ell/\partial\ell$), sweeps back through the network and returns all $n$ partial derivatives at
+# ($\partial L/\partial L$), sweeps back through the network and returns all $n$ partial derivatives at
 # once. Forward mode would need $n$ JVPs, one per parameter.
+#
+# ### Worked example: the JVP and VJP of a tanh layer
+# A dense layer with a tanh activation computes $y = \tanh(Wx + b)$, $W\in\mathbb{R}^{m\times n}$: a linear map
+# followed by an elementwise one. By sections 2 and 3, with $\tanh'(a) = 1 - \tanh^2(a)$,
+#
+# $$ J_x = \operatorname{diag}\big(1 - y^2\big)\, W \qquad (m\times n). $$
+#
+# Neither product needs $J_x$ itself. The JVP applies the two factors one after the other, right to left:
+# $J_x v = (1 - y^2)\odot(Wv)$. The VJP applies their transposes in the reverse order: first through the tanh,
+# $g = u\odot(1 - y^2)$, then through the linear part, $J_x^\top u = W^\top g$. For the parameters, $g$ plays the
+# role of $u$ in section 3's linear layer: $u_W = g\,x^\top$ (shaped like $W$) and $u_b = g$. These are the
+# gradients of the scalar $u^\top y$ with respect to $x$, $W$ and $b$, as finite differences confirm:
+
+# %%
+rng = np.random.default_rng(4)
+W, b, x = rng.normal(size=(3, 5)), rng.normal(size=3), rng.normal(size=5)   # m = 3, n = 5
+v, u = rng.normal(size=5), rng.normal(size=3)
+y = np.tanh(W @ x + b)
+g = u * (1 - y**2)
+jvp, u_x, u_W, u_b = (1 - y**2) * (W @ v), W.T @ g, np.outer(g, x), g
+print("J v   agrees:", checks.relative_error(jvp, numdiff.jacobian(lambda x: np.tanh(W @ x + b), x) @ v) < checks.RTOL)
+print("J^T u agrees:", checks.relative_error(u_x, numdiff.gradient(lambda x: u @ np.tanh(W @ x + b), x)) < checks.RTOL)
+print("u_W   agrees:", checks.relative_error(u_W, numdiff.gradient(lambda W: u @ np.tanh(W @ x + b), W)) < checks.RTOL,
+      "  shape", u_W.shape, "= the shape of W")
+print("u_b   agrees:", checks.relative_error(u_b, numdiff.gradient(lambda b: u @ np.tanh(W @ x + b), b)) < checks.RTOL)
 
 # %% [markdown]
 # ## 5 · What each mode costs, measured
@@ -357,7 +387,7 @@ def jacobian_by_vjps(mats):
     for i in range(m):
         s = np.zeros(m)
         s[i] = 1.0
-        for A in reversed(mats):    # J_k first: reverse mode
+        for A in reversed(mats):    # J_D first: reverse mode
             s = s @ A
         rows.append(s)
     return np.stack(rows, axis=0)
@@ -409,51 +439,61 @@ print(f"n = {sizes[-1]}, m = 1: forward {costs['n inputs, m = 1'][0][-1] * 1e3:.
 # %% [markdown]
 # ## Exercises
 #
-# The five exercises build one piece of backpropagation each. Exercises 1 to 4 are graded independently;
-# exercise 5 uses your `tanh_layer_vjp` from exercise 4 (that reuse is the point: backpropagation is a loop
-# over layer VJPs), so finish exercise 4 first. The tests compare your answers with finite differences
-# (`calcml.numdiff`) and with identities, on random shapes that are rarely square: a transposed or
-# misordered product will not slip through.
+# The six exercises build one piece of backpropagation each. Exercises 1 to 4 and 6 are graded independently;
+# exercise 5 uses your `residual_layer_vjp` from exercise 4 (that reuse is the point: backpropagation is a loop
+# over layer VJPs), so finish exercise 4 first. Exercises 1, 3 and 4 ask for Jacobians and products that the
+# text did not work out: derive them from sections 2 to 4 first, on paper. The tests compare your answers with
+# finite differences (`calcml.numdiff`) and with identities, on random shapes that are rarely square: a
+# transposed or misordered product will not slip through.
 #
-# ### Exercise 1 · The softmax Jacobian (2 points)
+# ### Exercise 1 · The Jacobian of a softmax with a temperature (2 points)
 #
-# Write `softmax_jacobian(z)` returning $\operatorname{diag}(p) - pp^\top$ for $p = \operatorname{softmax}(z)$.
-# It must work for logits as large as $z_i \approx \pm 1000$, where `np.exp(z)` overflows: use the invariance
-# $\operatorname{softmax}(z - c) = \operatorname{softmax}(z)$. Do not modify `z` in place.
+# A language model samples its next word from $p = \operatorname{softmax}(z / T)$, where the **temperature**
+# $T > 0$ sharpens ($T < 1$) or flattens ($T > 1$) the distribution. Write `softmax_jacobian(z, T=1.0)`
+# returning the Jacobian $\partial p_i/\partial z_j$ of this $p$ with respect to the logits $z$. Section 3
+# derived the case $T = 1$; the chain rule of section 2 does the rest.
+#
+# It must work for logits as large as $|z_i| \approx 1000$ and temperatures as small as $T = 0.1$, where
+# $z/T$ reaches $\pm 10^4$ and `np.exp` overflows: use the invariance
+# $\operatorname{softmax}(s - c) = \operatorname{softmax}(s)$. Do not modify `z` in place.
 
 # %% nbgrader={"grade": false, "grade_id": "03_jacobians-softmax_jacobian-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def softmax_jacobian(z):
-    """The Jacobian of p = softmax(z) with respect to the logits z.
+def softmax_jacobian(z, T=1.0):
+    """The Jacobian of p = softmax(z / T) with respect to the logits z.
 
     Args:
         z: Logits, a 1-D float array of length n >= 1 (possibly with entries near +-1000).
+        T: The temperature, a number > 0 (1.0 when not given).
 
     Returns:
-        A float array J of shape (n, n) with J[i, j] = dp_i / dz_j = p_i (delta_ij - p_j), that is
-        diag(p) - p p^T; finite for every finite z. The argument z is not modified.
+        A float array J of shape (n, n) with J[i, j] = dp_i / dz_j, finite for every finite z.
+        The argument z is not modified.
     """
     ### BEGIN SOLUTION
-    z = np.asarray(z, dtype=float)
-    e = np.exp(z - np.max(z))
+    s = np.asarray(z, dtype=float) / T
+    e = np.exp(s - np.max(s))
     p = e / e.sum()
-    return np.diag(p) - np.outer(p, p)
+    return (np.diag(p) - np.outer(p, p)) / T
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "03_jacobians-softmax_jacobian", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-def _softmax_reference(z):
-    """An independent, numerically stable softmax: the forward function whose Jacobian is checked."""
-    e = np.exp(z - np.max(z))
+def _tempered_softmax(z, T):
+    """An independent, numerically stable softmax of z / T: the forward function whose Jacobian is checked."""
+    s = z / T
+    e = np.exp(s - np.max(s))
     return e / e.sum()
 
 
-_HINT_SOFTMAX = ("J = diag(p) - p p^T, where p p^T is the n x n outer product np.outer(p, p), "
-                 "not the number p @ p.")
+_HINT_SOFTMAX = ("p = softmax(s) at s = z / T: by the chain rule, J = (Jacobian of softmax at s) times (Jacobian of "
+                 "z -> z / T). Section 3 gives the first factor, with the n x n outer product np.outer(p, p).")
 
 _z = np.random.default_rng(0).normal(size=4)
-checks.check_jacobian(softmax_jacobian, _softmax_reference, _z, hint=_HINT_SOFTMAX)
-checks.assert_close(np.sum(softmax_jacobian(_z.copy()), axis=1), np.zeros(4), what="row sums of the softmax Jacobian",
-                    where=checks.describe_point(_z),
+checks.check_jacobian(softmax_jacobian, lambda z: _tempered_softmax(z, 1.0), _z, hint=_HINT_SOFTMAX)
+checks.check_jacobian(lambda z: softmax_jacobian(z, 0.4), lambda z: _tempered_softmax(z, 0.4), _z,
+                      hint=_HINT_SOFTMAX)
+checks.assert_close(np.sum(softmax_jacobian(_z.copy(), 2.0), axis=1), np.zeros(4),
+                    what="row sums of the softmax Jacobian", where=checks.describe_point(_z) + " with T = 2",
                     hint="Adding one constant to every logit leaves p unchanged, so every row of J sums to 0.")
 
 ### BEGIN HIDDEN TESTS
@@ -464,111 +504,153 @@ import numpy as np
 from calcml import checks, numdiff, probes
 
 
-def _softmax(z):
-    e = np.exp(z - np.max(z))
+def _softmax(z, T):
+    s = z / T
+    e = np.exp(s - np.max(s))
     return e / e.sum()
 
 
 def _inputs(rng):
-    random = [rng.normal(scale=float(rng.uniform(0.5, 4.0)), size=int(rng.integers(1, 11))) for _ in range(8)]
-    shifted = [{"z": rng.normal(size=int(rng.integers(2, 7))), "shift": shift} for shift in (1000.0, -1000.0)]
-    return {"random": random, "one": [float(rng.normal(scale=3))], "shifted": shifted,
+    random = [{"z": rng.normal(scale=float(rng.uniform(0.5, 4.0)), size=int(rng.integers(1, 11))),
+               "T": float(rng.choice([rng.uniform(0.2, 0.9), rng.uniform(1.1, 5.0)]))} for _ in range(8)]
+    random += [{"z": rng.normal(size=int(rng.integers(2, 8))), "T": 1.0} for _ in range(2)]
+    shifted = [{"z": rng.normal(size=int(rng.integers(2, 7))), "shift": shift, "T": T}
+               for shift, T in ((1000.0, 1.0), (-1000.0, 1.0), (1000.0, 0.1), (-1000.0, 0.1))]
+    return {"random": random, "one": {"z": [float(rng.normal(scale=3))], "T": 0.5}, "shifted": shifted,
             "saturated": [1000.0, 0.0, -1000.0], "untouched": (rng.normal(size=6) + 50.0).tolist()}
 
 
-# The driver reports z as it is after the call (data); _verify compares it with the z that _inputs drew.
+# The driver reports z as it is after the call (data); _verify compares it with the z that _inputs drew. The
+# untouched case leaves T out: the contract's default is T = 1.
 _DRIVER = """
 import numpy as np
-result = {"random": [softmax_jacobian(np.array(z)) for z in inputs["random"]],
-          "one": softmax_jacobian(np.array(inputs["one"])),
-          "shifted": [softmax_jacobian(np.array(c["z"]) + c["shift"]) for c in inputs["shifted"]],
-          "saturated": softmax_jacobian(np.array(inputs["saturated"]))}
+result = {"random": [softmax_jacobian(np.array(c["z"]), c["T"]) for c in inputs["random"]],
+          "one": softmax_jacobian(np.array(inputs["one"]["z"]), inputs["one"]["T"]),
+          "shifted": [softmax_jacobian(np.array(c["z"]) + c["shift"], c["T"]) for c in inputs["shifted"]],
+          "saturated": softmax_jacobian(np.array(inputs["saturated"]), 0.5)}
 z = np.array(inputs["untouched"])
 result["untouched_jacobian"] = softmax_jacobian(z)
 result["untouched"] = z.tolist()
 """
 
-_HINT = "J = diag(p) - p pᵀ, where p pᵀ is the n x n outer product np.outer(p, p), not the number p @ p."
+
+def _hint(got, z, T):
+    """Name the chain-rule mistake a wrong Jacobian shows (the candidates are built here, from p = softmax(z/T))."""
+    try:
+        got = np.asarray(got, dtype=float)
+        p, q = _softmax(z, T), _softmax(z, 1.0)
+        if got.shape == (z.size, z.size) and T != 1.0:
+            for guess, cause in (
+                    (np.diag(p) - np.outer(p, p), "it is section 3's Jacobian at z / T without the factor that the "
+                     "inner map z -> z / T contributes by the chain rule."),
+                    (T * (np.diag(p) - np.outer(p, p)), "the factor of the inner map z -> z / T is inverted: its "
+                     "Jacobian is I / T, not T I."),
+                    ((np.diag(q) - np.outer(q, q)) / T, "p was computed from z, not from z / T: the outer "
+                     "Jacobian is evaluated where softmax receives its input, at z / T.")):
+                if checks.relative_error(got, guess) < checks.RTOL:
+                    return "Likely mistake: " + cause
+    except (TypeError, ValueError):
+        pass
+    return ("p = softmax(s) at s = z / T: by the chain rule J is section 3's Jacobian at s times the Jacobian of "
+            "z -> z / T, with p pᵀ the n x n outer product np.outer(p, p), not the number p @ p.")
 
 
 def _verify(inputs, result):
     probes.require(isinstance(result, dict) and isinstance(result.get("random"), list)
                    and len(result["random"]) == len(inputs["random"]), "softmax_jacobian gave too few results.")
-    for z, got in zip(inputs["random"], result["random"], strict=True):
-        z = np.array(z)
-        probes.close(got, numdiff.jacobian(_softmax, z), what="softmax Jacobian", where=checks.describe_point(z),
-                     hint=_HINT)
+    for case, got in zip(inputs["random"], result["random"], strict=True):
+        z, T = np.array(case["z"]), case["T"]
+        probes.close(got, numdiff.jacobian(lambda z_, T=T: _softmax(z_, T), z), what="softmax Jacobian",
+                     where=checks.describe_point(z) + f" with T = {T:.3g}", hint=_hint(got, z, T))
     probes.close(result.get("one"), np.zeros((1, 1)), what="softmax Jacobian", where="for one logit",
                  hint="With a single class p = [1] for every z, so J = [[0]].")
-    probes.require(isinstance(result.get("shifted"), list) and len(result["shifted"]) == 2,
+    probes.require(isinstance(result.get("shifted"), list) and len(result["shifted"]) == len(inputs["shifted"]),
                    "softmax_jacobian gave too few results.")
     for case, got in zip(inputs["shifted"], result["shifted"], strict=True):
-        probes.close(got, numdiff.jacobian(_softmax, np.array(case["z"])), what="softmax Jacobian",
-                     where=f"at logits near {case['shift']:+g}",
-                     hint="exp(1000) overflows and exp(-1000) underflows to 0: subtract max(z) before exponentiating.")
-    probes.close(result.get("saturated"), np.zeros((3, 3)), what="softmax Jacobian", where="at z = [1000, 0, -1000]",
-                 hint=_HINT)
+        T = case["T"]
+        probes.close(got, numdiff.jacobian(lambda z_, T=T: _softmax(z_, T), np.array(case["z"])),
+                     what="softmax Jacobian", where=f"at logits near {case['shift']:+g} with T = {T:g}",
+                     hint="exp overflows above about 709 and underflows to 0 below about -745: subtract the "
+                          "largest entry of z / T before exponentiating.")
+    probes.close(result.get("saturated"), np.zeros((3, 3)), what="softmax Jacobian",
+                 where="at z = [1000, 0, -1000] with T = 0.5", hint="p is one-hot here, so J is 0.")
     z = inputs["untouched"]
     after = result.get("untouched")
     probes.require(isinstance(after, list) and len(after) == len(z)
                    and all(type(a) is float and a == b for a, b in zip(after, z, strict=True)),
-                   "softmax_jacobian changed its argument z in place; compute z - max(z) as a new array.")
-    probes.close(result.get("untouched_jacobian"), numdiff.jacobian(_softmax, np.array(z)), what="softmax Jacobian",
-                 where="at logits near 50", hint=_HINT)
+                   "softmax_jacobian changed its argument z in place; compute z / T as a new array.")
+    probes.close(result.get("untouched_jacobian"), numdiff.jacobian(lambda z_: _softmax(z_, 1.0), np.array(z)),
+                 what="softmax Jacobian", where="at logits near 50, called without T (the default T = 1)",
+                 hint="softmax_jacobian(z) must work without T: the contract's default is T = 1.0.")
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=20240603)
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="03_jacobians-softmax_jacobian-solution" mistake="The inner product p @ p (a number) where the outer product p p^T belongs."
-def softmax_jacobian(z):
-    z = np.asarray(z, dtype=float)
-    e = np.exp(z - np.max(z))
-    p = e / e.sum()
-    return np.diag(p) - p @ p
-
-
-# %% active="py" wrong_answer="03_jacobians-softmax_jacobian-solution" mistake="The outer product forgotten: diag(p) - p broadcasts to J[i, j] = delta_ij p_i - p_j."
-def softmax_jacobian(z):
-    z = np.asarray(z, dtype=float)
-    e = np.exp(z - np.max(z))
-    p = e / e.sum()
-    return np.diag(p) - p
-
-
-# %% active="py" wrong_answer="03_jacobians-softmax_jacobian-solution" mistake="The right formula on an unstable softmax: exp(1000) overflows to inf and p becomes nan."
-def softmax_jacobian(z):
-    e = np.exp(z)
+# %% active="py" wrong_answer="03_jacobians-softmax_jacobian-solution" mistake="Section 3's formula copied at z / T: the chain rule's inner factor 1/T is missing."
+def softmax_jacobian(z, T=1.0):
+    s = np.asarray(z, dtype=float) / T
+    e = np.exp(s - np.max(s))
     p = e / e.sum()
     return np.diag(p) - np.outer(p, p)
+
+
+# %% active="py" wrong_answer="03_jacobians-softmax_jacobian-solution" mistake="The inner factor inverted: times T where 1/T belongs."
+def softmax_jacobian(z, T=1.0):
+    s = np.asarray(z, dtype=float) / T
+    e = np.exp(s - np.max(s))
+    p = e / e.sum()
+    return T * (np.diag(p) - np.outer(p, p))
+
+
+# %% active="py" wrong_answer="03_jacobians-softmax_jacobian-solution" mistake="The outer Jacobian at the wrong point: p = softmax(z) instead of softmax(z / T)."
+def softmax_jacobian(z, T=1.0):
+    z = np.asarray(z, dtype=float)
+    e = np.exp(z - np.max(z))
+    p = e / e.sum()
+    return (np.diag(p) - np.outer(p, p)) / T
+
+
+# %% active="py" wrong_answer="03_jacobians-softmax_jacobian-solution" mistake="The inner product p @ p (a number) where the outer product p p^T belongs."
+def softmax_jacobian(z, T=1.0):
+    s = np.asarray(z, dtype=float) / T
+    e = np.exp(s - np.max(s))
+    p = e / e.sum()
+    return (np.diag(p) - p @ p) / T
+
+
+# %% active="py" wrong_answer="03_jacobians-softmax_jacobian-solution" mistake="The right formula on an unstable softmax: exp(z / T) overflows to inf and p becomes nan."
+def softmax_jacobian(z, T=1.0):
+    e = np.exp(np.asarray(z, dtype=float) / T)
+    p = e / e.sum()
+    return (np.diag(p) - np.outer(p, p)) / T
 
 
 # %% [markdown]
 # ### Exercise 2 · The Jacobian of a chain (2 points)
 #
-# A chain $x_0 \xrightarrow{f_1} x_1 \xrightarrow{f_2} \cdots \xrightarrow{f_k} x_k$ is given as two lists of the
+# A chain $x_0 \xrightarrow{f_1} x_1 \xrightarrow{f_2} \cdots \xrightarrow{f_D} x_D$ is given as two lists of the
 # same length: `maps[i]` is the function $f_{i+1}$, and `jacobians[i](point)` returns its Jacobian at `point`
 # (a 2-D array, outputs by inputs). Write `chain_jacobian(maps, jacobians, x)` returning the Jacobian of the
-# whole chain at $x = x_0$,
-#
-# $$ J = J_{f_k}(x_{k-1}) \cdots J_{f_2}(x_1)\, J_{f_1}(x_0), \qquad \text{shape } (\dim x_k) \times (\dim x_0). $$
-#
-# Two things to get right: the order of the product, and the point at which each Jacobian is evaluated.
+# whole chain at $x = x_0$, with the chain rule of section 2, using the Jacobians that `jacobians` gives you
+# (the tests also hand it made-up ones, and expect their product). Two things to get right: the order of the
+# product, and the point at which each Jacobian is evaluated.
 
 # %% nbgrader={"grade": false, "grade_id": "03_jacobians-chain_jacobian-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def chain_jacobian(maps, jacobians, x):
-    """The Jacobian of the chain f_k o ... o f_1 at x, by the chain rule.
+    """The Jacobian of the chain f_D o ... o f_1 at x, by the chain rule, from the given Jacobians.
 
     Args:
-        maps: A non-empty list [f_1, ..., f_k] of functions; f_i maps a 1-D array of length n_{i-1}
+        maps: A non-empty list [f_1, ..., f_D] of functions; f_i maps a 1-D array of length n_{i-1}
             to a 1-D array of length n_i.
         jacobians: A list of the same length; jacobians[i](point) is the (n_{i+1} x n_i) Jacobian of maps[i]
             at point.
         x: The input x_0, a 1-D array of length n_0.
 
     Returns:
-        The Jacobian of the chain at x, an array of shape (n_k, n_0).
+        The Jacobian of the chain at x, an array of shape (n_D, n_0), built from the matrices that
+        `jacobians` returns.
     """
     ### BEGIN SOLUTION
     point = np.asarray(x, dtype=float)
@@ -581,33 +663,33 @@ def chain_jacobian(maps, jacobians, x):
 
 
 # %% nbgrader={"grade": true, "grade_id": "03_jacobians-chain_jacobian", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-_HINT_CHAIN = ("J = J_k(x_{k-1}) ... J_2(x_1) J_1(x_0): the Jacobian of the map applied last stands on the left, "
+_HINT_CHAIN = ("J = J_D(x_{D-1}) ... J_2(x_1) J_1(x_0): the Jacobian of the map applied last stands on the left, "
                "and each J_i is evaluated at the point the chain has reached, not at x.")
 
 
 def _make_chain(dims, seed):
-    """Maps f_i(h) = act(W_i h + b_i) between the given dimensions, with numerical Jacobian functions."""
+    """Maps f_i(a) = act(W_i a + b_i) between the given dimensions, with numerical Jacobian functions."""
     rng = np.random.default_rng(seed)
     activations = (np.sin, np.tanh, lambda a: a + 0.3 * a**2)
     maps, jacobians = [], []
     for i, (n_in, n_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
         W, b, act = rng.normal(size=(n_out, n_in)) / np.sqrt(n_in), rng.normal(size=n_out), activations[i % 3]
 
-        def f(h, W=W, b=b, act=act, i=i):
-            h = np.asarray(h, dtype=float)
-            if h.shape != (W.shape[1],):
+        def f(a, W=W, b=b, act=act, i=i):
+            a = np.asarray(a, dtype=float)
+            if a.shape != (W.shape[1],):
                 raise checks.CheckFailure(f"maps[{i}] takes a vector of length {W.shape[1]}, but it was called "
-                                          f"with an array of shape {h.shape}.")
-            return act(W @ h + b)
+                                          f"with an array of shape {a.shape}.")
+            return act(W @ a + b)
 
-        def jac(h, f=f, i=i, n_in=n_in):
-            h = np.asarray(h, dtype=float)
-            if h.shape != (n_in,):
+        def jac(a, f=f, i=i, n_in=n_in):
+            a = np.asarray(a, dtype=float)
+            if a.shape != (n_in,):
                 raise checks.CheckFailure(
-                    f"jacobians[{i}] was asked for at a point of shape {h.shape}, but maps[{i}] takes vectors of "
+                    f"jacobians[{i}] was asked for at a point of shape {a.shape}, but maps[{i}] takes vectors of "
                     f"length {n_in}. Evaluate each Jacobian at the input of its own map: x for the first one, "
                     "the output of the maps before it for the others.")
-            return numdiff.jacobian(f, h)
+            return numdiff.jacobian(f, a)
 
         maps.append(f)
         jacobians.append(jac)
@@ -636,6 +718,15 @@ def _check_chain(dims, seed):
 _check_chain([3, 3, 3, 3], seed=1)      # square: every order multiplies, only one is right
 _check_chain([4, 2, 3], seed=2)         # R^4 -> R^2 -> R^3
 
+# The chain rule multiplies the Jacobians it is given: here made-up constant matrices A_1 (2 x 3), A_2 (4 x 2).
+_A = [np.arange(6.0).reshape(2, 3) - 2.0, np.arange(8.0).reshape(4, 2) / 4.0]
+checks.assert_close(chain_jacobian([lambda a: a[:2], lambda a: np.r_[a, a]], [lambda a: _A[0], lambda a: _A[1]],
+                                   np.ones(3)),
+                    _A[1] @ _A[0], what="product of the given Jacobians",
+                    where="with made-up Jacobians A_1 (2 x 3) and A_2 (4 x 2)",
+                    hint="Multiply what jacobians[i] returns, last map on the left: A_2 A_1. Do not differentiate "
+                         "the maps yourself.")
+
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
@@ -657,7 +748,14 @@ def _inputs(rng):
         layers = [{"W": rng.normal(size=(n_out, n_in)) / np.sqrt(n_in), "b": rng.normal(size=n_out)}
                   for n_in, n_out in zip(dims[:-1], dims[1:], strict=True)]
         cases.append({"dims": dims, "layers": layers, "x": rng.normal(size=dims[0])})
-    return {"cases": cases}
+    # made-up Jacobians (not the maps' own), every inner one non-square: only their product, in the right order,
+    # at the right points, is right. Each is M_i scaled column by column by 1 + 0.5 sin(point).
+    fakes = []
+    for dims in ([3, 5, 2, 4], [2, 4, 1, 3, 2], [4, 2, 5], [3, 3, 3, 3], [1, 3, 2, 1]):
+        layers = [{"W": rng.normal(size=(n_out, n_in)) / np.sqrt(n_in), "b": rng.normal(size=n_out),
+                   "M": rng.normal(size=(n_out, n_in))} for n_in, n_out in zip(dims[:-1], dims[1:], strict=True)]
+        fakes.append({"dims": dims, "layers": layers, "x": rng.normal(size=dims[0])})
+    return {"cases": cases, "fakes": fakes}
 
 
 _DRIVER = """
@@ -665,52 +763,84 @@ import numpy as np
 ACTIVATIONS = (np.sin, np.tanh, lambda a: a + 0.3 * a**2)
 SLOPES = (np.cos, lambda a: 1 - np.tanh(a) ** 2, lambda a: 1 + 0.6 * a)
 
-def build(case):
+def build(case, fake):
     maps, jacobians = [], []
     for i, layer in enumerate(case["layers"]):
         W, b = np.array(layer["W"]), np.array(layer["b"])
+        M = np.array(layer["M"]) if fake else None
 
-        def check(h, i=i, W=W, what="maps"):
-            h = np.asarray(h, dtype=float)
-            if h.shape != (W.shape[1],):
+        def check(a, i=i, W=W, what="maps"):
+            a = np.asarray(a, dtype=float)
+            if a.shape != (W.shape[1],):
                 raise ValueError(f"{what}[{i}] takes a vector of length {W.shape[1]}, but it was called at a "
-                                 f"point of shape {h.shape}: evaluate each map and Jacobian at the input of "
+                                 f"point of shape {a.shape}: evaluate each map and Jacobian at the input of "
                                  "its own map")
-            return h
+            return a
 
-        maps.append(lambda h, i=i, W=W, b=b: ACTIVATIONS[i % 3](W @ check(h, i, W) + b))
-        jacobians.append(lambda h, i=i, W=W, b=b: SLOPES[i % 3](W @ check(h, i, W, "jacobians") + b)[:, None] * W)
+        maps.append(lambda a, i=i, W=W, b=b: ACTIVATIONS[i % 3](W @ check(a, i, W) + b))
+        if fake:
+            jacobians.append(lambda a, i=i, W=W, M=M: M * (1.0 + 0.5 * np.sin(check(a, i, W, "jacobians"))))
+        else:
+            jacobians.append(lambda a, i=i, W=W, b=b: SLOPES[i % 3](W @ check(a, i, W, "jacobians") + b)[:, None] * W)
     return maps, jacobians
 
-result = []
-for case in inputs["cases"]:
-    maps, jacobians = build(case)
-    result.append(chain_jacobian(maps, jacobians, np.array(case["x"])))
+result = {}
+for key in ("cases", "fakes"):
+    result[key] = []
+    for case in inputs[key]:
+        maps, jacobians = build(case, key == "fakes")
+        try:
+            result[key].append(chain_jacobian(maps, jacobians, np.array(case["x"])))
+        except ValueError as error:  # reported as data: _verify explains it
+            result[key].append({"error": str(error)})
 """
+
+_HINT = ("J = J_D(x_{D-1}) ... J_2(x_1) J_1(x_0): the Jacobian of the map applied last stands on the left, and each "
+         "J_i is evaluated at the point the chain has reached, not at x.")
+
+
+def _forward(layers, x):
+    points = [np.asarray(x, dtype=float)]
+    for i, layer in enumerate(layers):
+        points.append(_ACTIVATIONS[i % 3](np.array(layer["W"]) @ points[-1] + np.array(layer["b"])))
+    return points
+
+
+def _no_error(got, dims):
+    probes.require(not (isinstance(got, dict) and "error" in got),
+                   f"chain_jacobian raised ValueError ({str(got.get('error') if isinstance(got, dict) else '')[:300]}) "
+                   f"with layer sizes {dims}. With non-square Jacobians only one order of the product has matching "
+                   "shapes, and each Jacobian takes the point its own map receives. " + _HINT)
 
 
 def _verify(inputs, result):
-    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
-                   "chain_jacobian gave too few results.")
-    for case, got in zip(inputs["cases"], result, strict=True):
-        layers = [(np.array(layer["W"], dtype=float), np.array(layer["b"], dtype=float)) for layer in case["layers"]]
-
-        def whole(x, layers=layers):
-            for i, (W, b) in enumerate(layers):
-                x = _ACTIVATIONS[i % 3](W @ x + b)
-            return x
-
-        probes.close(got, numdiff.jacobian(whole, np.array(case["x"])), what="Jacobian of the chain",
-                     where=f"with layer sizes {case['dims']}",
-                     hint="J = J_k(x_{k-1}) ... J_2(x_1) J_1(x_0): the Jacobian of the map applied last stands on "
-                          "the left, and each J_i is evaluated at the point the chain has reached, not at x.")
+    probes.require(isinstance(result, dict), "chain_jacobian gave no results.")
+    for key in ("cases", "fakes"):
+        probes.require(isinstance(result.get(key), list) and len(result[key]) == len(inputs[key]),
+                       "chain_jacobian gave too few results.")
+        for case, got in zip(inputs[key], result[key], strict=True):
+            _no_error(got, case["dims"])
+    for case, got in zip(inputs["cases"], result["cases"], strict=True):
+        layers = case["layers"]
+        probes.close(got, numdiff.jacobian(lambda x, layers=layers: _forward(layers, x)[-1], np.array(case["x"])),
+                     what="Jacobian of the chain", where=f"with layer sizes {case['dims']}", hint=_HINT)
+    for case, got in zip(inputs["fakes"], result["fakes"], strict=True):
+        points = _forward(case["layers"], case["x"])
+        expected = np.eye(len(case["x"]))
+        for layer, point in zip(case["layers"], points[:-1], strict=True):
+            expected = (np.array(layer["M"]) * (1.0 + 0.5 * np.sin(point))) @ expected
+        probes.close(got, expected, what="product of the given Jacobians",
+                     where=f"with layer sizes {case['dims']} and made-up Jacobians (not the maps' own)",
+                     hint="chain_jacobian must multiply the matrices that jacobians[i] returns, each called at "
+                          "the input of its own map, last map on the left; differentiating the maps instead "
+                          "(numdiff, sympy) does not apply the chain rule. " + _HINT)
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=35)
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="The product in the wrong order: J_1 J_2 ... J_k."
+# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="The product in the wrong order: J_1 J_2 ... J_D."
 def chain_jacobian(maps, jacobians, x):
     point = np.asarray(x, dtype=float)
     J = np.eye(point.size)
@@ -729,7 +859,7 @@ def chain_jacobian(maps, jacobians, x):
     return J
 
 
-# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="Gradients stacked as columns (the transposed convention): returns J^T, shape (n_0, n_k)."
+# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="Gradients stacked as columns (the transposed convention): returns J^T, shape (n_0, n_D)."
 def chain_jacobian(maps, jacobians, x):
     point = np.asarray(x, dtype=float)
     J = np.eye(point.size)
@@ -739,21 +869,39 @@ def chain_jacobian(maps, jacobians, x):
     return J
 
 
-# %% [markdown]
-# ### Exercise 3 · The JVP of a tanh layer (2 points)
-#
-# A dense layer with a tanh activation computes $y = \tanh(Wx + b)$ with $W\in\mathbb{R}^{m\times n}$. It is a
-# linear map followed by an elementwise one, so by sections 2 and 3 its Jacobian with respect to $x$ is
-#
-# $$ J = \operatorname{diag}\big(1 - y^2\big)\, W \qquad (m\times n), $$
-#
-# since $\tanh'(a) = 1 - \tanh^2(a)$. Write `tanh_layer_jvp(W, b, x, v)` returning $Jv$ **without building
-# $J$**: apply the two factors to $v$ one after the other (a matrix-vector product and an elementwise
-# product).
+# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="The chain rule skipped: the whole chain differentiated with numdiff.jacobian, the given Jacobians ignored."
+def chain_jacobian(maps, jacobians, x):
+    from calcml import numdiff
 
-# %% nbgrader={"grade": false, "grade_id": "03_jacobians-tanh_layer_jvp-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def tanh_layer_jvp(W, b, x, v):
-    """Forward mode through y = tanh(W x + b): the Jacobian-vector product J v, with J = dy/dx.
+    def whole(a):
+        for f in maps:
+            a = f(a)
+        return a
+
+    return numdiff.jacobian(whole, np.asarray(x, dtype=float))
+
+
+# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="Each Jacobian evaluated at the output of its own map instead of its input."
+def chain_jacobian(maps, jacobians, x):
+    point = np.asarray(x, dtype=float)
+    J = np.eye(point.size)
+    for f, jac in zip(maps, jacobians, strict=True):
+        point = np.asarray(f(point), dtype=float)
+        J = np.asarray(jac(point), dtype=float) @ J
+    return J
+
+
+# %% [markdown]
+# ### Exercise 3 · The JVP of a sigmoid layer (2 points)
+#
+# Section 4 worked out the JVP of a tanh layer. Many layers use the logistic sigmoid instead,
+# $\sigma(a) = 1/(1 + e^{-a})$: the layer computes $y = \sigma(Wx + b)$ with $W\in\mathbb{R}^{m\times n}$.
+# Write `sigmoid_layer_jvp(W, b, x, v)` returning $Jv$, with $J = \partial y/\partial x$, **without building
+# $J$**. Derive $\sigma'$ first, and write it, as tanh's was, in terms of the layer's output $y$.
+
+# %% nbgrader={"grade": false, "grade_id": "03_jacobians-sigmoid_layer_jvp-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def sigmoid_layer_jvp(W, b, x, v):
+    """Forward mode through y = sigmoid(W x + b): the Jacobian-vector product J v, with J = dy/dx.
 
     Args:
         W: Weights, shape (m, n).
@@ -765,18 +913,18 @@ def tanh_layer_jvp(W, b, x, v):
         J v, shape (m,): how y moves when x moves along v.
     """
     ### BEGIN SOLUTION
-    y = np.tanh(W @ x + b)
-    return (1.0 - y**2) * (W @ v)
+    y = 0.5 * (1.0 + np.tanh(0.5 * (W @ x + b)))   # sigmoid, without overflow
+    return y * (1.0 - y) * (W @ v)
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "03_jacobians-tanh_layer_jvp", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-_HINT_JVP = ("J v = (1 - y^2) * (W v) with y = tanh(W x + b): first W v (not W^T v), then multiply it "
-             "elementwise by tanh'(W x + b) = 1 - y^2, the derivative taken at the pre-activation.")
+# %% nbgrader={"grade": true, "grade_id": "03_jacobians-sigmoid_layer_jvp", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+_HINT_JVP = ("J v: first W v (a vector of length m, not W^T v), then multiply it elementwise by the slope of the "
+             "sigmoid at the pre-activation W x + b. Derive sigma'(a) and write it with y = sigma(a).")
 
 
-def _layer(W, b, x):
-    return np.tanh(W @ x + b)
+def _sigmoid_layer(W, b, x):
+    return 0.5 * (1.0 + np.tanh(0.5 * (W @ x + b)))
 
 
 def _check_jvp(m, n, seed):
@@ -785,16 +933,16 @@ def _check_jvp(m, n, seed):
     x, v, u = rng.normal(size=n), rng.normal(size=n), rng.normal(size=m)
     where = f"for W of shape {W.shape}"
     try:
-        Jv = tanh_layer_jvp(W.copy(), b.copy(), x.copy(), v.copy())
+        Jv = sigmoid_layer_jvp(W.copy(), b.copy(), x.copy(), v.copy())
     except ValueError as error:
-        raise checks.CheckFailure(f"tanh_layer_jvp raised ValueError ({error}) {where}: a JVP multiplies the "
+        raise checks.CheckFailure(f"sigmoid_layer_jvp raised ValueError ({error}) {where}: a JVP multiplies the "
                                   "(m x n) Jacobian by a vector of length n and returns length m. "
                                   + _HINT_JVP) from error
     # Against the Jacobian by finite differences ...
-    checks.assert_close(Jv, numdiff.jacobian(lambda x_: _layer(W, b, x_), x) @ v, what="J v", where=where,
+    checks.assert_close(Jv, numdiff.jacobian(lambda x_: _sigmoid_layer(W, b, x_), x) @ v, what="J v", where=where,
                         hint=_HINT_JVP)
     # ... and through the adjoint identity <u, J v> = <J^T u, v>, with J^T u = grad of u . y by finite differences.
-    checks.assert_close(np.dot(u, Jv), np.dot(numdiff.gradient(lambda x_: u @ _layer(W, b, x_), x), v),
+    checks.assert_close(np.dot(u, Jv), np.dot(numdiff.gradient(lambda x_: u @ _sigmoid_layer(W, b, x_), x), v),
                         what="<u, J v>", where=where + " (the dot-product test <u, Jv> = <J^T u, v>)", hint=_HINT_JVP)
 
 
@@ -812,7 +960,7 @@ from calcml import numdiff, probes
 def _layer_cases(rng, shapes):  # the given shapes, three random ones and a partly saturated one (W x 2.5)
     shapes = [*shapes, *((int(rng.integers(1, 9)), int(rng.integers(1, 9))) for _ in range(3)), (4, 4)]
     return {"cases": [{"W": (2.5 if k == len(shapes) - 1 else 1.0) * rng.normal(size=(m, n)), "b": rng.normal(size=m),
-        "x": rng.normal(size=n), "v": rng.normal(size=n), "u": rng.normal(size=m)} for k, (m, n) in enumerate(shapes)]}
+        "x": rng.normal(size=n), "v": rng.normal(size=n)} for k, (m, n) in enumerate(shapes)]}
 
 
 def _inputs(rng):
@@ -821,122 +969,165 @@ def _inputs(rng):
 
 _DRIVER = """
 import numpy as np
-result = [tanh_layer_jvp(*(np.array(c[k], dtype=float) for k in ("W", "b", "x", "v"))) for c in inputs["cases"]]
+result = []
+for c in inputs["cases"]:
+    try:
+        result.append(sigmoid_layer_jvp(*(np.array(c[k], dtype=float) for k in ("W", "b", "x", "v"))))
+    except ValueError as error:  # reported as data: _verify explains it
+        result.append({"error": str(error)})
 """
+
+
+def _sigmoid(a):
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+def _hint(got, W, b, x, v):
+    """Name the slope a wrong J v used (candidates built here from y = sigmoid(W x + b))."""
+    a = W @ x + b
+    y = _sigmoid(a)
+    try:
+        got = np.asarray(got, dtype=float)
+        for guess, cause in (((1.0 - y**2) * (W @ v), "1 - y² is the slope of tanh, not of the sigmoid."),
+                             (W @ v, "the sigmoid's slope is missing: that is the JVP of the linear part only."),
+                             (_sigmoid(y) * (1.0 - _sigmoid(y)) * (W @ v),
+                              "the slope is taken at the output y; it belongs at the pre-activation W x + b."),
+                             (y * (W @ v), "sigma' is not sigma (that is the exponential's property)."),
+                             (y * (1.0 - y) * (W.T @ v) if W.shape[0] == W.shape[1] else None,
+                              "Wᵀ v where W v belongs: a JVP multiplies by J itself, not by its transpose.")):
+            if guess is None:
+                continue
+            if got.shape == guess.shape and np.allclose(got, guess, rtol=1e-6, atol=1e-12):
+                return "Likely mistake: " + cause
+    except (TypeError, ValueError):
+        pass
+    return ("J v = (slope of the sigmoid at W x + b) * (W v), elementwise: first W v (not Wᵀ v); derive sigma'(a) "
+            "and write it with y = sigma(a).")
 
 
 def _verify(inputs, result):
     probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
-                   "tanh_layer_jvp gave too few results.")
+                   "sigmoid_layer_jvp gave too few results.")
     for case, got in zip(inputs["cases"], result, strict=True):
         W, b, x, v = (np.array(case[k], dtype=float) for k in ("W", "b", "x", "v"))
-        probes.close(got, numdiff.jacobian(lambda x_, W=W, b=b: np.tanh(W @ x_ + b), x) @ v, what="J v",
-                     where=f"for W of shape {W.shape}",
-                     hint="J v = (1 - y²) * (W v) with y = tanh(W x + b): first W v (not Wᵀ v), then multiply it "
-                          "elementwise by tanh'(W x + b) = 1 - y².")
+        error = str(got.get("error"))[:300] if isinstance(got, dict) else ""
+        probes.require(not (isinstance(got, dict) and "error" in got),
+                       f"sigmoid_layer_jvp raised ValueError ({error}) for W of shape {W.shape}: a JVP multiplies the "
+                       "(m x n) Jacobian by v of length n and returns length m, so W v, not Wᵀ v.")
+        probes.close(got, numdiff.jacobian(lambda x_, W=W, b=b: _sigmoid(W @ x_ + b), x) @ v, what="J v",
+                     where=f"for W of shape {W.shape}", hint=_hint(got, W, b, x, v))
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=56)
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="03_jacobians-tanh_layer_jvp-solution" mistake="The tanh derivative forgotten: the JVP of the linear part only."
-def tanh_layer_jvp(W, b, x, v):
+# %% active="py" wrong_answer="03_jacobians-sigmoid_layer_jvp-solution" mistake="The tanh layer's slope 1 - y^2 copied from section 4."
+def sigmoid_layer_jvp(W, b, x, v):
+    y = 1.0 / (1.0 + np.exp(-(W @ x + b)))
+    return (1.0 - y**2) * (W @ v)
+
+
+# %% active="py" wrong_answer="03_jacobians-sigmoid_layer_jvp-solution" mistake="The slope taken at the output: sigma'(y) instead of sigma'(W x + b)."
+def sigmoid_layer_jvp(W, b, x, v):
+    y = 1.0 / (1.0 + np.exp(-(W @ x + b)))
+    s = 1.0 / (1.0 + np.exp(-y))
+    return s * (1.0 - s) * (W @ v)
+
+
+# %% active="py" wrong_answer="03_jacobians-sigmoid_layer_jvp-solution" mistake="The sigmoid's slope forgotten: the JVP of the linear part only."
+def sigmoid_layer_jvp(W, b, x, v):
     return W @ v
 
 
-# %% active="py" wrong_answer="03_jacobians-tanh_layer_jvp-solution" mistake="The derivative 1 - a^2 taken with the pre-activation a instead of y = tanh(a)."
-def tanh_layer_jvp(W, b, x, v):
-    a = W @ x + b
-    return (1.0 - a**2) * (W @ v)
+# %% active="py" wrong_answer="03_jacobians-sigmoid_layer_jvp-solution" mistake="W^T where W belongs (a VJP habit); only square layers even run."
+def sigmoid_layer_jvp(W, b, x, v):
+    y = 1.0 / (1.0 + np.exp(-(W @ x + b)))
+    return y * (1.0 - y) * (W.T @ v)
 
 
-# %% active="py" wrong_answer="03_jacobians-tanh_layer_jvp-solution" mistake="W^T where W belongs (a VJP habit); only square layers even run."
-def tanh_layer_jvp(W, b, x, v):
-    y = np.tanh(W @ x + b)
-    return (1.0 - y**2) * (W.T @ v)
+# %% active="py" wrong_answer="03_jacobians-sigmoid_layer_jvp-solution" mistake="sigma' taken to be sigma itself, as for the exponential."
+def sigmoid_layer_jvp(W, b, x, v):
+    y = 1.0 / (1.0 + np.exp(-(W @ x + b)))
+    return y * (W @ v)
 
 
 # %% [markdown]
-# ### Exercise 4 · The VJP of a tanh layer, for input and parameters (3 points)
+# ### Exercise 4 · The VJP of a residual layer, for input and parameters (3 points)
 #
-# Reverse mode goes the other way. Given $u\in\mathbb{R}^m$ (in backpropagation: the gradient of the loss
-# with respect to the layer's output $y$), write `tanh_layer_vjp(W, b, x, u)` returning the three products
+# A **residual** layer (the building block of ResNets and transformers) adds its input back to its output:
 #
-# $$
-# u_x = u^\top \frac{\partial y}{\partial x}\ \in\mathbb{R}^n, \qquad
-# u_W = u^\top \frac{\partial y}{\partial W}\ \in\mathbb{R}^{m\times n}, \qquad
-# u_b = u^\top \frac{\partial y}{\partial b}\ \in\mathbb{R}^{m},
-# $$
+# $$ y = x + \tanh(Wx + b), \qquad W\in\mathbb{R}^{n\times n},\ b, x, y\in\mathbb{R}^n . $$
 #
-# each with the shape of the variable it belongs to (so $u_W$ is shaped like $W$, with
-# $(u_W)_{kl} = \sum_i u_i\, \partial y_i/\partial W_{kl}$). Equivalently: $u_x$, $u_W$, $u_b$ are the gradients
-# of the scalar $u^\top y$ with respect to $x$, $W$ and $b$. Start from $g = u \odot (1 - y^2)$, the VJP
-# through the tanh (the elementwise part), then go through the linear part with section 3 in mind: a VJP
-# multiplies by $J^\top$, and $\partial (Wx + b)_i/\partial W_{kl} = \delta_{ik}x_l$. Do not build any Jacobian.
+# Given $u\in\mathbb{R}^n$ (in backpropagation: the gradient of the loss with respect to $y$), write
+# `residual_layer_vjp(W, b, x, u)` returning the three products
+#
+# $$ u_x = J_x^\top u\ \in\mathbb{R}^n, \qquad u_W = J_W^\top u\ \in\mathbb{R}^{n\times n}, \qquad
+#    u_b = J_b^\top u\ \in\mathbb{R}^{n}, $$
+#
+# each with the shape of the variable it belongs to: the gradients of the scalar $u^\top y$ with respect to
+# $x$, $W$ and $b$. Section 4's tanh layer is the starting point: what does the skip connection $x$ add to each
+# of the three? Do not build any Jacobian.
 
-# %% nbgrader={"grade": false, "grade_id": "03_jacobians-tanh_layer_vjp-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def tanh_layer_vjp(W, b, x, u):
-    """Reverse mode through y = tanh(W x + b): the vector-Jacobian products with respect to x, W and b.
+# %% nbgrader={"grade": false, "grade_id": "03_jacobians-residual_layer_vjp-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def residual_layer_vjp(W, b, x, u):
+    """Reverse mode through y = x + tanh(W x + b): the vector-Jacobian products with respect to x, W and b.
 
     Args:
-        W: Weights, shape (m, n).
-        b: Bias, shape (m,).
+        W: Weights, shape (n, n).
+        b: Bias, shape (n,).
         x: The input, shape (n,).
-        u: A cotangent vector in the output space, shape (m,).
+        u: A cotangent vector in the output space, shape (n,).
 
     Returns:
-        A tuple (u_x, u_W, u_b) of arrays with shapes (n,), (m, n) and (m,): the gradients of the scalar
-        u . tanh(W x + b) with respect to x, W and b.
+        A tuple (u_x, u_W, u_b) of arrays with shapes (n,), (n, n) and (n,): the gradients of the scalar
+        u . (x + tanh(W x + b)) with respect to x, W and b.
     """
     ### BEGIN SOLUTION
-    y = np.tanh(W @ x + b)
-    g = u * (1.0 - y**2)
-    return W.T @ g, np.outer(g, x), g
+    t = np.tanh(W @ x + b)
+    g = u * (1.0 - t**2)
+    return u + W.T @ g, np.outer(g, x), g
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "03_jacobians-tanh_layer_vjp", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": true, "grade_id": "03_jacobians-residual_layer_vjp", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 _HINT_VJP = {
-    "x": "u_x = J^T u = W^T (u * (1 - y^2)): a VJP multiplies by the transpose, so W^T, not W.",
-    "W": "(u_W)_kl = g_k x_l with g = u * (1 - y^2): the outer product of g (length m) and x (length n), in that order.",
-    "b": "u_b = g = u * (1 - y^2): the bias enters the tanh exactly as W x does, with the identity as Jacobian.",
+    "x": ("u_x = J_x^T u, and J_x is now the sum of two Jacobians: the skip connection's and the tanh layer's "
+          "(a VJP multiplies by the transpose, so W^T, not W)."),
+    "W": "u_W is shaped like W: the outer product of the tanh branch's g (length n) and x, in that order.",
+    "b": "u_b: the bias enters only the tanh branch, exactly as W x does.",
 }
 
 
-def _layer(W, b, x):
-    return np.tanh(W @ x + b)
+def _residual(W, b, x):
+    return x + np.tanh(W @ x + b)
 
 
-def _check_vjp(m, n, seed):
+def _check_vjp(n, seed):
     rng = np.random.default_rng(seed)
-    W, b = rng.normal(size=(m, n)), rng.normal(size=m)
-    x, u, v = rng.normal(size=n), rng.normal(size=m), rng.normal(size=n)
-    where = f"for W of shape {W.shape}"
-    try:
-        result = tanh_layer_vjp(W.copy(), b.copy(), x.copy(), u.copy())
-    except ValueError as error:
-        raise checks.CheckFailure(f"tanh_layer_vjp raised ValueError ({error}) {where}: u has length m, J is "
-                                  "m x n, so u^T J = J^T u has length n. " + _HINT_VJP["x"]) from error
+    W, b = rng.normal(size=(n, n)) / np.sqrt(n), rng.normal(size=n)
+    x, u, v = rng.normal(size=n), rng.normal(size=n), rng.normal(size=n)
+    where = f"for n = {n}"
+    result = residual_layer_vjp(W.copy(), b.copy(), x.copy(), u.copy())
     if not (isinstance(result, (tuple, list)) and len(result) == 3):
-        raise checks.CheckFailure("tanh_layer_vjp must return a tuple of three arrays (u_x, u_W, u_b), "
+        raise checks.CheckFailure("residual_layer_vjp must return a tuple of three arrays (u_x, u_W, u_b), "
                                   f"not {type(result).__name__}.")
     u_x, u_W, u_b = result
     # Each product is the gradient of the scalar u . y, by finite differences.
-    checks.assert_close(u_x, numdiff.gradient(lambda x_: u @ _layer(W, b, x_), x), what="u_x", where=where,
+    checks.assert_close(u_x, numdiff.gradient(lambda x_: u @ _residual(W, b, x_), x), what="u_x", where=where,
                         hint=_HINT_VJP["x"])
-    checks.assert_close(u_W, numdiff.gradient(lambda W_: u @ _layer(W_, b, x), W), what="u_W", where=where,
+    checks.assert_close(u_W, numdiff.gradient(lambda W_: u @ _residual(W_, b, x), W), what="u_W", where=where,
                         hint=_HINT_VJP["W"])
-    checks.assert_close(u_b, numdiff.gradient(lambda b_: u @ _layer(W, b_, x), b), what="u_b", where=where,
+    checks.assert_close(u_b, numdiff.gradient(lambda b_: u @ _residual(W, b_, x), b), what="u_b", where=where,
                         hint=_HINT_VJP["b"])
     # The dot-product test: <u, J v> = <u_x, v>, with J v = d/dt y(x + t v) by finite differences.
-    Jv = numdiff.jacobian(lambda t: _layer(W, b, x + t[0] * v), np.zeros(1))[:, 0]
+    Jv = numdiff.jacobian(lambda t: _residual(W, b, x + t[0] * v), np.zeros(1))[:, 0]
     checks.assert_close(np.dot(u_x, v), np.dot(u, Jv), what="<u_x, v>",
                         where=where + " (the dot-product test <J^T u, v> = <u, J v>)", hint=_HINT_VJP["x"])
 
 
-_check_vjp(3, 3, seed=7)
-_check_vjp(3, 4, seed=8)
+_check_vjp(3, seed=7)
+_check_vjp(5, seed=8)
 
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
@@ -946,144 +1137,179 @@ import numpy as np
 from calcml import numdiff, probes
 
 
-def _layer_cases(rng, shapes):  # the given shapes, three random ones and a partly saturated one (W x 2.5)
-    shapes = [*shapes, *((int(rng.integers(1, 9)), int(rng.integers(1, 9))) for _ in range(3)), (4, 4)]
-    return {"cases": [{"W": (2.5 if k == len(shapes) - 1 else 1.0) * rng.normal(size=(m, n)), "b": rng.normal(size=m),
-        "x": rng.normal(size=n), "v": rng.normal(size=n), "u": rng.normal(size=m)} for k, (m, n) in enumerate(shapes)]}
-
-
 def _inputs(rng):
-    cases = _layer_cases(rng, [(3, 3), (3, 4), (1, 6), (5, 1), (1, 1), (2, 7), (6, 2), (4, 3)])
-    n = 5  # one output and u = 1: u_x is the gradient of y itself
-    cases["cases"].append({"W": rng.normal(size=(1, n)), "b": rng.normal(size=1), "x": rng.normal(size=n),
-                           "v": rng.normal(size=n), "u": np.ones(1)})
-    return cases
+    sizes = [1, 2, 3, 4, 6, *(int(rng.integers(1, 9)) for _ in range(3))]
+    cases = [{"W": rng.normal(size=(n, n)) / np.sqrt(n), "b": rng.normal(size=n), "x": rng.normal(size=n),
+              "u": rng.normal(size=n)} for n in sizes]
+    n = 4  # partly saturated units (W x 2.5)
+    cases.append({"W": 2.5 * rng.normal(size=(n, n)), "b": rng.normal(size=n), "x": rng.normal(size=n),
+                  "u": rng.normal(size=n)})
+    return {"cases": cases}
 
 
 _DRIVER = """
 import numpy as np
 result = []
 for c in inputs["cases"]:
-    u_x, u_W, u_b = tanh_layer_vjp(*(np.array(c[k], dtype=float) for k in ("W", "b", "x", "u")))
+    u_x, u_W, u_b = residual_layer_vjp(*(np.array(c[k], dtype=float) for k in ("W", "b", "x", "u")))
     result.append({"x": u_x, "W": u_W, "b": u_b})
 """
 
-_HINT = {
-    "x": "u_x = Jᵀ u = Wᵀ (u * (1 - y²)): a VJP multiplies by the transpose, so Wᵀ, not W.",
-    "W": "(u_W)_kl = g_k x_l with g = u * (1 - y²): the outer product of g (length m) and x (length n), in that order.",
-    "b": "u_b = g = u * (1 - y²): the bias enters the tanh exactly as W x does.",
-}
+
+def _residual(W, b, x):
+    return x + np.tanh(W @ x + b)
+
+
+def _hint(name, got, W, b, x, u):
+    """Name the mistake a wrong product shows (candidates built here from the layer's own quantities)."""
+    t = np.tanh(W @ x + b)
+    g, g_out = u * (1.0 - t**2), u * (1.0 - (x + t) ** 2)
+    candidates = {
+        "x": ((W.T @ g, "the skip connection is missing: y = x + tanh(...) adds the identity to J_x, so u itself "
+                        "joins u_x."),
+              (u + W @ g, "W where Wᵀ belongs: a VJP multiplies by the transpose."),
+              (u + W.T @ g_out, "the slope 1 - (·)² is taken at the output y = x + tanh(...); it belongs to the "
+                                "tanh alone, at W x + b.")),
+        "W": ((np.outer(x, g), "the outer product the wrong way round: u_W is the transpose of the right one."),
+              (np.outer(g_out, x), "the slope 1 - (·)² is taken at the output y = x + tanh(...), not at the tanh.")),
+        "b": ((u + g, "the skip connection does not involve b: only the tanh branch contributes to u_b."),
+              (g_out, "the slope 1 - (·)² is taken at the output y = x + tanh(...), not at the tanh.")),
+    }[name]
+    try:
+        got = np.asarray(got, dtype=float)
+        for guess, cause in candidates:
+            if got.shape == guess.shape and np.allclose(got, guess, rtol=1e-6, atol=1e-12):
+                return "Likely mistake: " + cause
+    except (TypeError, ValueError):
+        pass
+    return {"x": "u_x = J_xᵀ u, where J_x is the sum of the skip connection's Jacobian and the tanh layer's.",
+            "W": "u_W is shaped like W: the outer product of the tanh branch's g and x, in that order.",
+            "b": "u_b: the bias enters only the tanh branch, exactly as W x does."}[name]
 
 
 def _verify(inputs, result):
     probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
-                   "tanh_layer_vjp gave too few results.")
+                   "residual_layer_vjp gave too few results.")
     for case, got in zip(inputs["cases"], result, strict=True):
         W, b, x, u = (np.array(case[k], dtype=float) for k in ("W", "b", "x", "u"))
-        where = f"for W of shape {W.shape}"
-        probes.require(isinstance(got, dict), f"tanh_layer_vjp gave no products {where}.")
-        probes.close(got.get("x"), numdiff.gradient(lambda x_, W=W, b=b, u=u: u @ np.tanh(W @ x_ + b), x),
-                     what="u_x", where=where, hint=_HINT["x"])
-        probes.close(got.get("W"), numdiff.gradient(lambda W_, b=b, x=x, u=u: u @ np.tanh(W_ @ x + b), W),
-                     what="u_W", where=where, hint=_HINT["W"])
-        probes.close(got.get("b"), numdiff.gradient(lambda b_, W=W, x=x, u=u: u @ np.tanh(W @ x + b_), b),
-                     what="u_b", where=where, hint=_HINT["b"])
+        where = f"for n = {len(x)}"
+        probes.require(isinstance(got, dict), f"residual_layer_vjp gave no products {where}.")
+        probes.close(got.get("x"), numdiff.gradient(lambda x_, W=W, b=b, u=u: u @ _residual(W, b, x_), x),
+                     what="u_x", where=where, hint=_hint("x", got.get("x"), W, b, x, u))
+        probes.close(got.get("W"), numdiff.gradient(lambda W_, b=b, x=x, u=u: u @ _residual(W_, b, x), W),
+                     what="u_W", where=where, hint=_hint("W", got.get("W"), W, b, x, u))
+        probes.close(got.get("b"), numdiff.gradient(lambda b_, W=W, x=x, u=u: u @ _residual(W, b_, x), b),
+                     what="u_b", where=where, hint=_hint("b", got.get("b"), W, b, x, u))
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=76)
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="03_jacobians-tanh_layer_vjp-solution" mistake="J instead of J^T for the input: W g where W^T g belongs."
-def tanh_layer_vjp(W, b, x, u):
-    y = np.tanh(W @ x + b)
+# %% active="py" wrong_answer="03_jacobians-residual_layer_vjp-solution" mistake="Section 4's tanh-layer VJP copied: the skip connection's identity missing from u_x."
+def residual_layer_vjp(W, b, x, u):
+    t = np.tanh(W @ x + b)
+    g = u * (1.0 - t**2)
+    return W.T @ g, np.outer(g, x), g
+
+
+# %% active="py" wrong_answer="03_jacobians-residual_layer_vjp-solution" mistake="The tanh slope taken at the layer's output y = x + tanh(W x + b)."
+def residual_layer_vjp(W, b, x, u):
+    y = x + np.tanh(W @ x + b)
     g = u * (1.0 - y**2)
-    return W @ g, np.outer(g, x), g
+    return u + W.T @ g, np.outer(g, x), g
 
 
-# %% active="py" wrong_answer="03_jacobians-tanh_layer_vjp-solution" mistake="The tanh derivative forgotten: u passed straight through to the linear part."
-def tanh_layer_vjp(W, b, x, u):
-    return W.T @ u, np.outer(u, x), u
+# %% active="py" wrong_answer="03_jacobians-residual_layer_vjp-solution" mistake="J instead of J^T for the input: W g where W^T g belongs."
+def residual_layer_vjp(W, b, x, u):
+    t = np.tanh(W @ x + b)
+    g = u * (1.0 - t**2)
+    return u + W @ g, np.outer(g, x), g
 
 
-# %% active="py" wrong_answer="03_jacobians-tanh_layer_vjp-solution" mistake="The outer product the wrong way round: u_W has the shape of W transposed."
-def tanh_layer_vjp(W, b, x, u):
-    y = np.tanh(W @ x + b)
-    g = u * (1.0 - y**2)
-    return W.T @ g, np.outer(x, g), g
+# %% active="py" wrong_answer="03_jacobians-residual_layer_vjp-solution" mistake="The outer product the wrong way round: u_W is the transpose of the right one."
+def residual_layer_vjp(W, b, x, u):
+    t = np.tanh(W @ x + b)
+    g = u * (1.0 - t**2)
+    return u + W.T @ g, np.outer(x, g), g
+
+
+# %% active="py" wrong_answer="03_jacobians-residual_layer_vjp-solution" mistake="The skip connection added to every product, u_b included."
+def residual_layer_vjp(W, b, x, u):
+    t = np.tanh(W @ x + b)
+    g = u * (1.0 - t**2)
+    return u + W.T @ g, np.outer(g, x), u + g
+
+
+# %% active="py" wrong_answer="03_jacobians-residual_layer_vjp-solution" mistake="No derivation: all three products by finite differences with numdiff.gradient."
+def residual_layer_vjp(W, b, x, u):
+    from calcml import numdiff
+    return (numdiff.gradient(lambda x_: u @ (x_ + np.tanh(W @ x_ + b)), x),
+            numdiff.gradient(lambda W_: u @ (x + np.tanh(W_ @ x + b)), W),
+            numdiff.gradient(lambda b_: u @ (x + np.tanh(W @ x + b_)), b))
 
 
 # %% [markdown]
-# ### Exercise 5 · Backpropagation through a tanh network (3 points)
+# ### Exercise 5 · Backpropagation through a residual network (3 points)
 #
-# A network of $k$ tanh layers computes $x_0 = x$, $x_i = \tanh(W_i x_{i-1} + b_i)$ for $i = 1, \dots, k$, and
-# outputs $x_k$. Write `tanh_network_vjp(params, x, u)` returning $u^\top J$ for every input of the network: the
-# VJP with respect to $x$ and, for each layer, the VJPs with respect to $W_i$ and $b_i$. With
-# $u = \partial\ell/\partial x_k$ this is exactly backpropagation: the gradient of a loss $\ell$ with respect to
-# every parameter, from a single backward pass.
+# A residual network of depth $D$ computes $x_0 = x$, $x_i = x_{i-1} + \tanh(W_i x_{i-1} + b_i)$ for
+# $i = 1, \dots, D$, all of width $n$, and outputs $x_D$. Write `residual_network_vjp(params, x, u)` returning
+# $J^\top u$ for every input of the network: the VJP with respect to $x$ and, for each layer, the VJPs with
+# respect to $W_i$ and $b_i$. With $u = \partial L/\partial x_D$ this is exactly backpropagation: the gradient of
+# a loss $L$ with respect to every parameter, from a single backward pass.
 #
-# Use your `tanh_layer_vjp` from exercise 4:
-#
-# 1. **Forward pass:** compute $x_1, \dots, x_k$ and store the input $x_{i-1}$ of every layer.
-# 2. **Backward pass:** for $i = k, k-1, \dots, 1$, call `tanh_layer_vjp(W_i, b_i, x_{i-1}, u)`; keep the
-#    parameter products, and pass the $u_x$ it returns on as the $u$ of layer $i - 1$ (section 4: the VJP runs
-#    through the chain backwards).
-#
-# Return the parameter products **in layer order**, the first layer first.
+# Use your `residual_layer_vjp` from exercise 4, once per layer, in the order that section 4 gives for a VJP
+# along a chain; each call needs that layer's own input. Return the parameter products **in layer order**, the
+# first layer first.
 
-# %% nbgrader={"grade": false, "grade_id": "03_jacobians-tanh_network_vjp-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def tanh_network_vjp(params, x, u):
-    """Backpropagation through x_i = tanh(W_i x_{i-1} + b_i), i = 1..k: one reverse pass of VJPs.
+# %% nbgrader={"grade": false, "grade_id": "03_jacobians-residual_network_vjp-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def residual_network_vjp(params, x, u):
+    """Backpropagation through x_i = x_{i-1} + tanh(W_i x_{i-1} + b_i), i = 1..D: one reverse pass of VJPs.
 
     Args:
-        params: A non-empty list [(W_1, b_1), ..., (W_k, b_k)]; W_i has shape (n_i, n_{i-1}), b_i shape (n_i,).
-        x: The input x_0, shape (n_0,).
-        u: A cotangent vector for the output x_k, shape (n_k,).
+        params: A non-empty list [(W_1, b_1), ..., (W_D, b_D)]; every W_i has shape (n, n), every b_i shape (n,).
+        x: The input x_0, shape (n,).
+        u: A cotangent vector for the output x_D, shape (n,).
 
     Returns:
-        A tuple (u_x, grads): u_x of shape (n_0,) is u^T dx_k/dx_0, and grads is a list of k tuples
-        (u_W_i, u_b_i), first layer first, with the shapes of W_i and b_i: the gradients of the scalar
-        u . x_k with respect to each W_i and b_i.
+        A tuple (u_x, grads): u_x of shape (n,) is the gradient of the scalar u . x_D with respect to x_0, and
+        grads is a list of D tuples (u_W_i, u_b_i), first layer first, with the shapes of W_i and b_i: the
+        gradients of u . x_D with respect to each W_i and b_i.
     """
     ### BEGIN SOLUTION
     inputs = []
-    h = np.asarray(x, dtype=float)
+    a = np.asarray(x, dtype=float)
     for W, b in params:
-        inputs.append(h)
-        h = np.tanh(W @ h + b)
+        inputs.append(a)
+        a = a + np.tanh(W @ a + b)
     grads = []
-    for (W, b), h_in in zip(reversed(params), reversed(inputs), strict=True):
-        u, u_W, u_b = tanh_layer_vjp(W, b, h_in, u)
+    for (W, b), a_in in zip(reversed(params), reversed(inputs), strict=True):
+        u, u_W, u_b = residual_layer_vjp(W, b, a_in, u)
         grads.append((u_W, u_b))
     return u, grads[::-1]
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "03_jacobians-tanh_network_vjp", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-_HINT_NET = ("Run the forward pass first and keep each layer's INPUT; then call tanh_layer_vjp from the last layer "
-             "back to the first, feeding each call the u_x returned by the layer above it, and return the "
+# %% nbgrader={"grade": true, "grade_id": "03_jacobians-residual_network_vjp", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+_HINT_NET = ("Run the forward pass first and keep each layer's INPUT; then call residual_layer_vjp from the last "
+             "layer back to the first, feeding each call the u_x returned by the layer above it, and return the "
              "parameter products first layer first.")
 
 
 def _network(params, x):
     for W, b in params:
-        x = np.tanh(W @ x + b)
+        x = x + np.tanh(W @ x + b)
     return x
 
 
-def _check_network(dims, seed):
+def _check_network(n, depth, seed):
     rng = np.random.default_rng(seed)
-    params = [(rng.normal(size=(d_out, d_in)) / np.sqrt(d_in), 0.5 * rng.normal(size=d_out))
-              for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)]
-    x = rng.normal(size=dims[0])
-    u = rng.normal(size=dims[-1])
-    where = f"for layer sizes {dims}"
-    try:
-        result = tanh_network_vjp([(W.copy(), b.copy()) for W, b in params], x.copy(), u.copy())
-    except ValueError as error:
-        raise checks.CheckFailure(f"tanh_network_vjp raised ValueError ({error}) {where}. " + _HINT_NET) from error
+    params = [(rng.normal(size=(n, n)) / np.sqrt(n), 0.5 * rng.normal(size=n)) for _ in range(depth)]
+    x, u = rng.normal(size=n), rng.normal(size=n)
+    where = f"for width n = {n} and depth D = {depth}"
+    result = residual_network_vjp([(W.copy(), b.copy()) for W, b in params], x.copy(), u.copy())
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
-        raise checks.CheckFailure("tanh_network_vjp must return a tuple (u_x, grads).")
+        raise checks.CheckFailure("residual_network_vjp must return a tuple (u_x, grads).")
     u_x, grads = result
     if len(grads) != len(params):
         raise checks.CheckFailure(f"grads has {len(grads)} entries {where}, but the network has {len(params)} "
@@ -1103,8 +1329,8 @@ def _check_network(dims, seed):
                             where=where, hint=_HINT_NET)
 
 
-_check_network([3, 4, 2], seed=9)
-_check_network([3, 3, 3], seed=10)
+_check_network(3, 2, seed=9)
+_check_network(4, 3, seed=10)
 
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
@@ -1116,24 +1342,18 @@ from calcml import numdiff, probes
 
 def _network(params, x):
     for W, b in params:
-        x = np.tanh(W @ x + b)
+        x = x + np.tanh(W @ x + b)
     return x
 
 
 def _inputs(rng):
-    # the layer sizes of the visible and the old hidden tests, then random ones
-    chains = [[3, 4, 2], [3, 3, 3], [4, 4], [5, 3, 4, 1], [1, 2, 3, 2], [2, 6, 1, 5], [3, 3, 3, 3, 3], [1, 3, 2]]
-    chains += [[int(d) for d in rng.integers(1, 6, size=int(rng.integers(2, 5)))] for _ in range(3)]
+    # (width, depth): the visible ones, one layer, width 1, a deeper one, then random ones
+    shapes = [(3, 2), (4, 3), (4, 1), (1, 3), (2, 5), (5, 2)]
+    shapes += [(int(rng.integers(1, 6)), int(rng.integers(1, 5))) for _ in range(3)]
     cases = []
-    for dims in chains:
-        params = [{"W": rng.normal(size=(d_out, d_in)) / np.sqrt(d_in), "b": 0.5 * rng.normal(size=d_out)}
-                  for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)]
-        cases.append({"dims": dims, "params": params, "x": rng.normal(size=dims[0]), "u": rng.normal(size=dims[-1])})
-    # a scalar output seeded with u = 1: the gradient itself
-    dims = [5, 3, 4, 1]
-    params = [{"W": rng.normal(size=(d_out, d_in)) / np.sqrt(d_in), "b": 0.5 * rng.normal(size=d_out)}
-              for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)]
-    cases.append({"dims": dims, "params": params, "x": rng.normal(size=dims[0]), "u": [1.0]})
+    for n, depth in shapes:
+        params = [{"W": rng.normal(size=(n, n)) / np.sqrt(n), "b": 0.5 * rng.normal(size=n)} for _ in range(depth)]
+        cases.append({"n": n, "depth": depth, "params": params, "x": rng.normal(size=n), "u": rng.normal(size=n)})
     return {"cases": cases}
 
 
@@ -1142,23 +1362,23 @@ import numpy as np
 result = []
 for c in inputs["cases"]:
     params = [(np.array(p["W"], dtype=float), np.array(p["b"], dtype=float)) for p in c["params"]]
-    u_x, grads = tanh_network_vjp(params, np.array(c["x"], dtype=float), np.array(c["u"], dtype=float))
+    u_x, grads = residual_network_vjp(params, np.array(c["x"], dtype=float), np.array(c["u"], dtype=float))
     result.append({"x": u_x, "grads": [[u_W, u_b] for u_W, u_b in grads]})
 """
 
-_HINT = ("Run the forward pass first and keep each layer's INPUT; then call tanh_layer_vjp from the last layer "
+_HINT = ("Run the forward pass first and keep each layer's INPUT; then call residual_layer_vjp from the last layer "
          "back to the first, feeding each call the u_x returned by the layer above it, and return the parameter "
          "products first layer first.")
 
 
 def _verify(inputs, result):
     probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
-                   "tanh_network_vjp gave too few results.")
+                   "residual_network_vjp gave too few results.")
     for case, got in zip(inputs["cases"], result, strict=True):
         params = [(np.array(p["W"], dtype=float), np.array(p["b"], dtype=float)) for p in case["params"]]
         x, u = np.array(case["x"], dtype=float), np.array(case["u"], dtype=float)
-        where = f"for layer sizes {case['dims']}"
-        probes.require(isinstance(got, dict), f"tanh_network_vjp gave no products {where}.")
+        where = f"for width n = {case['n']} and depth D = {case['depth']}"
+        probes.require(isinstance(got, dict), f"residual_network_vjp gave no products {where}.")
         probes.close(got.get("x"), numdiff.gradient(lambda x_, params=params, u=u: u @ _network(params, x_), x),
                      what="u_x", where=where, hint=_HINT)
         grads = got.get("grads")
@@ -1183,59 +1403,402 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="03_jacobians-tanh_network_vjp-solution" mistake="The layer VJPs applied in forward order, first layer first."
-def tanh_network_vjp(params, x, u):
+# %% active="py" wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="The layer VJPs applied in forward order, first layer first."
+def residual_network_vjp(params, x, u):
     inputs = []
-    h = np.asarray(x, dtype=float)
+    a = np.asarray(x, dtype=float)
     for W, b in params:
-        inputs.append(h)
-        h = np.tanh(W @ h + b)
+        inputs.append(a)
+        a = a + np.tanh(W @ a + b)
     grads = []
-    for (W, b), h_in in zip(params, inputs, strict=True):
-        u, u_W, u_b = tanh_layer_vjp(W, b, h_in, u)
+    for (W, b), a_in in zip(params, inputs, strict=True):
+        u, u_W, u_b = residual_layer_vjp(W, b, a_in, u)
         grads.append((u_W, u_b))
     return u, grads
 
 
-# %% active="py" wrong_answer="03_jacobians-tanh_network_vjp-solution" mistake="The parameter products left in backward order (last layer first)."
-def tanh_network_vjp(params, x, u):
+# %% active="py" wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="The parameter products left in backward order (last layer first)."
+def residual_network_vjp(params, x, u):
     inputs = []
-    h = np.asarray(x, dtype=float)
+    a = np.asarray(x, dtype=float)
     for W, b in params:
-        inputs.append(h)
-        h = np.tanh(W @ h + b)
+        inputs.append(a)
+        a = a + np.tanh(W @ a + b)
     grads = []
-    for (W, b), h_in in zip(reversed(params), reversed(inputs), strict=True):
-        u, u_W, u_b = tanh_layer_vjp(W, b, h_in, u)
+    for (W, b), a_in in zip(reversed(params), reversed(inputs), strict=True):
+        u, u_W, u_b = residual_layer_vjp(W, b, a_in, u)
         grads.append((u_W, u_b))
     return u, grads
 
 
-# %% active="py" wrong_answer="03_jacobians-tanh_network_vjp-solution" mistake="Each layer's output stored instead of its input."
-def tanh_network_vjp(params, x, u):
+# %% active="py" wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="Each layer's output stored instead of its input."
+def residual_network_vjp(params, x, u):
     outputs = []
-    h = np.asarray(x, dtype=float)
+    a = np.asarray(x, dtype=float)
     for W, b in params:
-        h = np.tanh(W @ h + b)
-        outputs.append(h)
+        a = a + np.tanh(W @ a + b)
+        outputs.append(a)
     grads = []
-    for (W, b), h_out in zip(reversed(params), reversed(outputs), strict=True):
-        u, u_W, u_b = tanh_layer_vjp(W, b, h_out, u)
+    for (W, b), a_out in zip(reversed(params), reversed(outputs), strict=True):
+        u, u_W, u_b = residual_layer_vjp(W, b, a_out, u)
         grads.append((u_W, u_b))
     return u, grads[::-1]
+
+
+# %% active="py" wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="Every layer's VJP fed the same u (the output's) instead of the u_x of the layer above."
+def residual_network_vjp(params, x, u):
+    inputs = []
+    a = np.asarray(x, dtype=float)
+    for W, b in params:
+        inputs.append(a)
+        a = a + np.tanh(W @ a + b)
+    grads = []
+    u_x = u
+    for (W, b), a_in in zip(reversed(params), reversed(inputs), strict=True):
+        u_x, u_W, u_b = residual_layer_vjp(W, b, a_in, u)
+        grads.append((u_W, u_b))
+    return u_x, grads[::-1]
+
+
+# %% active="py" wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="No backward pass: every gradient by finite differences with numdiff.gradient."
+def residual_network_vjp(params, x, u):
+    from calcml import numdiff
+
+    def net(params_, x_):
+        for W, b in params_:
+            x_ = x_ + np.tanh(W @ x_ + b)
+        return u @ x_
+
+    x = np.asarray(x, dtype=float)
+    grads = []
+    for i, (W, b) in enumerate(params):
+        u_W = numdiff.gradient(lambda W_, i=i, b=b: net(params[:i] + [(W_, b)] + params[i + 1:], x), W)
+        u_b = numdiff.gradient(lambda b_, i=i, W=W: net(params[:i] + [(W, b_)] + params[i + 1:], x), b)
+        grads.append((u_W, u_b))
+    return numdiff.gradient(lambda x_: net(params, x_), x), grads
+
+
+# %% [markdown]
+# ### Forward or reverse: the rule, from a count of passes
+#
+# A JVP $Jv$ with $v = e_j$ returns column $j$ of $J$, and one JVP returns one combination of the columns, no
+# more: the full $m\times n$ Jacobian takes **$n$ JVPs**, one per input. A VJP $J^\top u$ with $u = e_i$ returns
+# row $i$: the full Jacobian takes **$m$ VJPs**, one per output. Each pass costs a small multiple of one
+# evaluation of $f$, whatever $n$ and $m$ are, so the number of passes decides:
+#
+# | the map | $n$ inputs | $m$ outputs | forward mode | reverse mode | cheaper |
+# |---|---|---|---|---|---|
+# | the loss of a network with a million weights | 1,000,000 | 1 | 1,000,000 JVPs | 1 VJP | reverse |
+# | a layer from a 28 × 28 image to 10 class scores | 784 | 10 | 784 JVPs | 10 VJPs | reverse |
+# | a curve in space, $t \mapsto (x(t), y(t), z(t))$ | 1 | 3 | 1 JVP | 3 VJPs | forward |
+# | softmax over 10 classes | 10 | 10 | 10 JVPs | 10 VJPs | a tie |
+#
+# The first row is why deep learning lives in reverse mode: one backward pass gives all the million partial
+# derivatives of the loss. On a tie, prefer forward mode: it runs alongside the evaluation and stores nothing,
+# while reverse mode must keep every intermediate point (section 4). Counting *entries* instead of passes hides
+# the choice: the image layer's Jacobian has 784 · 10 = 7,840 entries in both modes; what differs is how many
+# of them one pass fills, a column of 10 in forward mode, a row of 784 in reverse mode.
+#
+# ### Exercise 6 · Forward or reverse? (3 points)
+#
+# Write three functions:
+#
+# - `jacobian_cost(n, m, mode)`: the number of passes that build the full Jacobian of a map
+#   $f:\mathbb{R}^n\to\mathbb{R}^m$ in `mode`, `"forward"` or `"reverse"`;
+# - `cheaper_mode(n, m)`: the mode that needs fewer passes, `"forward"` on a tie;
+# - `jacobian_from_products(jvp, vjp, n, m)`: the full Jacobian of $f$, built from its products alone (`jvp(v)`
+#   returns $Jv$, `vjp(u)` returns $J^\top u$) in the cheaper mode, calling only that mode's product, and no
+#   more often than `jacobian_cost` says. The tests count your calls.
+
+# %% nbgrader={"grade": false, "grade_id": "03_jacobians-mode_choice-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def jacobian_cost(n, m, mode):
+    """The number of passes that build the full Jacobian of a map f: R^n -> R^m.
+
+    Args:
+        n: The number of inputs, a whole number >= 1.
+        m: The number of outputs, a whole number >= 1.
+        mode: "forward" (each pass is one JVP, J v) or "reverse" (each pass is one VJP, J^T u).
+
+    Returns:
+        The number of passes, an int.
+    """
+    ### BEGIN SOLUTION
+    return n if mode == "forward" else m
+    ### END SOLUTION
+
+
+def cheaper_mode(n, m):
+    """The mode that builds the full Jacobian of f: R^n -> R^m in fewer passes.
+
+    Args:
+        n: The number of inputs, a whole number >= 1.
+        m: The number of outputs, a whole number >= 1.
+
+    Returns:
+        "forward" or "reverse": the one with fewer passes, and "forward" when both need as many.
+    """
+    ### BEGIN SOLUTION
+    return "forward" if jacobian_cost(n, m, "forward") <= jacobian_cost(n, m, "reverse") else "reverse"
+    ### END SOLUTION
+
+
+def jacobian_from_products(jvp, vjp, n, m):
+    """The full Jacobian of a map f: R^n -> R^m, from its Jacobian-vector and vector-Jacobian products alone.
+
+    Args:
+        jvp: A function; jvp(v) returns J v, shape (m,), for v of shape (n,).
+        vjp: A function; vjp(u) returns J^T u, shape (n,), for u of shape (m,).
+        n: The number of inputs, a whole number >= 1.
+        m: The number of outputs, a whole number >= 1.
+
+    Returns:
+        J, an array of shape (m, n) with J[i, j] = df_i/dx_j, built in the mode cheaper_mode(n, m) chooses:
+        with jacobian_cost(n, m, that mode) calls of that mode's product, and none of the other.
+    """
+    ### BEGIN SOLUTION
+    if cheaper_mode(n, m) == "forward":
+        return np.stack([np.asarray(jvp(e), dtype=float) for e in np.eye(n)], axis=1)
+    return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "03_jacobians-mode_choice", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+_HINT_MODE = ("A JVP J v fills one column of J (one input), a VJP J^T u one row (one output): n JVPs or m VJPs "
+              "build the whole m x n Jacobian.")
+
+for _n, _m in ((4, 1), (1, 3)):
+    for _mode in ("forward", "reverse"):
+        checks.assert_close(jacobian_cost(_n, _m, _mode), {"forward": _n, "reverse": _m}[_mode],
+                            what=f"jacobian_cost(n={_n}, m={_m}, {_mode!r})", hint=_HINT_MODE)
+if cheaper_mode(10**6, 1) != "reverse":
+    raise checks.CheckFailure("cheaper_mode(n=1000000, m=1), a loss of a million weights, should be 'reverse', not "
+                              f"{cheaper_mode(10**6, 1)!r}: one VJP gives the whole gradient.")
+
+
+def _counted(A):
+    """jvp and vjp of the linear map x -> A x, counting their calls."""
+    calls = {"jvp": 0, "vjp": 0}
+
+    def jvp(v):
+        calls["jvp"] += 1
+        return A @ np.asarray(v, dtype=float)
+
+    def vjp(u):
+        calls["vjp"] += 1
+        return A.T @ np.asarray(u, dtype=float)
+
+    return jvp, vjp, calls
+
+
+_A = np.random.default_rng(11).normal(size=(2, 5))   # n = 5 inputs, m = 2 outputs
+_jvp, _vjp, _calls = _counted(_A)
+checks.assert_close(jacobian_from_products(_jvp, _vjp, 5, 2), _A, what="Jacobian from products",
+                    where="of a linear map R^5 -> R^2", hint="J has one row per output: shape (m, n).")
+if _calls != {"jvp": 0, "vjp": 2}:
+    raise checks.CheckFailure(f"jacobian_from_products made {_calls['jvp']} JVP and {_calls['vjp']} VJP calls for "
+                              "n = 5, m = 2; the cheaper mode needs 2 VJPs and no JVP. " + _HINT_MODE)
+
+### BEGIN HIDDEN TESTS
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import probes
+
+_WHY = ("A JVP J v fills one column of J (one input), a VJP Jᵀ u one row (one output): the full m x n Jacobian "
+        "takes n JVPs or m VJPs, and a tie goes to forward mode (it stores no intermediate points).")
+
+
+def _inputs(rng):
+    # (n, m): many inputs, many outputs, ties, one by one, then random shapes; the first ones are built too
+    shapes = [(5, 2), (2, 5), (3, 3), (1, 1), (1, 4), (6, 1), (7, 7), (40, 3), (3, 40)]
+    shapes += [(int(rng.integers(1, 12)), int(rng.integers(1, 12))) for _ in range(4)]
+    built = [{"n": n, "m": m, "A": rng.normal(size=(m, n))} for n, m in shapes]
+    counted = [[n, m] for n, m in shapes] + [[10**6, 1], [784, 10], [1, 3], [10, 10], [1, 10**6]]
+    return {"built": built, "counted": counted}
+
+
+_DRIVER = """
+import numpy as np
+result = {"cost": [], "mode": [], "built": []}
+for n, m in inputs["counted"]:
+    result["cost"].append([jacobian_cost(n, m, "forward"), jacobian_cost(n, m, "reverse")])
+    result["mode"].append(cheaper_mode(n, m))
+for case in inputs["built"]:
+    A, calls = np.array(case["A"], dtype=float), {"jvp": 0, "vjp": 0, "bad": 0}
+
+    def jvp(v, A=A, calls=calls):
+        calls["jvp"] += 1
+        v = np.asarray(v, dtype=float)
+        if v.shape != (A.shape[1],):
+            calls["bad"] += 1
+        return A @ v.reshape(-1)[:A.shape[1]]
+
+    def vjp(u, A=A, calls=calls):
+        calls["vjp"] += 1
+        u = np.asarray(u, dtype=float)
+        if u.shape != (A.shape[0],):
+            calls["bad"] += 1
+        return A.T @ u.reshape(-1)[:A.shape[0]]
+
+    J = jacobian_from_products(jvp, vjp, case["n"], case["m"])
+    result["built"].append({"J": J, "calls": calls})
+"""
+
+
+def _passes(A, mode):
+    """Build J = A column by column from counted JVPs (forward) or row by row from counted VJPs (reverse), and
+    return the number of products it took; the build itself proves that this many passes suffice."""
+    m, n = A.shape
+    count = 0
+    if mode == "forward":
+        columns = []
+        for j in range(n):
+            count += 1
+            e = np.zeros(n)
+            e[j] = 1.0
+            columns.append(A @ e)
+        assert np.array_equal(np.stack(columns, axis=1), A)
+    else:
+        rows = []
+        for i in range(m):
+            count += 1
+            e = np.zeros(m)
+            e[i] = 1.0
+            rows.append(A.T @ e)
+        assert np.array_equal(np.stack(rows, axis=0), A)
+    return count
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and all(isinstance(result.get(k), list) for k in ("cost", "mode", "built"))
+                   and len(result["cost"]) == len(result["mode"]) == len(inputs["counted"])
+                   and len(result["built"]) == len(inputs["built"]), "The mode functions gave too few results.")
+    rng = np.random.default_rng(0)
+    for (n, m), cost, mode in zip(inputs["counted"], result["cost"], result["mode"], strict=True):
+        # n JVPs and m VJPs, by building a Jacobian of that shape (a scaled-down one beyond 1000 inputs or
+        # outputs: a pass per column or row, whatever the size)
+        small = rng.normal(size=(min(m, 1000), min(n, 1000)))
+        forward, reverse = (_passes(small, "forward") * n // min(n, 1000),
+                            _passes(small, "reverse") * m // min(m, 1000))
+        probes.require(isinstance(cost, list) and len(cost) == 2, f"jacobian_cost(n={n}, m={m}, ...) gave no number.")
+        for name, got, want in (("forward", cost[0], forward), ("reverse", cost[1], reverse)):
+            probes.require(isinstance(got, (int, float)) and got == want,
+                           f"jacobian_cost(n={n}, m={m}, {name!r}) is {got!r}, but building the {m} x {n} Jacobian "
+                           f"in {name} mode takes {want} passes. " + _WHY)
+        best = "forward" if forward <= reverse else "reverse"
+        reason = ("the contract says 'forward' on a tie" if forward == reverse else f"{best!r} needs fewer passes")
+        probes.require(isinstance(mode, str) and mode.strip().lower() == best,
+                       f"cheaper_mode(n={n}, m={m}) is {mode!r}, but {reason} ({forward} JVPs against {reverse} "
+                       "VJPs). " + _WHY)
+    for case, got in zip(inputs["built"], result["built"], strict=True):
+        A, n, m = np.array(case["A"], dtype=float), case["n"], case["m"]
+        where = f"for a linear map R^{n} -> R^{m}"
+        probes.require(isinstance(got, dict) and isinstance(got.get("calls"), dict),
+                       f"jacobian_from_products gave no Jacobian {where}.")
+        probes.close(got.get("J"), A, what="Jacobian from products", where=where,
+                     hint="J has one row per output and one column per input: shape (m, n). A JVP gives a column, "
+                          "a VJP a row.")
+        calls, best = got["calls"], "forward" if n <= m else "reverse"
+        want = {"jvp": n, "vjp": 0} if best == "forward" else {"jvp": 0, "vjp": m}
+        probes.require(calls.get("bad") == 0, f"jacobian_from_products called jvp or vjp {where} with a vector of the "
+                       "wrong length: jvp takes a vector of length n, vjp one of length m.")
+        probes.require(calls.get("jvp") == want["jvp"] and calls.get("vjp") == want["vjp"],
+                       f"jacobian_from_products made {calls.get('jvp')} JVP and {calls.get('vjp')} VJP calls {where}; "
+                       f"the cheaper mode ({best}) needs {want['jvp'] or want['vjp']} "
+                       f"{'JVPs' if best == 'forward' else 'VJPs'} and nothing else. " + _WHY)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=61)
+### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="03_jacobians-mode_choice-solution" mistake="n and m swapped: forward mode counted per output, reverse mode per input."
+def jacobian_cost(n, m, mode):
+    return m if mode == "forward" else n
+
+
+def cheaper_mode(n, m):
+    return "forward" if jacobian_cost(n, m, "forward") <= jacobian_cost(n, m, "reverse") else "reverse"
+
+
+def jacobian_from_products(jvp, vjp, n, m):
+    if cheaper_mode(n, m) == "forward":
+        return np.stack([np.asarray(jvp(e), dtype=float) for e in np.eye(n)], axis=1)
+    return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
+
+
+# %% active="py" wrong_answer="03_jacobians-mode_choice-solution" mistake="Entries counted instead of passes: n m for both modes, so the choice is always a tie."
+def jacobian_cost(n, m, mode):
+    return n * m
+
+
+def cheaper_mode(n, m):
+    return "forward" if jacobian_cost(n, m, "forward") <= jacobian_cost(n, m, "reverse") else "reverse"
+
+
+def jacobian_from_products(jvp, vjp, n, m):
+    if cheaper_mode(n, m) == "forward":
+        return np.stack([np.asarray(jvp(e), dtype=float) for e in np.eye(n)], axis=1)
+    return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
+
+
+# %% active="py" wrong_answer="03_jacobians-mode_choice-solution" mistake="The tie broken the wrong way: reverse mode when n = m, where the contract says forward."
+def jacobian_cost(n, m, mode):
+    return n if mode == "forward" else m
+
+
+def cheaper_mode(n, m):
+    return "forward" if n < m else "reverse"
+
+
+def jacobian_from_products(jvp, vjp, n, m):
+    if cheaper_mode(n, m) == "forward":
+        return np.stack([np.asarray(jvp(e), dtype=float) for e in np.eye(n)], axis=1)
+    return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
+
+
+# %% active="py" wrong_answer="03_jacobians-mode_choice-solution" mistake="Always reverse mode, because deep learning uses it."
+def jacobian_cost(n, m, mode):
+    return n if mode == "forward" else m
+
+
+def cheaper_mode(n, m):
+    return "reverse"
+
+
+def jacobian_from_products(jvp, vjp, n, m):
+    return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
+
+
+# %% active="py" wrong_answer="03_jacobians-mode_choice-solution" mistake="The VJP rows stacked as columns: returns J^T, shape (n, m)."
+def jacobian_cost(n, m, mode):
+    return n if mode == "forward" else m
+
+
+def cheaper_mode(n, m):
+    return "forward" if n <= m else "reverse"
+
+
+def jacobian_from_products(jvp, vjp, n, m):
+    if cheaper_mode(n, m) == "forward":
+        return np.stack([np.asarray(jvp(e), dtype=float) for e in np.eye(n)], axis=1)
+    return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=1)
 
 
 # %% [markdown]
 # ## What you can now do
 #
-# - Write the Jacobian of $f:\mathbb{R}^n\to\mathbb{R}^m$ as the $m\times n$ matrix $J_{ij} = \partial f_i/\partial x_j$,
-#   whose row $i$ is the gradient of output $i$, and use it as the best linear approximation
-#   $f(x + \delta) \approx f(x) + J\delta$.
-# - Apply the chain rule $J_{g\circ f}(x) = J_g(f(x))\,J_f(x)$: last map on the left, each factor at its own point.
-# - Write down the Jacobians of an elementwise map (diagonal), a linear layer ($W$) and softmax
-#   ($\operatorname{diag}(p) - pp^\top$).
-# - Compute a JVP $Jv$ along the chain (forward mode) and a VJP $u^\top J$ against it (reverse mode), without
-#   building $J$, and say which is cheaper: a full Jacobian costs $n$ JVPs or $m$ VJPs, so for a scalar loss one
+# - Write the Jacobian of $f:\mathbb{R}^n\to\mathbb{R}^m$ as the $m\times n$ matrix
+#   $J_{ij} = \partial f_i/\partial x_j$, whose row $i$ is the gradient of output $i$, and use it as the best
+#   linear approximation $f(x + \delta) \approx f(x) + J\delta$.
+# - Apply the chain rule $J_{g\circ f}(x) = J_g(f(x))\,J_f(x)$: last map on the left, each factor at its own point,
+#   to a softmax with a temperature and to a chain of maps.
+# - Derive the Jacobians of an elementwise map (diagonal), a linear layer ($W$) and softmax
+#   ($\operatorname{diag}(p) - pp^\top$), and the products of a layer without building its Jacobian: the JVP of
+#   a sigmoid layer and the VJP of a residual layer, from the worked tanh layer.
+# - Compute a JVP $Jv$ along the chain (forward mode) and a VJP $J^\top u$ against it (reverse mode), and choose
+#   between them from a count of passes: a full Jacobian costs $n$ JVPs or $m$ VJPs, so for a scalar loss one
 #   VJP is the whole gradient. That single backward pass, layer VJP after layer VJP, is backpropagation, and you
 #   have just written it.
 #

@@ -19,13 +19,17 @@
 # end of this unit you will be able to
 #
 # - draw an expression as a directed acyclic graph and run its **forward pass**;
-# - run its **backward pass** by hand, one node at a time: *local gradient × upstream gradient*;
+# - run its **backward pass** by hand, one node at a time: *local gradient × upstream gradient*, and work one
+#   small backpropagation with pen and paper, the value and the adjoint $\bar v = \partial L/\partial v$ of every
+#   node, with its derivation written out;
 # - put the nodes of a graph in **topological order** without recursion (depth-first post-order, Kahn's algorithm);
 # - explain why gradients **accumulate** where a value is used twice, and write `backward` for a graph of
 #   primitive nodes, checked against numerical derivatives;
 # - count the paths through a graph with the same backward sweep.
 #
 # Unit 5 wraps all of this into a tiny autograd engine with operator overloading; here we build the graphs by hand.
+# The symbols follow [the course's notation](../../course/notation.md): $L$ is the output (a loss), $\bar v$ the
+# adjoint of a node $v$, $z$ a pre-activation and $a = \tanh(z)$ an activation.
 
 # %%
 import math
@@ -123,8 +127,9 @@ plt.show()
 #    \underbrace{\frac{\partial y}{\partial x}}_{\text{local}}. $$
 #
 # The **local** gradient only involves the one operation that made $y$; it was recorded in `y._local_grads`. The
-# **upstream** gradient is `y.grad`, which is already known *if we work from the output backwards*. The walk starts
-# with the **seed** $\partial L/\partial L = 1$. For $L = (a\cdot b + c)\cdot f$ at $a=2$, $b=-3$, $c=10$, $f=-2$:
+# **upstream** gradient is `y.grad`, which is already known *if we work from the output backwards*. The number
+# $\partial L/\partial x$ is also called the **adjoint** of $x$, written $\bar x$; `x.grad` stores it. The walk starts
+# with the **seed** $\bar L = \partial L/\partial L = 1$. For $L = (a\cdot b + c)\cdot f$ at $a=2$, $b=-3$, $c=10$, $f=-2$:
 #
 # | node | used by | local gradient | × upstream | = grad |
 # |---|---|---|---|---|
@@ -146,9 +151,10 @@ plt.show()
 # %% [markdown]
 # ## 4 · Worked example: backpropagation through a neuron, one cell per node
 #
-# A single artificial neuron with two inputs computes $o = \tanh(x_1 w_1 + x_2 w_2 + b)$. We take the inputs
+# A single artificial neuron with two inputs computes its activation $a = \tanh(z)$ from the pre-activation
+# $z = x_1 w_1 + x_2 w_2 + b$. We take the inputs
 # $x_1 = 2$, $x_2 = 0$, the weights $w_1 = -3$, $w_2 = 1$ and a bias $b \approx 6.8814$, chosen so that the
-# pre-activation is $n \approx 0.8814$ and $o = \tanh(n) = 1/\sqrt2 \approx 0.7071$.
+# pre-activation is $z \approx 0.8814$ and $a = \tanh(z) = 1/\sqrt2 \approx 0.7071$.
 
 # %%
 x1, x2 = Node(2.0, "x1"), Node(0.0, "x2")
@@ -157,9 +163,9 @@ bias = Node(6.8813735870195432, "b")
 x1w1 = mul(x1, w1, "x1·w1")
 x2w2 = mul(x2, w2, "x2·w2")
 s = add(x1w1, x2w2, "x1·w1 + x2·w2")
-n = add(s, bias, "n")
-o = tanh(n, "o")
-o
+z = add(s, bias, "z")
+act = tanh(z, "a")
+act
 
 # %% [markdown]
 # Each backward step does one thing: `node.grad += local × child.grad`, where *child* is the node that used
@@ -182,25 +188,25 @@ def contribute(node, child, local):
 # **The seed.** The output's gradient with respect to itself is 1.
 
 # %%
-o.grad = 1.0
+act.grad = 1.0
 
 # %% [markdown]
-# **$n$**, the input of $\tanh$: the local gradient is $\tanh'(n) = 1 - \tanh(n)^2 = 1 - o^2$.
+# **$z$**, the input of $\tanh$: the local gradient is $\tanh'(z) = 1 - \tanh(z)^2 = 1 - a^2$.
 
 # %%
-contribute(n, o, 1 - o.data**2)
+contribute(z, act, 1 - act.data**2)
 
 # %% [markdown]
-# **$b$**, an input of the sum $n = s + b$: a sum routes the gradient unchanged.
+# **$b$**, an input of the sum $z = s + b$: a sum routes the gradient unchanged.
 
 # %%
-contribute(bias, n, 1.0)
+contribute(bias, z, 1.0)
 
 # %% [markdown]
 # **$s = x_1 w_1 + x_2 w_2$**, the other input of that sum: also local gradient 1.
 
 # %%
-contribute(s, n, 1.0)
+contribute(s, z, 1.0)
 
 # %% [markdown]
 # **$x_1 w_1$**, an input of the sum $s$:
@@ -256,7 +262,7 @@ print("by hand  :", np.round(by_hand, 6))
 print("numdiff  :", np.round(numerical, 6))
 
 # %%
-graph.draw(o, title="The neuron after the backward pass")
+graph.draw(act, title="The neuron after the backward pass")
 plt.show()
 
 # %% [markdown]
@@ -269,7 +275,7 @@ plt.show()
 # section. (Without a live kernel you see the figure for step 2.)
 
 # %%
-graph_explorer.backward_explorer(o, steps, start=2)
+graph_explorer.backward_explorer(act, steps, start=2)
 
 # %% [markdown]
 # ## 5 · Why gradients accumulate: fan-out
@@ -320,7 +326,7 @@ graph_explorer.backward_explorer(L, fan_steps, start=3, title="L = (a + b)·a: a
 # accumulating them gives $\frac{d}{dx}x^2 = 2x$, as it must. Overwriting would give $x$.
 #
 # A useful special case: if every local gradient were 1, the sum over paths would simply **count the paths**. For
-# $L = (a+b)\cdot a$ there are two paths from $a$ to $L$, one from $b$. You will compute such counts in exercise 4.
+# $L = (a+b)\cdot a$ there are two paths from $a$ to $L$, one from $b$. You will compute such counts in exercise 7.
 
 # %% [markdown]
 # ## 6 · Topological order
@@ -388,10 +394,254 @@ except RecursionError as error:
 # %% [markdown]
 # ## Exercises
 #
-# The four exercises build the backward pass piece by piece: by hand (1), the ordering (2), the pass itself (3),
-# and the sum over paths it computes (4). The cell below holds the helpers the tests use to build random
-# graphs: the same expression is built twice, as a graph of `Node`s and as a plain function of its leaves for
-# `numdiff`. You do not need to read it; do not change it.
+# The seven exercises build the backward pass piece by piece: one small backpropagation with pen and paper (1 to 3),
+# a forward and backward pass in code (4), the ordering (5), the pass itself (6), and the sum over paths it
+# computes (7).
+#
+# ### Exercise 1 · Backprop by hand: the forward pass (1 point)
+#
+# Take paper and a pen. The graph below has three inputs, $x = 2$, $y = -3$, $z = 4$, and four operations:
+#
+# $$ u = x\cdot y, \qquad v = u + z, \qquad w = v\cdot x, \qquad L = w^2. $$
+#
+# The input $x$ is used **twice**: by $u$ and by $w$. Run the forward pass by hand: the value of every node. Then
+# type the values as numbers in the cell below, as a dict from node name to value,
+#
+# ```python
+# forward = {"x": 2, "y": -3, "z": 4, "u": ..., "v": ..., "w": ..., "L": ...}
+# ```
+#
+# **Numbers only**: literals and arithmetic of literals (`2 * -3` is fine), no variables and no function calls.
+# The grader reads this cell, and values computed by code (a `Node` graph, `numdiff`, sympy) earn no points here.
+
+# %%
+hand = {name: Node(value, name) for name, value in {"x": 2.0, "y": -3.0, "z": 4.0}.items()}
+for name, op, first, second in [("u", "*", "x", "y"), ("v", "+", "u", "z"), ("w", "*", "v", "x"),
+                                ("L", "²", "w", None)]:
+    parents = (hand[first],) if second is None else (hand[first], hand[second])
+    hand[name] = Node(0.0, name, parents, (), op)
+    hand[name].data = None  # the values are yours to find: the drawing shows "?"
+graph.draw(hand["L"], show_grad=False, title="u = x·y, v = u + z, w = v·x, L = w²: x is used twice")
+plt.show()
+
+# %% nbgrader={"grade": false, "grade_id": "04_computational_graphs-backprop_forward-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# forward: the value of every node of the graph above, as numbers worked out by hand (a dict, name -> number).
+### BEGIN SOLUTION
+forward = {"x": 2, "y": -3, "z": 4, "u": 2 * -3, "v": -6 + 4, "w": -2 * 2, "L": (-4) ** 2}
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "04_computational_graphs-backprop_forward", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+assert isinstance(forward, dict), "forward should be a dict from node name to number, e.g. {'x': 2, 'y': -3, ...}"
+assert set(forward) == {"x", "y", "z", "u", "v", "w", "L"}, (
+    f"forward should have one value for each node x, y, z, u, v, w, L; it has the keys {sorted(forward)}")
+assert [forward["x"], forward["y"], forward["z"]] == [2, -3, 4], "The inputs are x = 2, y = -3, z = 4: copy them."
+# Each value must follow from the values it is computed from (yours): one step of the forward pass at a time.
+for name, formula, value in [("u", "x·y", forward["x"] * forward["y"]), ("v", "u + z", forward["u"] + forward["z"]),
+                             ("w", "v·x", forward["v"] * forward["x"]), ("L", "w²", forward["w"] ** 2)]:
+    checks.assert_close(forward[name], value, what=f"forward[{name!r}]", where=f"where {name} = {formula}",
+                        hint=f"Compute {name} = {formula} from the values above it (mind the signs; x is an input "
+                             "of w as well as of u).")
+print("forward: visible tests passed")
+### BEGIN HIDDEN TESTS
+# One definition of the hidden checks (calcml.probes). The values are recomputed here by a forward pass of the
+# graph's own (node_graphs.hand_values), never copied from a solution; the grader also reads the cell and fails
+# values computed by code (mechanism "literal_values").
+from calcml import checks, node_graphs, probes
+
+
+def _inputs(rng):
+    # One graph for everybody (it is printed in the notebook); only the order the nodes are read in varies.
+    graph = node_graphs.BY_HAND
+    return {"graph": graph, "order": [str(name) for name in rng.permutation(node_graphs.names(graph))]}
+
+
+_DRIVER = """
+answer = dict(forward)
+result = {str(name): answer[name] for name in inputs["order"] if name in answer}
+result.update({str(name): value for name, value in answer.items() if str(name) not in result})
+result = {name: (value if isinstance(value, (int, float)) else repr(value)) for name, value in result.items()}
+"""
+
+
+def _verify(inputs, result):
+    problem = node_graphs.diagnose_values(inputs["graph"], result)
+    if problem:
+        raise checks.CheckFailure(problem)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=404,
+                mechanism={"rule": "literal_values", "names": ["forward"]})
+### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backprop_forward-solution" mistake="A sign slip: x·y = 2·(-3) written as 6."
+forward = {"x": 2, "y": -3, "z": 4, "u": 6, "v": 10, "w": 20, "L": 400}
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backprop_forward-solution" mistake="The square taken as twice its input: L = 2w."
+forward = {"x": 2, "y": -3, "z": 4, "u": -6, "v": -2, "w": -4, "L": -8}
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backprop_forward-solution" mistake="The second use of x forgotten: w written as v alone."
+forward = {"x": 2, "y": -3, "z": 4, "u": -6, "v": -2, "w": -2, "L": 4}
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backprop_forward-solution" mistake="The values computed with the unit's Node class instead of by hand."
+x_, y_, z_ = Node(2.0, "x"), Node(-3.0, "y"), Node(4.0, "z")
+u_ = mul(x_, y_, "u")
+v_ = add(u_, z_, "v")
+w_ = mul(v_, x_, "w")
+L_ = mul(w_, w_, "L")
+forward = {node.label: node.data for node in (x_, y_, z_, u_, v_, w_, L_)}
+
+
+# %% [markdown]
+# ### Exercise 2 · Backprop by hand: the adjoints (2 points)
+#
+# Now the backward pass, still by hand. The **adjoint** of a node $u$ is $\bar u = \partial L/\partial u$ (see [the
+# course's notation](../../course/notation.md)): how much $L$ moves per unit nudge of the node, everything it feeds
+# recomputed. Start from the seed $\bar L = 1$ and walk back, one node at a time: each node receives *local
+# derivative × upstream adjoint* from each node that uses it, and a node used twice receives **two** contributions,
+# which add up (section 5). Take every local derivative at the values of the forward pass.
+#
+# ```python
+# adjoint = {"L": 1, "w": ..., "v": ..., "u": ..., "z": ..., "y": ..., "x": ...}
+# ```
+#
+# Numbers only, as in exercise 1. Check yourself: nudge $x$ by $0.001$ and recompute $L$; it should move by about
+# $0.001\cdot\bar x$.
+
+# %% nbgrader={"grade": false, "grade_id": "04_computational_graphs-backprop_adjoints-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# adjoint: dL/d(node) for every node of the graph above, as numbers worked out by hand (a dict, name -> number).
+### BEGIN SOLUTION
+adjoint = {
+    "L": 1,
+    "w": 2 * -4,  # L = w²: local derivative 2w
+    "v": -8 * 2,  # w = v·x: v receives the other factor, x
+    "u": -16,  # v = u + z: a sum routes
+    "z": -16,
+    "y": -16 * 2,  # u = x·y: y receives x
+    "x": -16 * -3 + -8 * -2,  # two uses: from u (local y) and from w (local v)
+}
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "04_computational_graphs-backprop_adjoints", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+assert isinstance(adjoint, dict), "adjoint should be a dict from node name to number, e.g. {'L': 1, 'w': ..., ...}"
+assert set(adjoint) == {"x", "y", "z", "u", "v", "w", "L"}, (
+    f"adjoint should have one value for each node x, y, z, u, v, w, L; it has the keys {sorted(adjoint)}")
+assert adjoint["L"] == 1, "The backward pass starts from the seed dL/dL = 1."
+# Steps whose local derivative needs only an input (x = 2): each node's adjoint from its user's (yours). The
+# hidden tests check every node, w and x included.
+for name, rule, value in [("v", "w̄·∂w/∂v = w̄·x", adjoint["w"] * 2), ("u", "v̄·1 (a sum routes)", adjoint["v"]),
+                          ("z", "v̄·1 (a sum routes)", adjoint["v"]), ("y", "ū·∂u/∂y = ū·x", adjoint["u"] * 2)]:
+    checks.assert_close(adjoint[name], value, what=f"adjoint[{name!r}]", where=f"where ∂L/∂{name} = {rule}",
+                        hint="Local derivative × upstream adjoint; a product sends each factor the OTHER one.")
+print("adjoint: visible tests passed")
+### BEGIN HIDDEN TESTS
+# One definition of the hidden checks (calcml.probes). The reference adjoints are numdiff derivatives of the output
+# with respect to each node (node_graphs.hand_adjoints), never copied from a solution; the message names the first
+# wrong node from the output back, with the likely cause. The grader also reads the cell and fails values computed
+# by code (mechanism "literal_values").
+from calcml import checks, node_graphs, probes
+
+
+def _inputs(rng):
+    # One graph for everybody (it is printed in the notebook); only the order the nodes are read in varies.
+    graph = node_graphs.BY_HAND
+    return {"graph": graph, "order": [str(name) for name in rng.permutation(node_graphs.names(graph))]}
+
+
+_DRIVER = """
+answer = dict(adjoint)
+result = {str(name): answer[name] for name in inputs["order"] if name in answer}
+result.update({str(name): value for name, value in answer.items() if str(name) not in result})
+result = {name: (value if isinstance(value, (int, float)) else repr(value)) for name, value in result.items()}
+"""
+
+
+def _verify(inputs, result):
+    problem = node_graphs.diagnose_adjoints(inputs["graph"], result)
+    if problem:
+        raise checks.CheckFailure(problem)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=405,
+                mechanism={"rule": "literal_values", "names": ["adjoint"]})
+### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backprop_adjoints-solution" mistake="A missing path: x is used twice, and only its contribution through u is kept."
+adjoint = {"L": 1, "w": -8, "v": -16, "u": -16, "z": -16, "y": -32, "x": -16 * -3}
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backprop_adjoints-solution" mistake="A local derivative at the wrong point: dL/dw = 2w evaluated at L = 16 instead of w = -4."
+adjoint = {"L": 1, "w": 2 * 16, "v": 32 * 2, "u": 64, "z": 64, "y": 64 * 2, "x": 64 * -3 + 32 * -2}
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backprop_adjoints-solution" mistake="A sign slip: (-8)·2 written as 16, carried to every node below."
+adjoint = {"L": 1, "w": -8, "v": 16, "u": 16, "z": 16, "y": 32, "x": 16 * -3 + -8 * -2}
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backprop_adjoints-solution" mistake="The product does not swap: y receives its own value -3 instead of the other factor x = 2."
+adjoint = {"L": 1, "w": -8, "v": -16, "u": -16, "z": -16, "y": -16 * -3, "x": -16 * -3 + -8 * -2}
+
+
+# %% active="py" wrong_answer="04_computational_graphs-backprop_adjoints-solution" mistake="The adjoints computed with numdiff instead of by hand."
+def L_of(node, t):
+    x, y, z = (t if node == "x" else 2.0), (t if node == "y" else -3.0), (t if node == "z" else 4.0)
+    u = t if node == "u" else x * y
+    v = t if node == "v" else u + z
+    w = t if node == "w" else v * x
+    return w * w
+
+
+at = {"x": 2.0, "y": -3.0, "z": 4.0, "u": -6.0, "v": -2.0, "w": -4.0}
+adjoint = {"L": 1.0, **{name: numdiff.derivative(lambda t, name=name: L_of(name, t), value) for name, value in at.items()}}
+
+
+# %% [markdown]
+# ### Exercise 3 · Backprop by hand: the derivation (2 points)
+#
+# In the cell below, write out the derivation you did on paper, so that a reader can follow it without your
+# notes: for each node, from $L$ back to the inputs, the chain rule you used (which node uses it, the local
+# derivative and where you took it, the upstream adjoint) and the number it gives. Say where two paths meet and
+# how they combine. Then nudge one input and compare the change in $L$ with your adjoint. LaTeX works
+# (`$\bar v = \bar w\,\partial w/\partial v$`). This exercise is graded by hand.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "04_computational_graphs-backprop_derivation", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# ### BEGIN SOLUTION
+# Forward: $u = 2\cdot(-3) = -6$, $v = -6 + 4 = -2$, $w = (-2)\cdot 2 = -4$, $L = (-4)^2 = 16$.
+#
+# Backward, seeded with $\bar L = 1$:
+#
+# - $\bar w = \bar L\cdot 2w = 1\cdot 2\cdot(-4) = -8$ (the square, at its input $w = -4$);
+# - $\bar v = \bar w\cdot x = -8\cdot 2 = -16$ (a product sends each factor the other one);
+# - $\bar u = \bar v\cdot 1 = -16$ and $\bar z = \bar v\cdot 1 = -16$ (a sum routes);
+# - $\bar y = \bar u\cdot x = -16\cdot 2 = -32$;
+# - $x$ is used twice, by $u$ and by $w$, so two contributions add up:
+#   $\bar x = \bar u\cdot y + \bar w\cdot v = (-16)(-3) + (-8)(-2) = 48 + 16 = 64$.
+#
+# Check: $L = (x^2 y + x z)^2$, so $\partial L/\partial x = 2(x^2y + xz)(2xy + z) = 2\cdot(-4)\cdot(-8) = 64$;
+# nudging $x$ to $2.001$ gives $L \approx 16.064$.
+# ### END SOLUTION
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "04_computational_graphs-backprop_rubric", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# **Rubric for exercise 3** (2 points, graded by hand; instructors see this in formgrader):
+#
+# - **1 point:** every adjoint from $\bar L = 1$ back to the inputs, each written as *local derivative × upstream
+#   adjoint* with the local derivative taken at the forward values (the square's $2w$ at $w = -4$, each factor of a
+#   product receiving the other one, a sum routing its adjoint unchanged). Arithmetic slips that are carried
+#   consistently lose nothing here (exercise 2 grades the numbers).
+# - **1 point:** the two paths from $x$ named and **added**, $\bar x = \bar u\,y + \bar w\,v$, with a check of the
+#   result (a nudge of an input, or the derivative of $L = (x^2y + xz)^2$ by hand).
+# - **0 points** for the whole exercise when the numbers were computed by calling `numdiff`, sympy or an engine
+#   (the out-of-kernel check of exercises 1 and 2 says so in the integrity report), or when the derivation only
+#   restates the numbers without the chain rule behind them.
+
+# %% [markdown]
+# The cell below holds the helpers the tests of exercises 4 to 7 use to build random graphs: the same expression
+# is built twice, as a graph of `Node`s and as a plain function of its leaves for `numdiff`. You do not need to
+# read it; do not change it.
 
 # %% nbgrader={"grade": false, "grade_id": "04_computational_graphs-test_helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
 class Expression:
@@ -492,7 +742,7 @@ def count_reads(expression):
 
 
 # %% [markdown]
-# ### Exercise 1 · A forward and backward pass by hand (2 points)
+# ### Exercise 4 · A forward and backward pass, in code (2 points)
 #
 # For $L = \tanh(a\cdot b + c)\cdot f$, write `forward_backward(a, b, c, f)` that returns the value $L$ and its
 # four partial derivatives. Draw the graph on paper first (name the intermediate values, say $u = a\cdot b$,
@@ -617,8 +867,17 @@ def forward_backward(a, b, c, f):
     return t * f, dv * b, dv * a, dv, t
 
 
+# %% active="py" wrong_answer="04_computational_graphs-forward_backward-solution" mistake="No backward pass at all: the gradient taken from numdiff, the tool that checks it."
+def forward_backward(a, b, c, f):
+    def loss(v):
+        return math.tanh(v[0] * v[1] + v[2]) * v[3]
+
+    grad = numdiff.gradient(loss, np.array([a, b, c, f], dtype=float))
+    return (loss([a, b, c, f]), *(float(g) for g in grad))
+
+
 # %% [markdown]
-# ### Exercise 2 · Topological order, without recursion (3 points)
+# ### Exercise 5 · Topological order, without recursion (3 points)
 #
 # Write `topological_sort(root)`: a list of every node reachable from `root` through `_prev`, **each exactly
 # once**, **each after all of its inputs** (so `root` comes last). Use an iterative depth-first search or Kahn's
@@ -769,7 +1028,7 @@ def topological_sort(root):
 
 
 # %% [markdown]
-# ### Exercise 3 · The backward pass (3 points)
+# ### Exercise 6 · The backward pass (3 points)
 #
 # Write `backward(root, order=None)`: set `node.grad` to $\partial L/\partial\,\text{node}$ for **every** node of
 # the graph, where $L$ is `root`. The recipe: seed `root.grad = 1`, then walk the topological order **in
@@ -777,7 +1036,7 @@ def topological_sort(root):
 # `_prev` and `_local_grads` together: they are in the same order). Assume every `grad` starts at 0 (a freshly
 # built graph).
 #
-# So that this exercise can be graded even if exercise 2 is not finished, the tests pass a topological order of
+# So that this exercise can be graded even if exercise 5 is not finished, the tests pass a topological order of
 # their own as `order`; when `order` is None, your `topological_sort` is used. The tests compare every node's
 # gradient with a numerical derivative of the same expression written as a plain function.
 
@@ -971,7 +1230,7 @@ def backward(root, order=None):
 
 
 # %% [markdown]
-# ### Exercise 4 · Counting paths (2 points)
+# ### Exercise 7 · Counting paths (2 points)
 #
 # Section 5 said the gradient is a sum over paths, and that with every local gradient equal to 1 it would count
 # the paths. Use that: write `count_paths(root, node, order=None)`, the number of distinct paths from `node` to
@@ -981,7 +1240,7 @@ def backward(root, order=None):
 # Listing the paths one by one is hopeless: in a chain of $k$ diamonds $x \mapsto \tanh(x) + x\cdot x$, each
 # diamond offers three ways through (one via $\tanh$, two via $x\cdot x$), so there are $3^k$ paths. Instead do what
 # `backward` does, with a count in place of a gradient: the root has 1 path to itself, and walking the
-# topological order in reverse, each node adds its count to each of its inputs. As in exercise 3, the tests pass
+# topological order in reverse, each node adds its count to each of its inputs. As in exercise 6, the tests pass
 # a topological order; when `order` is None, use your `topological_sort`.
 
 # %% nbgrader={"grade": false, "grade_id": "04_computational_graphs-count_paths-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -1172,8 +1431,9 @@ def count_paths(root, node, order=None):
 #
 # - Draw an expression as a **DAG** of primitive operations and run its **forward pass**, with each operation
 #   recording its **local gradients** while it runs.
-# - Run the **backward pass**: seed $\partial L/\partial L = 1$ and walk from the output to the inputs, passing
-#   **local gradient × upstream gradient** to each input.
+# - Run the **backward pass**: seed $\bar L = \partial L/\partial L = 1$ and walk from the output to the inputs,
+#   passing **local gradient × upstream gradient** to each input; by hand, with pen and paper, as in exercises 1 to 3,
+#   and in code.
 # - Put a graph in **topological order** without recursion (depth-first post-order or Kahn's algorithm, in
 #   linear time), and explain why the backward pass walks it **in reverse**: a node's gradient must be complete
 #   before it is passed on.
@@ -1182,4 +1442,4 @@ def count_paths(root, node, order=None):
 #   programming.
 #
 # **Next: unit 5, *A reverse-mode autograd engine, and forward mode*.** These pieces become a `Value` class whose
-# `+`, `*` and `tanh` build the graph for you and whose `backward()` is your exercise 3.
+# `+`, `*` and `tanh` build the graph for you and whose `backward()` is your exercise 6.

@@ -23,12 +23,15 @@
 # - implement `Value`, a reverse-mode engine with `+ − × ÷`, powers, `exp`, `log`, `tanh`, `relu` and a
 #   sigmoid that never overflows, whose `backward()` walks the graph in topological order without
 #   recursion, so a graph 10,000 operations deep is no problem;
+# - extend the engine with an operation of your own (a softplus that never overflows), deriving its local
+#   derivative and writing it as one node with one backward closure;
 # - train a multilayer perceptron with your engine, and check the gradient of its loss with respect to
 #   every parameter against finite differences;
 # - implement forward mode with dual numbers, and measure why training uses reverse mode.
 #
 # It builds on unit 3 (the chain rule, JVPs and VJPs) and unit 4 (computational graphs, the backward pass
-# and topological order).
+# and topological order). Symbols follow [the course's notation](../../course/notation.md): $\bar v$, stored
+# in `v.grad`, is the adjoint of $v$; $\dot a$ is a tangent; $L$ is the loss and $\eta$ the learning rate.
 
 # %%
 import gc
@@ -77,7 +80,7 @@ def init_parameters(sizes, seed=0):
     """All parameters as one flat vector: layer by layer, neuron by neuron, its weights then its bias.
 
     Weights are uniform in [-1, 1] and biases 0: the same numbers, in the same order, as the MLP you
-    will build in exercise 4.
+    will build in exercise 5.
     """
     rng = np.random.default_rng(seed)
     parts = []
@@ -89,14 +92,14 @@ def init_parameters(sizes, seed=0):
 
 def mlp_scores(theta, P, sizes=SIZES):
     """The scores s(x) of all the points P (shape (m, 2)) at once, for the parameter vector theta."""
-    h, start = np.asarray(P, dtype=float), 0
+    a, start = np.asarray(P, dtype=float), 0                                  # a: the activations
     for k, (nin, nout) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         block = theta[start:start + nout * (nin + 1)].reshape(nout, nin + 1)   # one row per neuron: w, b
         start += block.size
-        h = h @ block[:, :-1].T + block[:, -1]
+        a = a @ block[:, :-1].T + block[:, -1]
         if k < len(sizes) - 2:
-            h = np.tanh(h)
-    return h[:, 0]
+            a = np.tanh(a)
+    return a[:, 0]
 
 
 def stable_logistic(margins):
@@ -139,8 +142,8 @@ decision.training_explorer(snapshots, mlp_scores, X_train, y_train, losses)
 # ## 2 · Reverse mode in one equation
 #
 # Record the computation as a graph (unit 4): each node $v$ is a number computed by one operation from
-# its inputs. For a final output $L$, write $\bar v = \partial L / \partial v$ for the **gradient** (or
-# *adjoint*) of node $v$. Since $v$ influences $L$ only through the nodes $u$ that use it, the chain rule
+# its inputs. For a final output $L$, write $\bar v = \partial L / \partial v$ for the **adjoint** of node
+# $v$ (the gradient of $L$ with respect to $v$; the engine stores it in `v.grad`). Since $v$ influences $L$ only through the nodes $u$ that use it, the chain rule
 # of unit 3 gives
 #
 # $$ \bar v \;=\; \sum_{u \,\text{uses}\, v} \bar u \,\frac{\partial u}{\partial v}, \qquad \bar L = 1. $$
@@ -263,15 +266,15 @@ ax = graph.draw(nL, title="L = tanh(a·b + a) · a: values (forward) and gradien
 # %% [markdown]
 # ## 5 · Build the engine
 #
-# Three exercises build `Value` one piece at a time: the core with `+`, `×` and `backward()` (exercise 1),
-# the rest of the arithmetic (exercise 2) and the elementary functions (exercise 3). Exercise 1 defines the
-# class; exercises 2 and 3 add methods to it with the small decorator `add_method` below, one function per
-# method. If you change an earlier exercise, re-run the later exercise cells too, so that their methods are
-# attached to the new class.
+# Four exercises build `Value` one piece at a time: the core with `+`, `×` and `backward()` (exercise 1),
+# the rest of the arithmetic (exercise 2), the elementary functions (exercise 3) and a new operation whose
+# local derivative you work out yourself (exercise 4). Exercise 1 defines the class; exercises 2 to 4 add
+# methods to it with the small decorator `add_method` below, one function per method. If you change an
+# earlier exercise, re-run the later exercise cells too, so that their methods are attached to the new class.
 #
-# An engine is one piece: the tests of exercises 2 and 3 call your `backward()` from exercise 1, exercise 3's
-# hidden tests run random expressions that mix every operation of exercises 1–3, and exercise 4 trains a
-# network with all of them. Exercise 5 (forward mode) stands alone.
+# An engine is one piece: the tests of exercises 2 to 4 call your `backward()` from exercise 1, exercise 3's
+# hidden tests run random expressions that mix every operation of exercises 1–3, and exercise 5 trains a
+# network with all of them. Exercise 6 (forward mode) stands alone.
 
 # %%
 def add_method(cls):
@@ -289,6 +292,8 @@ def add_method(cls):
 # (`x + 1`, `x * 2.5`): wrap a number in a `Value` (a constant leaf). `topological_order()` lists the graph
 # without recursion, and `backward()` uses it. `zero_grad()` is given (it uses your `topological_order()`):
 # call it before running `backward()` a second time on the same graph, because gradients *accumulate*.
+# The tests also build nodes by hand, each with a `_backward` of its own: `backward()` must call every node's
+# `_backward` once, when its `grad` is final, and leave in each node, the intermediate ones too, its adjoint.
 
 # %% nbgrader={"grade": false, "grade_id": "05_autograd-value_core-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Value:
@@ -388,9 +393,10 @@ a, b = Value(1.5), Value(-0.5)
 out = f(a, b)
 checks.assert_close(out.data, f(1.5, -0.5), what="value of (a*b + a)*a + b*3")
 out.backward()
-checks.assert_close([a.grad, b.grad], numdiff.gradient(lambda v: f(v[0], v[1]), [1.5, -0.5]),
-                    what="gradient [a.grad, b.grad] of (a*b + a)*a + b*3", where="at a = 1.5, b = -0.5",
-                    hint="a is used three times: does every use ADD its contribution (+=)?")
+expected = numdiff.gradient(lambda v: f(v[0], v[1]), [1.5, -0.5])
+for name, got, want in [("a.grad", a.grad, expected[0]), ("b.grad", b.grad, expected[1])]:
+    checks.assert_close(got, want, what=f"{name} of (a*b + a)*a + b*3", where="at a = 1.5, b = -0.5",
+                        hint="a is used three times: does every use ADD its contribution (+=)?")
 checks.assert_close(out.grad, 1.0, what="grad of the output itself", hint="backward() starts from d(out)/d(out) = 1.")
 
 x = Value(-1.5)
@@ -400,6 +406,35 @@ checks.assert_close(x.grad, 2 * -1.5, what="gradient of x * x", where="at x = -1
 x = Value(0.25)
 (x + x).backward()
 checks.assert_close(x.grad, 2.0, what="gradient of x + x", hint="Both uses of x must be added (+=).")
+
+# backward() runs each node's OWN _backward, once, when the node's grad is final. Here q is a node built by hand,
+# with a made-up value and made-up local derivatives dq/du = 3, dq/dw = -2 that only its _backward knows (no
+# formula of u, w has them), used in top = q * u + w. Its adjoint is q.grad = u = 0.25, so by the chain rule
+# u.grad = q + 3 q.grad (two uses of u) and w.grad = 1 - 2 q.grad.
+u, w = Value(0.25), Value(-1.0)
+q = Value(7.0, (u, w), "q")
+q_calls = []
+
+
+def q_backward():
+    q_calls.append(q.grad)
+    u.grad += 3.0 * q.grad
+    w.grad += -2.0 * q.grad
+
+
+q._backward = q_backward
+m = q * u
+top = m + w
+top.backward()
+assert len(q_calls) == 1, (f"backward() called the _backward of the hand-built node q {len(q_calls)} times: it must "
+                           "call every node's own _backward (v._backward()), exactly once, whatever the operation.")
+checks.assert_close(q_calls[0], 0.25, what="q.grad at the moment backward() called q._backward",
+                    hint="Call each node's _backward only once its grad is final: in reverse topological order.")
+for name, got, want in [("top.grad", top.grad, 1.0), ("m.grad", m.grad, 1.0), ("q.grad", q.grad, u.data),
+                        ("u.grad", u.grad, q.data + 3.0 * u.data), ("w.grad", w.grad, 1.0 - 2.0 * u.data)]:
+    checks.assert_close(got, want, what=f"{name} of top = m + w, m = q * u, q hand-built (dq/du = 3, dq/dw = -2)",
+                        where="at u = 0.25, w = -1, q = 7",
+                        hint="After backward(), every node's grad, the intermediate nodes' too, is d(top)/d(node).")
 
 for call in ("first", "second"):  # backward() has already called it once
     try:
@@ -415,8 +450,9 @@ assert out.topological_order()[-1] is out, "topological_order() must end with th
 first = [a.grad, b.grad]
 out.zero_grad()
 out.backward()
-checks.assert_close([a.grad, b.grad], first, what="gradient from a second backward() after zero_grad()",
-                    hint="Does topological_order() keep state between calls (a visited set stored outside it)?")
+for name, got, want in [("a.grad", a.grad, first[0]), ("b.grad", b.grad, first[1])]:
+    checks.assert_close(got, want, what=f"{name} from a second backward() after zero_grad()",
+                        hint="Does topological_order() keep state between calls (a visited set stored outside it)?")
 
 # A chain 10,000 operations deep: d/dx0 of x0 * 1.0001^10000 is 1.0001^10000.
 x0 = Value(0.5)
@@ -441,17 +477,20 @@ def _inputs(rng):
             "square": float(rng.uniform(-2, 2)), "double": float(rng.uniform(-2, 2)),
             "unused": [float(rng.uniform(-3, 3)), float(rng.uniform(-3, 3)), float(rng.uniform(1.5, 4))],
             "deep": {"start": float(rng.uniform(0.3, 0.9)), "steps": int(rng.integers(10_000, 13_000))},
-            "int_factor": int(rng.integers(2, 7))}
+            "int_factor": int(rng.integers(2, 7)),
+            "handmade": [_pp.handmade_program(rng, n_inputs=n, n_steps=k) for n, k in [(2, 4), (3, 7), (3, 10)]]}
 
 
 _DRIVER = _pp.DRIVER + textwrap.dedent("""
     result = {"programs": [], "orders": [], "again": []}
     for spec in inputs["programs"]:
         leaves = [Value(v) for v in spec["x"]]
-        out = run_program(spec, leaves)
+        nodes = run_program(spec, leaves, every=True)
+        out = nodes[-1]
         out.backward()
         first = [leaf.grad for leaf in leaves]
-        result["programs"].append({"value": out.data, "grads": first, "root_grad": out.grad})
+        result["programs"].append({"value": out.data, "grads": first, "root_grad": out.grad,
+                                   "registers": [node.grad for node in leaves + nodes]})
         # The order as raw data: each Value gets a number the first time it is seen (the output is 0); the
         # grader reads from these numbers whether the order is complete, unique and inputs-first.
         order = out.topological_order()
@@ -482,6 +521,7 @@ _DRIVER = _pp.DRIVER + textwrap.dedent("""
         x = x + x * 0.0001
     error = at_default_recursion_limit(x.backward)
     result["deep"] = {"recursion": error, "grad": x0.grad, "value": x.data}
+    result["handmade"] = [run_handmade(spec) for spec in inputs["handmade"]]
 """)
 
 
@@ -515,8 +555,13 @@ def _check_order(rows, what):
 
 def _verify(inputs, result):
     probes.require(isinstance(result, dict), "Value gave no results.")
-    _pp.check_gradients(inputs["programs"], result.get("programs"),
+    _pp.check_gradients(inputs["programs"], result.get("programs"), registers=True,
                         hint="Is every contribution added (+=), and does backward() seed the output with 1?")
+    handmade = result.get("handmade")
+    probes.require(isinstance(handmade, list) and len(handmade) == len(inputs["handmade"]),
+                   "backward() gave no results on the graphs with hand-built nodes.")
+    for spec, got in zip(inputs["handmade"], handmade, strict=True):
+        _pp.check_handmade(spec, got)
     orders = result.get("orders")
     probes.require(isinstance(orders, list) and len(orders) == len(inputs["programs"]),
                    "topological_order gave no orders.")
@@ -529,15 +574,16 @@ def _verify(inputs, result):
     probes.require(isinstance(again, list) and len(again) == len(inputs["programs"]), "no second backward() results.")
     for spec, grads in zip(inputs["programs"], again, strict=True):
         program = _pp.from_json(spec)
-        probes.close(grads, numdiff.gradient(program.run_float, np.array(program.x)),
-                     what="gradient from a second backward() after zero_grad()", where=f"for the program {program}",
-                     hint="Does topological_order() keep state between calls (a visited set stored outside it)?")
+        _pp.close_named(grads, numdiff.gradient(program.run_float, np.array(program.x)),
+                        [f"v{i}.grad" for i in range(program.n_inputs)],
+                        what="gradient from a second backward() after zero_grad()", where=f"for the program {program}",
+                        hint="Does topological_order() keep state between calls (a visited set stored outside it)?")
     x = inputs["square"]
     probes.close(result.get("square"), 2 * x, what="gradient of x * x", where=f"at x = {x:.4g}",
                  hint="In x * x the two inputs are the same Value: both contributions must be added (+=).")
     probes.close(result.get("double"), 2.0, what="gradient of x + x", hint="Both uses of x must be added (+=).")
-    probes.close(result.get("unused"), [inputs["unused"][2], 0.0], what="[u.grad, w.grad]",
-                 where=f"of u * {inputs['unused'][2]:.4g} + 1, where w is not used")
+    _pp.close_named(result.get("unused"), [inputs["unused"][2], 0.0], ["u.grad", "w.grad"], what="gradient",
+                    where=f"of u * {inputs['unused'][2]:.4g} + 1, where w is not used")
     k = inputs["int_factor"]
     probes.close(result.get("int_factor"), float(k), what=f"gradient of x * {k} + 1", where="(an int constant)",
                  hint="A plain number may be an int as well as a float: wrap it in a Value.")
@@ -596,6 +642,58 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 #         order, visited, stack = [], set(), [(self, False)]
 # ### WITH
 #         order, stack = [], [(self, False)]
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-value_core-solution" mistake="backward() replays the recorded graph on floats and lets numdiff.gradient differentiate it with respect to the leaves: right numbers for the inputs, but no node's own _backward runs and the intermediate nodes keep grad 0."
+# ### REPLACE
+#         """self + other, for a Value or a number other: a new Value, with d/da = d/db = 1."""
+#         ### BEGIN SOLUTION
+#         other = other if isinstance(other, Value) else Value(other)
+# ### WITH
+#         """self + other, for a Value or a number other: a new Value, with d/da = d/db = 1."""
+#         ### BEGIN SOLUTION
+#         other = other if isinstance(other, Value) else Value(other, (), "const")
+# ### END
+# ### REPLACE
+#         """self * other, for a Value or a number other: d(ab)/da = b, d(ab)/db = a."""
+#         ### BEGIN SOLUTION
+#         other = other if isinstance(other, Value) else Value(other)
+# ### WITH
+#         """self * other, for a Value or a number other: d(ab)/da = b, d(ab)/db = a."""
+#         ### BEGIN SOLUTION
+#         other = other if isinstance(other, Value) else Value(other, (), "const")
+# ### END
+# ### REPLACE
+#         order = self.topological_order()
+#         self.grad = 1.0  # d(self)/d(self)
+#         for v in reversed(order):
+#             v._backward()
+# ### WITH
+#         from calcml import numdiff
+#         order = self.topological_order()
+#         leaves = [v for v in order if not v._prev and v._op != "const"]
+#         rules = {"+": lambda p: p[0] + p[1], "*": lambda p: p[0] * p[1], "**": lambda p: p[0] ** p[1],
+#                  "exp": lambda p: math.exp(p[0]), "log": lambda p: math.log(p[0]),
+#                  "tanh": lambda p: math.tanh(p[0]), "relu": lambda p: max(p[0], 0.0),
+#                  "sigmoid": lambda p: 0.5 * (1.0 + math.tanh(0.5 * p[0]))}
+#         def replay(xs):
+#             values = {id(v): float(x) for v, x in zip(leaves, xs)}
+#             for v in order:
+#                 if id(v) in values:
+#                     continue
+#                 if not v._prev:
+#                     values[id(v)] = v.data
+#                 elif v._op in rules:
+#                     values[id(v)] = rules[v._op]([values[id(p)] for p in v._prev])
+#                 elif v._op.startswith("**"):
+#                     values[id(v)] = values[id(v._prev[0])] ** float(v._op[2:])
+#                 else:
+#                     values[id(v)] = v.data
+#             return values[id(self)]
+#         for leaf, g in zip(leaves, numdiff.gradient(replay, [v.data for v in leaves])):
+#             leaf.grad += float(g)
+#         self.grad = 1.0
 # ### END
 
 
@@ -731,9 +829,10 @@ for name, build in [("x - y", lambda x, y: x - y), ("x / y", lambda x, y: x / y)
     x.grad = y.grad = 0.0
     out = build(x, y)
     out.backward()
-    checks.assert_close([x.grad, y.grad], numdiff.gradient(lambda v, build=build: build(v[0], v[1]), [1.7, -0.6]),
-                        what=f"gradient [x.grad, y.grad] of {name}", where="at x = 1.7, y = -0.6",
-                        hint="For a^b: d/da = b a^(b-1) and d/db = a^b ln a." if "**" in name else "")
+    expected = numdiff.gradient(lambda v, build=build: build(v[0], v[1]), [1.7, -0.6])
+    for grad_name, got, want in [("x.grad", x.grad, expected[0]), ("y.grad", y.grad, expected[1])]:
+        checks.assert_close(got, want, what=f"{grad_name} of {name}", where="at x = 1.7, y = -0.6",
+                            hint="For x^y: d/dx = y x^(y-1) and d/dy = x^y ln x." if "**" in name else "")
 x = Value(-0.9)
 (x / x).backward()
 checks.assert_close(x.grad, 0.0, what="gradient of x / x (which is 1 everywhere)")
@@ -782,14 +881,13 @@ def _verify(inputs, result):
     for (a, b), got in zip(inputs["powers"], powers, strict=True):
         where = f"at a = {a:.4g}, b = {b:.4g}"
         probes.close(got.get("value"), a**b, what="value of a ** b", where=where)
-        probes.close(got.get("grads"), numdiff.gradient(lambda v: v[0] ** v[1], [a, b]),
-                     what="gradient [a.grad, b.grad] of a ** b", where=where,
-                     hint="d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a.")
+        _pp.close_named(got.get("grads"), numdiff.gradient(lambda v: v[0] ** v[1], [a, b]), ["a.grad", "b.grad"],
+                        what="gradient of a ** b", where=where, hint="d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a.")
     negative = result.get("negative")
     probes.require(isinstance(negative, list) and len(negative) == len(inputs["negative"]), "x ** n gave no results.")
     for (base, power), got in zip(inputs["negative"], negative, strict=True):
-        probes.close(got.get("grads"), [power * base ** (power - 1)], what=f"derivative of x ** {power}",
-                     where=f"at x = {base:.4g}", hint="A constant exponent needs no log (the base may be negative).")
+        _pp.close_named(got.get("grads"), [power * base ** (power - 1)], ["x.grad"], what=f"derivative of x ** {power}",
+                        where=f"at x = {base:.4g}", hint="A constant exponent needs no log (the base may be negative).")
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=5201)
@@ -913,6 +1011,10 @@ check_function("log(x)", "log", np.log, [0.3, 2.5])
 check_function("tanh(x)", "tanh", np.tanh, [1.2, -0.3, 2.0],
                hint="d tanh(x)/dx = 1 - tanh(x)^2: square the output, not the input.")
 check_function("relu(x)", "relu", lambda x: np.maximum(x, 0.0), [1.3, -0.7])
+x = Value(0.0)
+x.relu().backward()
+checks.assert_close(x.grad, 0.0, what="derivative of relu(x)", where="at exactly x = 0",
+                    hint="The contract takes relu'(0) = 0: pass the gradient only where x > 0.")
 check_function("sigmoid(x)", "sigmoid", stable_sigmoid, [0.3, -1.2, 4.0], hint="d sigma/dx = sigma (1 - sigma).")
 check_function("sigmoid(x)", "sigmoid", stable_sigmoid, [800.0, -800.0],
                hint="Compute it with exp(-|x|), which never overflows.")
@@ -921,8 +1023,9 @@ check_function("sigmoid(x)", "sigmoid", stable_sigmoid, [800.0, -800.0],
 a, b = Value(1.5), Value(-0.5)
 out = (a * b + a).tanh() * a
 out.backward()
-checks.assert_close([a.grad, b.grad], numdiff.gradient(lambda v: np.tanh(v[0] * v[1] + v[0]) * v[0], [1.5, -0.5]),
-                    what="gradient of tanh(a*b + a) * a", where="at a = 1.5, b = -0.5")
+expected = numdiff.gradient(lambda v: np.tanh(v[0] * v[1] + v[0]) * v[0], [1.5, -0.5])
+for name, got, want in [("a.grad", a.grad, expected[0]), ("b.grad", b.grad, expected[1])]:
+    checks.assert_close(got, want, what=f"{name} of tanh(a*b + a) * a", where="at a = 1.5, b = -0.5")
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
@@ -941,7 +1044,7 @@ def _inputs(rng):
     points = {"exp": [float(rng.uniform(-3, 3)), 0.0],
               "log": [float(rng.uniform(0.05, 8)), float(rng.uniform(0.5, 3))],
               "tanh": rng.uniform(-2.6, 2.6, 2).tolist(),
-              "relu": [float(rng.uniform(0.1, 4)), float(-rng.uniform(0.1, 4))],
+              "relu": [float(rng.uniform(0.1, 4)), float(-rng.uniform(0.1, 4)), 0.0],
               "sigmoid": [float(rng.uniform(-5, 5)), float(rng.uniform(30, 40)), float(-rng.uniform(30, 40)),
                           709.5, -709.5, 1000.0, -1000.0, float(rng.uniform(700, 900)), float(-rng.uniform(700, 900))]}
     programs = _pp.random_programs(rng, expressions.BASIC + expressions.FUNCTIONS, [(3, 8), (3, 15), (3, 30), (3, 50)])
@@ -984,7 +1087,7 @@ def _verify(inputs, result):
                    "the functions gave no results.")
     hints = {"tanh": "d tanh(x)/dx = 1 - tanh(x)²: square the output, not the input.",
              "sigmoid": "σ' = σ(1 - σ); compute σ with exp(-|x|), which never overflows.",
-             "relu": "relu'(x) is 1 where x > 0 and 0 elsewhere."}
+             "relu": "relu'(x) is 1 where x > 0 and 0 elsewhere: the contract takes relu'(0) = 0."}
     for name, points in inputs["points"].items():
         got = result["points"].get(name)
         probes.require(isinstance(got, list) and len(got) == len(points), f"{name} gave no results.")
@@ -995,8 +1098,10 @@ def _verify(inputs, result):
                 raise checks.CheckFailure(f"Your {name} at x = {x0} raised {answer['error']}. {hints.get(name, '')}")
             probes.close(answer.get("value"), reference(x0), what=f"value of {name}(x)", where=f"at x = {x0:.6g}",
                          hint=hints.get(name, ""))
-            probes.close(answer.get("grads"), [numdiff.derivative(reference, x0)], what=f"derivative of {name}(x)",
-                         where=f"at x = {x0:.6g}", hint=hints.get(name, ""))
+            # relu has a kink at 0, where the contract fixes relu'(0) = 0 (numdiff would average the two sides)
+            slope = float(x0 > 0) if name == "relu" else numdiff.derivative(reference, x0)
+            _pp.close_named(answer.get("grads"), [slope], ["x.grad"], what=f"derivative of {name}(x)",
+                            where=f"at x = {x0:.6g}", hint=hints.get(name, ""))
     _pp.check_gradients(inputs["programs"], result.get("programs"))
     n, start = inputs["deep"]["steps"], inputs["deep"]["start"]
     _pp.check_deep(result.get("deep"), numdiff.derivative(lambda x: _tanh_chain(x, n), start), None,
@@ -1032,6 +1137,247 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 # ### END
 
 
+# %% [raw] wrong_answer="05_autograd-functions-solution" mistake="relu'(0) taken as 1 (x >= 0), where the contract says 0."
+# ### REPLACE
+#         self.grad += (self.data > 0) * out.grad
+# ### WITH
+#         self.grad += (self.data >= 0) * out.grad
+# ### END
+
+
+# %% [markdown]
+# ### Exercise 4 · A new operation of your own: a stable softplus (2 points)
+#
+# An engine grows one operation at a time, and each new operation needs only two things: its value, and its
+# local derivative in a backward closure. Add one yourself: the **softplus**
+# $\operatorname{softplus}(a) = \ln(1 + e^{a})$, a smooth relu. It is the logistic loss of section 1 seen from
+# the other side: $\log(1 + e^{-m}) = \operatorname{softplus}(-m)$.
+#
+# Write `softplus` as **one** new node, `Value(..., (self,), "softplus")`, with one `_backward` closure that
+# adds (local derivative) × `out.grad` to `self.grad`: work out the local derivative yourself. Not a
+# composition of `exp`, `log` and `+`: the tests call your closure on its own, on a node whose `grad` they
+# set. It must not overflow for any float: $e^{800}$ overflows, yet $\operatorname{softplus}(800)$ is $800$
+# to double precision. As for the sigmoid, let `exp` see only numbers $\le 0$.
+
+# %% nbgrader={"grade": false, "grade_id": "05_autograd-softplus-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+@add_method(Value)
+def softplus(self):
+    """ln(1 + e ** self), as one new Value with inputs (self,), op "softplus" and its own _backward.
+
+    Finite for every float self. Its _backward adds (the local derivative at self.data) * out.grad to
+    self.grad.
+    """
+    ### BEGIN SOLUTION
+    a = self.data
+    out = Value(max(a, 0.0) + math.log1p(math.exp(-abs(a))), (self,), "softplus")  # exp only sees -|a| <= 0
+    def _backward():
+        z = math.exp(-abs(a))
+        slope = 1.0 / (1.0 + z) if a >= 0 else z / (1.0 + z)  # e^a / (1 + e^a), without overflow
+        self.grad += slope * out.grad
+    out._backward = _backward
+    return out
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "05_autograd-softplus", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+def softplus_reference(x):
+    return np.logaddexp(0.0, x)  # ln(e^0 + e^x), computed without overflow by NumPy
+
+
+def softplus_node(x0):
+    """x.softplus() for x = Value(x0), checked to be one node whose input is x."""
+    x = Value(x0)
+    try:
+        out = x.softplus()
+    except (ValueError, OverflowError, ZeroDivisionError) as error:
+        raise checks.CheckFailure(f"Your softplus at x = {x0} raised {error!r}: let exp see only -|x| <= 0.") from None
+    assert isinstance(out, Value) and len(out._prev) == 1 and out._prev[0] is x, (
+        f"x.softplus() must be one new Value whose _prev is (x,), not a composition of other operations: "
+        f"its _prev is {getattr(out, '_prev', None)!r}.")
+    return x, out
+
+
+for x0 in [0.3, -1.2, 2.5, 800.0, -800.0]:
+    x, out = softplus_node(x0)
+    checks.assert_close(out.data, softplus_reference(x0), what="value of softplus(x)", where=f"at x = {x0}")
+    out.backward()
+    checks.assert_close(x.grad, numdiff.derivative(softplus_reference, x0), what="x.grad of softplus(x)",
+                        where=f"at x = {x0}", hint="The derivative of ln(1 + e^x), without overflow.")
+
+# The closure alone, on a node whose upstream gradient is set by hand: it must ADD local × out.grad.
+x, out = softplus_node(0.7)
+x.grad, out.grad = 0.25, -2.0
+out._backward()
+checks.assert_close(x.grad, 0.25 + -2.0 * numdiff.derivative(softplus_reference, 0.7),
+                    what="x.grad after out._backward(), with x.grad = 0.25 and out.grad = -2 set beforehand",
+                    where="at x = 0.7", hint="Add (+=) the local derivative times out.grad, the upstream gradient.")
+
+# Inside a graph: s = softplus(u), u = x * w, top = 3 s + u. Then s.grad = 3 and u.grad = 3 softplus'(u) + 1.
+x, w = Value(0.6), Value(-1.5)
+u = x * w
+s = u.softplus()
+top = s * 3.0 + u
+top.backward()
+slope = numdiff.derivative(softplus_reference, u.data)
+for name, got, want in [("s.grad", s.grad, 3.0), ("u.grad", u.grad, 3.0 * slope + 1.0),
+                        ("x.grad", x.grad, (3.0 * slope + 1.0) * w.data)]:
+    checks.assert_close(got, want, what=f"{name} of top = 3 softplus(u) + u, u = x * w", where="at x = 0.6, w = -1.5")
+### BEGIN HIDDEN TESTS
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import checks, numdiff, probes
+from calcml import program_probes as _pp
+
+
+def _inputs(rng):
+    points = [float(rng.uniform(-4, 4)), float(rng.uniform(-4, 4)), float(rng.uniform(20, 40)),
+              float(-rng.uniform(20, 40)), float(rng.uniform(700, 900)), float(-rng.uniform(700, 900)), 0.0]
+    local = [{"x": float(rng.uniform(-3, 3)), "grad": float(rng.uniform(-2, 2)), "upstream": float(u)}
+             for u in (rng.uniform(0.5, 3) * rng.choice([-1, 1]), rng.uniform(0.5, 3) * rng.choice([-1, 1]))]
+    graph = {"x": float(rng.uniform(-1.5, 1.5)), "w": float(rng.uniform(-1.5, 1.5)),
+             "c": float(np.round(rng.uniform(1.5, 4), 2))}
+    return {"points": points, "local": local, "graph": graph}
+
+
+_DRIVER = """
+def attempt(action):
+    try:
+        return action()
+    except (ValueError, OverflowError, ZeroDivisionError, TypeError, AttributeError) as error:
+        return {"error": f"{type(error).__name__}: {error}"}
+
+
+def one(x0):
+    x = Value(x0)
+    out = x.softplus()
+    prev = list(getattr(out, "_prev", ()))
+    out.backward()
+    return {"value": out.data, "grads": [x.grad], "one_node": len(prev) == 1 and prev[0] is x}
+
+
+def local(case):
+    x = Value(case["x"])
+    out = x.softplus()
+    x.grad, out.grad = case["grad"], case["upstream"]
+    out._backward()
+    return {"x.grad": x.grad}
+
+
+def graph(case):
+    x, w = Value(case["x"]), Value(case["w"])
+    u = x * w
+    s = u.softplus()
+    top = s * case["c"] + u * s  # s used twice, u used twice
+    top.backward()
+    return {"grads": [x.grad, w.grad, u.grad, s.grad], "value": top.data}
+
+
+result = {"points": [attempt(lambda x0=x0: one(x0)) for x0 in inputs["points"]],
+          "local": [attempt(lambda case=case: local(case)) for case in inputs["local"]],
+          "graph": attempt(lambda: graph(inputs["graph"]))}
+"""
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict), "softplus gave no results.")
+    points = result.get("points")
+    probes.require(isinstance(points, list) and len(points) == len(inputs["points"]), "softplus gave no results.")
+    for x0, got in zip(inputs["points"], points, strict=True):
+        where = f"at x = {x0:.6g}"
+        probes.require(isinstance(got, dict), f"softplus gave no result {where}.")
+        if got.get("error"):
+            raise checks.CheckFailure(f"Your softplus (or its backward()) {where} raised {got['error']}. exp overflows "
+                                      "beyond about 709: let it see only -|x| <= 0.")
+        probes.require(got.get("one_node") is True, f"x.softplus() {where} is not one new Value whose _prev is (x,): "
+                                                    "write it as one node with its own _backward, not a composition "
+                                                    "of other operations.")
+        probes.close(got.get("value"), _softplus(x0), what="value of softplus(x)", where=where)
+        _pp.close_named(got.get("grads"), [numdiff.derivative(_softplus, x0)], ["x.grad"],
+                        what="derivative of softplus(x)", where=where, hint="The derivative of ln(1 + e^x), computed "
+                                                                            "without overflow.")
+    local = result.get("local")
+    probes.require(isinstance(local, list) and len(local) == len(inputs["local"]), "the closure gave no results.")
+    for case, got in zip(inputs["local"], local, strict=True):
+        where = (f"at x = {case['x']:.4g}, after out._backward() with x.grad = {case['grad']:.4g} and "
+                 f"out.grad = {case['upstream']:.4g} set beforehand")
+        probes.require(isinstance(got, dict) and not got.get("error"), f"softplus's _backward {where} failed: "
+                                                                       f"{got.get('error') if isinstance(got, dict) else got}.")
+        probes.close(got.get("x.grad"), case["grad"] + case["upstream"] * numdiff.derivative(_softplus, case["x"]),
+                     what="x.grad", where=where,
+                     hint="The closure adds (+=) the local derivative times out.grad, the upstream gradient.")
+    g = inputs["graph"]
+    got = result.get("graph")
+    probes.require(isinstance(got, dict) and not got.get("error"), f"softplus in a graph failed: {got}.")
+
+    def top(v, c=g["c"]):  # v = (x, w, du, ds): nudges of the intermediate nodes u and s give their adjoints
+        u = v[0] * v[1] + v[2]
+        s = _softplus(u) + v[3]
+        return s * c + u * s
+
+    point = np.array([g["x"], g["w"], 0.0, 0.0])
+    _pp.close_named(got.get("grads"), numdiff.gradient(top, point), ["x.grad", "w.grad", "u.grad", "s.grad"],
+                    what="gradient of top = c s + u s, s = softplus(u), u = x * w",
+                    where=f"at x = {g['x']:.4g}, w = {g['w']:.4g}, c = {g['c']:g}",
+                    hint="Every use adds its contribution (+=), and the closure multiplies by out.grad.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=5351)
+### END HIDDEN TESTS
+
+
+# %% [raw] wrong_answer="05_autograd-softplus-solution" mistake="The textbook formula log(1 + exp(a)): math.exp(800) raises OverflowError."
+# ### REPLACE
+#     out = Value(max(a, 0.0) + math.log1p(math.exp(-abs(a))), (self,), "softplus")  # exp only sees -|a| <= 0
+# ### WITH
+#     out = Value(math.log(1.0 + math.exp(a)), (self,), "softplus")
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-softplus-solution" mistake="The local derivative taken as 1 / (1 + e^a), the sigmoid of -a: the sign of the exponent lost."
+# ### REPLACE
+#         slope = 1.0 / (1.0 + z) if a >= 0 else z / (1.0 + z)  # e^a / (1 + e^a), without overflow
+# ### WITH
+#         slope = z / (1.0 + z) if a >= 0 else 1.0 / (1.0 + z)
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-softplus-solution" mistake="The closure forgets the upstream gradient: it adds the local derivative alone, not times out.grad."
+# ### REPLACE
+#         self.grad += slope * out.grad
+# ### WITH
+#         self.grad += slope
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-softplus-solution" mistake="`=` instead of `+=` in the closure: whatever self.grad held from its other uses is lost."
+# ### REPLACE
+#         self.grad += slope * out.grad
+# ### WITH
+#         self.grad = slope * out.grad
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-softplus-solution" mistake="A composition of existing operations, (1 + e^a).log(): right for moderate a, but several nodes, and exp overflows at a = 800."
+# ### REPLACE
+#     a = self.data
+#     out = Value(max(a, 0.0) + math.log1p(math.exp(-abs(a))), (self,), "softplus")  # exp only sees -|a| <= 0
+#     def _backward():
+#         z = math.exp(-abs(a))
+#         slope = 1.0 / (1.0 + z) if a >= 0 else z / (1.0 + z)  # e^a / (1 + e^a), without overflow
+#         self.grad += slope * out.grad
+#     out._backward = _backward
+#     return out
+# ### WITH
+#     return (1.0 + self.exp()).log()
+# ### END
+
+
 # %% [markdown]
 # Your engine on the worked example of section 3: the same numbers as the hand computation, now drawn
 # from your own `Value` objects.
@@ -1051,7 +1397,7 @@ ax = graph.draw(L_value, title="Your engine: L = tanh(a·b + a) · a")
 # $w \cdot x + b$ without the nonlinearity. A **layer** is a list of neurons that all read the same input;
 # an **MLP** (multilayer perceptron) feeds each layer's outputs to the next.
 #
-# ### Exercise 4 · A neural network trained by your engine (3 points)
+# ### Exercise 5 · A neural network trained by your engine (3 points)
 #
 # The `__init__` methods are given: they fix the structure (`self.w`, `self.b`, `self.neurons`,
 # `self.layers`) and draw the same initial weights as `init_parameters` in section 1. Write:
@@ -1152,17 +1498,23 @@ def structure(model):
     return [p for layer in model.layers for n in layer.neurons for p in [*n.w, n.b]]
 
 
+def parameter_names(model):
+    """The name of each parameter's grad, in the order of structure(model), for the messages."""
+    return [f"layers[{k}].neurons[{j}].{f'w[{i}]' if i < len(n.w) else 'b'}.grad"
+            for k, layer in enumerate(model.layers) for j, n in enumerate(layer.neurons) for i in range(len(n.w) + 1)]
+
+
 def numpy_scores(model, theta, P):
     """The model's outputs for the points P (m, nin), with its parameters replaced by theta, in NumPy."""
-    h, start = np.asarray(P, dtype=float), 0
+    a, start = np.asarray(P, dtype=float), 0  # a: the activations of each layer in turn
     for layer in model.layers:
         nin = len(layer.neurons[0].w)
         block = np.asarray(theta[start:start + len(layer.neurons) * (nin + 1)]).reshape(len(layer.neurons), nin + 1)
         start += block.size
-        h = h @ block[:, :-1].T + block[:, -1]
+        a = a @ block[:, :-1].T + block[:, -1]
         if layer.neurons[0].nonlin:
-            h = np.tanh(h)
-    return h
+            a = np.tanh(a)
+    return a
 
 
 def check_mlp(nin, nouts, seed, X, y):
@@ -1180,23 +1532,27 @@ def check_mlp(nin, nouts, seed, X, y):
     outputs = [model(x) for x in X]
     actual = [o.data for o in outputs] if nouts[-1] == 1 else [[o.data for o in row] for row in outputs]
     reference = numpy_scores(model, theta, X)
-    checks.assert_close(actual, reference[:, 0] if nouts[-1] == 1 else reference, what="network outputs",
-                        where=where, hint="tanh on every layer but the last, which is linear: w · x + b.")
+    program_probes.close_named(actual, reference[:, 0] if nouts[-1] == 1 else reference,
+                               lambda i: f"model(X[{i[0]}])" + (f"[{i[1]}]" if len(i) > 1 else ""),
+                               what="network outputs", where=where,
+                               hint="tanh on every layer but the last, which is linear: w · x + b.")
     if nouts[-1] != 1:
         return
     loss = logistic_loss(model, X, y)
 
     def loss_of(t):
-        return np.mean(np.log1p(np.exp(-y * numpy_scores(model, t, X)[:, 0])))
+        return np.mean(np.logaddexp(0.0, -y * numpy_scores(model, t, X)[:, 0]))
 
     checks.assert_close(loss.data, loss_of(theta), what="logistic loss", where=where, batch_size=len(X),
                         hint="The mean over the points of log(1 + exp(-y s)).")
     model.zero_grad()
     loss.backward()
-    checks.assert_close([p.grad for p in expected], numdiff.gradient(loss_of, theta),
-                        what="gradient of the loss with respect to every parameter", where=where,
-                        batch_size=len(X), hint="Does the forward pass use .data where a Value belongs?")
+    program_probes.close_named([p.grad for p in expected], numdiff.gradient(loss_of, theta), parameter_names(model),
+                               what="gradient of the loss with respect to every parameter", where=where,
+                               batch_size=len(X), hint="Does the forward pass use .data where a Value belongs?")
 
+
+from calcml import program_probes  # close_named: a failure names the parameter, such as layers[0].neurons[2].b.grad
 
 X_small, y_small = data.moons(6, noise=0.1, seed=5)
 check_mlp(2, [3, 1], 11, X_small, y_small)
@@ -1209,6 +1565,7 @@ import textwrap
 import numpy as np
 
 from calcml import data, numdiff, probes
+from calcml import program_probes as _pp
 
 
 def _inputs(rng):
@@ -1262,16 +1619,22 @@ _DRIVER = textwrap.dedent("""
 """)
 
 
+def _names(nin, nouts):
+    sizes = [nin, *nouts]
+    return [f"layers[{k}].neurons[{j}].{f'w[{i}]' if i < sizes[k] else 'b'}.grad"
+            for k in range(len(nouts)) for j in range(sizes[k + 1]) for i in range(sizes[k] + 1)]
+
+
 def _numpy_scores(nin, nouts, theta, P):
-    h, start, sizes = np.asarray(P, dtype=float), 0, [nin, *nouts]
+    a, start, sizes = np.asarray(P, dtype=float), 0, [nin, *nouts]
     for k in range(len(nouts)):
         n_in, n_out = sizes[k], sizes[k + 1]
         block = np.asarray(theta[start:start + n_out * (n_in + 1)]).reshape(n_out, n_in + 1)
         start += block.size
-        h = h @ block[:, :-1].T + block[:, -1]
+        a = a @ block[:, :-1].T + block[:, -1]
         if k < len(nouts) - 1:
-            h = np.tanh(h)
-    return h
+            a = np.tanh(a)
+    return a
 
 
 def _verify(inputs, result):
@@ -1287,8 +1650,9 @@ def _verify(inputs, result):
         probes.require(theta.shape == (count,) and bool(np.all(np.isfinite(theta))),
                        f"the parameters {where} are not numbers.")
         reference = _numpy_scores(nin, nouts, theta, X)
-        probes.close(got.get("scores"), reference[:, 0] if nouts[-1] == 1 else reference, what="network outputs",
-                     where=where, hint="tanh on every layer but the last, which is linear: w · x + b.")
+        _pp.close_named(got.get("scores"), reference[:, 0] if nouts[-1] == 1 else reference,
+                        lambda i: f"model(X[{i[0]}])" + (f"[{i[1]}]" if len(i) > 1 else ""), what="network outputs",
+                        where=where, hint="tanh on every layer but the last, which is linear: w · x + b.")
         probes.require(got.get("count_again") == count, f"a second call of parameters() returned "
                                                         f"{got.get('count_again')} Values {where}, not {count}.")
         moved = _numpy_scores(nin, nouts, theta + np.sum(case["nudges"], axis=0), X)
@@ -1301,13 +1665,13 @@ def _verify(inputs, result):
             continue
 
         def loss_of(t, nin=nin, nouts=nouts, X=X, y=y):
-            return np.mean(np.log1p(np.exp(-y * _numpy_scores(nin, nouts, t, X)[:, 0])))
+            return np.mean(np.logaddexp(0.0, -y * _numpy_scores(nin, nouts, t, X)[:, 0]))
 
         probes.close(got.get("loss"), loss_of(theta), what="logistic loss", where=where, batch_size=len(X),
                      hint="The mean over the points of log(1 + exp(-y s)).")
-        probes.close(got.get("grads"), numdiff.gradient(loss_of, theta), what="gradient of the loss with respect to "
-                     "every parameter", where=where, batch_size=len(X),
-                     hint="Does the forward pass use .data where a Value belongs?")
+        _pp.close_named(got.get("grads"), numdiff.gradient(loss_of, theta), _names(nin, nouts),
+                        what="gradient of the loss with respect to every parameter", where=where, batch_size=len(X),
+                        hint="Does the forward pass use .data where a Value belongs?")
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=5401)
@@ -1371,7 +1735,7 @@ plt.show()
 # %% [markdown]
 # The explorer again, now replaying *your* run. (The plots evaluate the saved weights with NumPy on
 # thousands of grid points at once; your `Value` network gives the same numbers one point at a time, as
-# exercise 4's tests checked.)
+# exercise 5's tests checked.)
 
 # %%
 decision.training_explorer(engine_snapshots, mlp_scores, X_train, y_train, engine_losses)
@@ -1387,23 +1751,26 @@ decision.training_explorer(engine_snapshots, mlp_scores, X_train, y_train, engin
 #    (a, \dot a)\cdot(b, \dot b) = (ab,\ \dot a\, b + a\, \dot b), \qquad
 #    f\big((a, \dot a)\big) = \big(f(a),\ f'(a)\, \dot a\big). $$
 #
-# Algebraically these are **dual numbers** $a + \dot a\,\varepsilon$ with $\varepsilon^2 = 0$:
-# $(a + \dot a\varepsilon)(b + \dot b\varepsilon) = ab + (\dot a b + a \dot b)\varepsilon$, and Taylor's
-# formula gives $f(a + \dot a\varepsilon) = f(a) + f'(a)\dot a\,\varepsilon$ exactly. Start the inputs at
+# These pairs of a value and its **tangent** $\dot a$, with this arithmetic, are called **dual numbers**.
+# Nothing in them is approximated: each rule is a derivative formula (the sum rule, the product rule, the
+# chain rule), so the tangent is the exact derivative up to rounding, where a finite difference (unit 2) is
+# only an approximation. Start the inputs at
 # $(x_i, v_i)$ and every output arrives as $(f(x), J_f(x)\, v)$: one pass gives a **Jacobian-vector
 # product** (JVP), the derivative of *every* output along *one* input direction. No graph, no
 # topological sort, no recursion.
 
 # %% [markdown]
-# ### Exercise 5 · Dual numbers and `jvp` (3 points)
+# ### Exercise 6 · Dual numbers and `jvp` (3 points)
 #
 # Complete `Dual`: the arithmetic (with reflected operators, and `**` with a number or a `Dual`
 # exponent, as in exercise 2) and the methods `exp`, `log`, `tanh`, `sin`. `Dual.lift` turns a plain
-# number into a constant, whose derivative is 0. Then write `jvp(f, x, v)`.
+# number into a constant, whose tangent is 0. Then write `jvp(f, x, v)`. The tests check each operation on
+# its own, and the tangents of `exp`, `log`, `tanh` and `sin` to 12 digits, at points where `numdiff` (and,
+# for `exp` and `sin`, any finite difference) falls short of that: carry every tangent by its formula.
 
 # %% nbgrader={"grade": false, "grade_id": "05_autograd-dual-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class Dual:
-    """A dual number val + dot·ε with ε² = 0: a value and its derivative along one direction."""
+    """A dual number: the pair (val, dot) of a value and its tangent, its derivative along one direction."""
 
     def __init__(self, val, dot=0.0):
         self.val = float(val)
@@ -1543,8 +1910,20 @@ def check_dual(name, build, points, hint=""):
     for x0 in points:
         out = build(Dual(x0, 1.0))
         checks.assert_close(out.val, build(x0), what=f"value of {name}", where=f"at x = {x0}", hint=hint)
-        checks.assert_close(out.dot, numdiff.derivative(build, x0), what=f"derivative (dot) of {name}",
+        checks.assert_close(out.dot, numdiff.derivative(build, x0), what=f"tangent (dot) of {name}",
                             where=f"at x = {x0}", hint=hint)
+
+
+def check_dual_pair(name, build, point, hint=""):
+    """build(x, y) on two Duals, seeded along x, then along y: each dot against numdiff's partial derivative."""
+    x0, y0 = point
+    expected = numdiff.gradient(lambda v: build(v[0], v[1]), [x0, y0])
+    for k, along in enumerate(("x", "y")):
+        out = build(Dual(x0, float(k == 0)), Dual(y0, float(k == 1)))
+        where = f"at x = {x0}, y = {y0}"
+        checks.assert_close(out.val, build(x0, y0), what=f"value of {name}", where=where, hint=hint)
+        checks.assert_close(out.dot, expected[k], what=f"tangent (dot) of {name} seeded along {along}, d/d{along}",
+                            where=where, hint=hint)
 
 
 def call(name, z):
@@ -1552,10 +1931,23 @@ def call(name, z):
     return getattr(z, name)() if isinstance(z, Dual) else getattr(np, name)(z)
 
 
+# One check per operation, each named: the first one that fails tells you which method to look at.
+check_dual("3 * x", lambda x: 3 * x, [0.7], hint="3 * x calls x.__rmul__(3); a plain number is a constant, dot 0.")
+check_dual("x * 3", lambda x: x * 3, [0.7], hint="Dual.lift(3) is the constant (3, 0).")
+check_dual("-x", lambda x: -x, [0.7, -1.5], hint="Negate both the value and the tangent.")
+check_dual("x - 3", lambda x: x - 3, [0.7])
+check_dual("3 - x", lambda x: 3 - x, [0.7, -1.2], hint="3 - x calls x.__rsub__(3): it is 3 - x, not x - 3.")
 check_dual("x * x", lambda x: x * x, [0.7, -1.5], hint="The product rule: (ab)' = a'b + ab'.")
-check_dual("2 - x", lambda x: 2 - x, [0.7], hint="2 - x calls x.__rsub__(2).")
-check_dual("2 / x", lambda x: 2 / x, [0.7, -1.5])
-check_dual("x ** 3 - 2 ** x", lambda x: x**3 - 2**x, [0.7, -1.5])
+check_dual_pair("x * y", lambda x, y: x * y, (0.7, -1.6), hint="The product rule: (ab)' = a'b + ab'.")
+check_dual_pair("x / y", lambda x, y: x / y, (0.7, -1.6), hint="The quotient rule: (a/b)' = (a'b - ab')/b².")
+check_dual("2 / x", lambda x: 2 / x, [0.7, -1.5], hint="2 / x calls x.__rtruediv__(2): it is 2 / x, not x / 2.")
+check_dual("x ** 3", lambda x: x**3, [0.7, -1.5], hint="A constant exponent: (x^c)' = c x^(c-1); the base may be negative.")
+check_dual("2 ** x", lambda x: 2**x, [0.7, -1.2], hint="2 ** x calls x.__rpow__(2): (2^x)' = 2^x ln 2.")
+check_dual("x ** x", lambda x: x**x, [0.7, 1.6], hint="A Dual exponent: d(a^b) = b a^(b-1) da + a^b ln(a) db.")
+check_dual_pair("x ** y", lambda x, y: x**y, (1.7, -0.6), hint="d(a^b) = b a^(b-1) da + a^b ln(a) db.")
+check_dual("exp(x)", lambda x: call("exp", x), [0.7, -1.2], hint="(e^x)' = e^x.")
+check_dual("log(x)", lambda x: call("log", x), [0.7, 2.5], hint="(ln x)' = 1/x.")
+check_dual("tanh(x)", lambda x: call("tanh", x), [0.7, -1.2], hint="(tanh x)' = 1 - tanh(x)².")
 check_dual("sin(x)", lambda x: call("sin", x), [0.7, 2.5], hint="(sin x)' = cos x.")
 check_dual("sin(x) e^x / (1 + x^2) + tanh(x) + log(x)",
            lambda x: call("sin", x) * call("exp", x) / (1 + x**2) + call("tanh", x) + call("log", x), [0.7, 2.5])
@@ -1572,16 +1964,26 @@ checks.assert_close(y, F(x_point), what="value y of jvp(F, x, v)")
 checks.assert_close(dy, numdiff.jacobian(lambda x: np.array(F(x)), x_point) @ direction,
                     what="directional derivative dy of jvp(F, x, v)", where=f"at x = {x_point}, v = {direction}",
                     hint="Seed each input i with Dual(x[i], v[i]).")
+for name, value in [("y", y), ("dy", dy)]:
+    assert np.shape(value) == (2,) and np.asarray(value).dtype.kind == "f", (
+        f"jvp(F, x, v) returned {name} = {value!r}: for an f that returns a list of m Duals, jvp returns two NumPy "
+        f"arrays of floats of shape (m,), here (2,).")
 y, dy = jvp(lambda x: x[0] * x[1], x_point, direction)
-assert np.shape(y) == () and np.shape(dy) == (), "For an f that returns one Dual, jvp returns two arrays of shape ()."
+for name, value in [("y", y), ("dy", dy)]:
+    assert not isinstance(value, Dual) and np.shape(value) == () and isinstance(float(value), float), (
+        f"jvp(lambda x: x[0] * x[1], x, v) returned {name} = {value!r}: for an f that returns one Dual, jvp returns "
+        "two floats (shape ()), not a Dual or a list.")
+checks.assert_close(dy, x_point[1] * direction[0] + x_point[0] * direction[1], what="dy of jvp(x0 * x1, x, v)",
+                    where=f"at x = {x_point}, v = {direction}", hint="The product rule along v: ẋ0 x1 + x0 ẋ1.")
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
 import textwrap
 
 import numpy as np
+import sympy as sp
 
-from calcml import expressions, numdiff, probes
+from calcml import checks, expressions, numdiff, probes
 from calcml import program_probes as _pp
 
 _SINGLE_OPS = ["sin", "rsub", "rdiv", "rpow", "div", "pow_c", "tanh", "log", "exp", "pow"]
@@ -1594,7 +1996,27 @@ def _inputs(rng):
             for p in _pp.random_programs(rng, expressions.DUAL, [(2, 6), (3, 12), (4, 20)])]
     powers = rng.uniform([0.3, -2.5], [4.0, 2.5], size=(4, 2)).tolist()
     directions = [[1.0, 0.0], [0.0, 1.0], rng.normal(size=2).tolist()]
-    return {"programs": programs, "many": many, "powers": powers, "directions": directions}
+    # each operation alone, at a random point (x, y), with a constant c (an int for x ** c); `exact` points are
+    # where a finite difference is visibly inexact but dual numbers are exact to rounding
+    sign = float(rng.choice([-1.0, 1.0]))
+    ops = [{"name": name, "x": float(x), "y": float(rng.uniform(0.6, 2.0) * rng.choice([-1, 1])), "c": c}
+           for name, x, c in [
+               ("c * x", rng.uniform(-2, 2), float(np.round(rng.uniform(1.5, 4), 2))),
+               ("x * c", rng.uniform(-2, 2), float(np.round(rng.uniform(1.5, 4), 2))),
+               ("-x", rng.uniform(-2, 2), 0.0),
+               ("x - c", rng.uniform(-2, 2), float(np.round(rng.uniform(1.5, 4), 2))),
+               ("c - x", rng.uniform(-2, 2), float(np.round(rng.uniform(1.5, 4), 2))),
+               ("x * y", rng.uniform(-2, 2), 0.0), ("x / y", rng.uniform(-2, 2), 0.0),
+               ("c / x", sign * rng.uniform(0.6, 2), float(np.round(rng.uniform(1.5, 4), 2))),
+               ("x ** c", -sign * rng.uniform(0.6, 2), int(rng.choice([2, 3, -1, -2]))),
+               ("c ** x", rng.uniform(-2, 2), float(np.round(rng.uniform(1.5, 3), 2))),
+               ("x ** x", rng.uniform(0.4, 2.5), 0.0), ("x ** y", rng.uniform(0.4, 2.5), 0.0),
+               ("exp(x)", rng.uniform(-2, 2), 0.0), ("log(x)", rng.uniform(0.3, 4), 0.0),
+               ("tanh(x)", rng.uniform(-2, 2), 0.0), ("sin(x)", rng.uniform(-3, 3), 0.0)]]
+    exact = [{"name": "exp(x)", "x": float(rng.uniform(18, 25))}, {"name": "log(x)", "x": float(rng.uniform(0.01, 0.03))},
+             {"name": "tanh(x)", "x": float(rng.uniform(3.5, 4.5))}, {"name": "sin(x)", "x": float(rng.uniform(40, 60))}]
+    return {"programs": programs, "many": many, "powers": powers, "directions": directions, "ops": ops,
+            "exact": exact}
 
 
 _DRIVER = _pp.DRIVER + textwrap.dedent("""
@@ -1616,12 +2038,95 @@ _DRIVER = _pp.DRIVER + textwrap.dedent("""
             y, d = jvp(lambda z: z[0] ** z[1], [base, exponent], v)
             row.append({"y": y, "d": d})
         result["powers"].append(row)
+    BUILD = {"c * x": lambda x, y, c: c * x, "x * c": lambda x, y, c: x * c, "-x": lambda x, y, c: -x,
+             "x - c": lambda x, y, c: x - c, "c - x": lambda x, y, c: c - x, "x * y": lambda x, y, c: x * y,
+             "x / y": lambda x, y, c: x / y, "c / x": lambda x, y, c: c / x, "x ** c": lambda x, y, c: x ** c,
+             "c ** x": lambda x, y, c: c ** x, "x ** x": lambda x, y, c: x ** x, "x ** y": lambda x, y, c: x ** y,
+             "exp(x)": lambda x, y, c: x.exp(), "log(x)": lambda x, y, c: x.log(),
+             "tanh(x)": lambda x, y, c: x.tanh(), "sin(x)": lambda x, y, c: x.sin()}
+
+    def shape_of(value):
+        return "Dual" if isinstance(value, Dual) else [int(n) for n in np.shape(value)]
+
+    result["ops"] = []
+    for case in inputs["ops"]:
+        build, x, y, c = BUILD[case["name"]], case["x"], case["y"], case["c"]
+        try:
+            along_x = build(Dual(x, 1.0), Dual(y, 0.0), c)
+            along_y = build(Dual(x, 0.0), Dual(y, 1.0), c)
+            result["ops"].append({"val": along_x.val, "dx": along_x.dot, "dy": along_y.dot})
+        except Exception as error:
+            result["ops"].append({"error": f"{type(error).__name__}: {error}"})
+    result["exact"] = []
+    for case in inputs["exact"]:
+        build = BUILD[case["name"]]
+        y, dy = jvp(lambda z, build=build: build(z[0], None, 0.0), [case["x"]], [1.0])
+        result["exact"].append({"dot": build(Dual(case["x"], 1.0), None, 0.0).dot, "jvp": dy,
+                                "shapes": [shape_of(y), shape_of(dy)]})
+    y, dy = jvp(lambda z: [z[0] * z[1], z[0].sin()], [0.5, 1.5], [1.0, -1.0])
+    result["many_shapes"] = [shape_of(y), shape_of(dy)]
 """)
+
+
+_T, _S = sp.symbols("x y")
+_EXPRESSIONS = {"c * x": lambda c: c * _T, "x * c": lambda c: _T * c, "-x": lambda c: -_T, "x - c": lambda c: _T - c,
+                "c - x": lambda c: c - _T, "x * y": lambda c: _T * _S, "x / y": lambda c: _T / _S,
+                "c / x": lambda c: c / _T, "x ** c": lambda c: _T**c, "c ** x": lambda c: c**_T,
+                "x ** x": lambda c: _T**_T, "x ** y": lambda c: _T**_S, "exp(x)": lambda c: sp.exp(_T),
+                "log(x)": lambda c: sp.log(_T), "tanh(x)": lambda c: sp.tanh(_T), "sin(x)": lambda c: sp.sin(_T)}
+_HINTS = {"c * x": "c * x calls x.__rmul__(c), and the product rule with the constant (c, 0) gives (cx)' = c ẋ.",
+          "-x": "Negate the value and the tangent.", "c - x": "c - x calls x.__rsub__(c): it is c - x, not x - c.",
+          "x * y": "The product rule: (ab)' = a'b + ab'.", "x / y": "The quotient rule: (a/b)' = (a'b - ab')/b².",
+          "c / x": "c / x calls x.__rtruediv__(c): it is c / x, not x / c.",
+          "x ** c": "A constant exponent: (x^c)' = c x^(c-1), with no log: the base may be negative.",
+          "c ** x": "(c^x)' = c^x ln c.", "x ** x": "A Dual exponent: d(a^b) = b a^(b-1) da + a^b ln(a) db.",
+          "x ** y": "A Dual exponent: d(a^b) = b a^(b-1) da + a^b ln(a) db.", "exp(x)": "(e^x)' = e^x.",
+          "log(x)": "(ln x)' = 1/x.", "tanh(x)": "(tanh x)' = 1 - tanh(x)².", "sin(x)": "(sin x)' = cos x."}
+
+
+def _exact(name, c, x, y, wrt=None):
+    """The value (wrt None) or a partial derivative of the operation, by sympy, to 30 digits."""
+    expr = _EXPRESSIONS[name](sp.Integer(c) if type(c) is int else sp.Float(c, 30))
+    expr = expr if wrt is None else sp.diff(expr, wrt)
+    return float(expr.subs({_T: sp.Float(x, 30), _S: sp.Float(y, 30)}).evalf(30))
 
 
 def _verify(inputs, result):
     probes.require(isinstance(result, dict), "Dual gave no results.")
+    ops = result.get("ops")
+    probes.require(isinstance(ops, list) and len(ops) == len(inputs["ops"]), "the operations of Dual gave no results.")
+    for case, got in zip(inputs["ops"], ops, strict=True):
+        name, x, y, c = case["name"], case["x"], case["y"], case["c"]
+        shown = name.replace("c", f"{c:g}")
+        where = f"at x = {x:.4g}" + (f", y = {y:.4g}" if "y" in name else "")
+        probes.require(isinstance(got, dict), f"{shown} gave no result {where}.")
+        if got.get("error"):
+            raise checks.CheckFailure(f"Your Dual raised {got['error']} on {shown} {where}. {_HINTS.get(name, '')}")
+        hint = _HINTS.get(name, "")
+        probes.close(got.get("val"), _exact(name, c, x, y), what=f"value of {shown}", where=where, hint=hint)
+        probes.close(got.get("dx"), _exact(name, c, x, y, _T), what=f"tangent (dot) of {shown} seeded along x",
+                     where=where, hint=hint)
+        probes.close(got.get("dy"), _exact(name, c, x, y, _S), what=f"tangent (dot) of {shown} seeded along y",
+                     where=where, hint=hint + " An input seeded with tangent 0 must not move the result.")
+    exact = result.get("exact")
+    probes.require(isinstance(exact, list) and len(exact) == len(inputs["exact"]), "the functions of Dual gave no "
+                                                                                  "results.")
+    for case, got in zip(inputs["exact"], exact, strict=True):
+        name, x = case["name"], case["x"]
+        probes.require(isinstance(got, dict), f"{name} gave no result.")
+        probes.require(got.get("shapes") == [[], []], f"jvp of {name} returned values of shapes {got.get('shapes')}: "
+                                                      "for an f that returns one Dual, jvp returns two floats "
+                                                      "(shape ()), not a Dual or a list.")
+        want = _exact(name, 0.0, x, 0.0, _T)
+        for key, what in [("dot", f"tangent (dot) of {name}"), ("jvp", f"dy of jvp of {name}")]:
+            probes.close(got.get(key), want, what=what, where=f"at x = {x:.6g}, to 12 digits", rtol=1e-12,
+                         hint=f"{_HINTS[name]} Dual numbers carry f'(a)·ȧ by its formula, exact up to rounding "
+                              "(about 1e-16); an error of 1e-11 to 1e-5 is the mark of a finite difference.")
+    probes.require(result.get("many_shapes") == [[2], [2]],
+                   f"jvp of an f that returns a list of 2 Duals returned values of shapes {result.get('many_shapes')}: "
+                   "it returns two NumPy arrays of shape (m,), here (2,).")
     _pp.check_gradients(inputs["programs"], result.get("programs"), what="gradient by forward mode",
+                        name="tangent of the output seeded along v{i}",
                         hint="Each operation of Dual carries the derivative along: the product rule, the quotient "
                              "rule, the chain rule.")
     many = result.get("many")
@@ -1629,11 +2134,13 @@ def _verify(inputs, result):
     for case, got in zip(inputs["many"], many, strict=True):
         program, v = _pp.from_json(case["program"]), np.array(case["v"])
         where = f"for the program {program}"
-        probes.close(got.get("y"), program.run_float(np.array(program.x), every=True), what="values y of jvp",
-                     where=where)
+        names = [f"the entry for v{program.n_inputs + k}" for k in range(len(program.steps))]
+        _pp.close_named(got.get("y"), program.run_float(np.array(program.x), every=True), names,
+                        what="values y of jvp", where=where)
         jac = numdiff.jacobian(lambda x, p=program: p.run_float(x, every=True), np.array(program.x))
-        probes.close(got.get("dy"), jac @ v, what="directional derivatives dy of jvp", where=where,
-                     hint="Seed each input i with Dual(x[i], v[i]).")
+        _pp.close_named(got.get("dy"), jac @ v, names, what="directional derivatives dy of jvp",
+                        where=f"{where}, along v = {np.round(v, 4).tolist()}",
+                        hint="Seed each input i with Dual(x[i], v[i]).")
     powers = result.get("powers")
     probes.require(isinstance(powers, list) and len(powers) == len(inputs["powers"]), "jvp of a ** b gave no results.")
     for (a, b), row in zip(inputs["powers"], powers, strict=True):
@@ -1671,6 +2178,58 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 #     out = f([Dual(xi, vi) for xi, vi in zip(x, v, strict=True)])
 # ### WITH
 #     out = f([Dual(xi, 1.0) for xi in x])
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-dual-solution" mistake="The tangents of exp, log, tanh and sin by a finite difference (numdiff.derivative) instead of their derivative formulas: close, but not exact."
+# ### REPLACE
+#         val = math.exp(self.val)
+#         return Dual(val, val * self.dot)
+# ### WITH
+#         from calcml import numdiff
+#         return Dual(math.exp(self.val), numdiff.derivative(np.exp, self.val) * self.dot)
+# ### END
+# ### REPLACE
+#         return Dual(math.log(self.val), self.dot / self.val)
+# ### WITH
+#         from calcml import numdiff
+#         return Dual(math.log(self.val), numdiff.derivative(np.log, self.val) * self.dot)
+# ### END
+# ### REPLACE
+#         val = math.tanh(self.val)
+#         return Dual(val, (1.0 - val**2) * self.dot)
+# ### WITH
+#         from calcml import numdiff
+#         return Dual(math.tanh(self.val), numdiff.derivative(np.tanh, self.val) * self.dot)
+# ### END
+# ### REPLACE
+#         return Dual(math.sin(self.val), math.cos(self.val) * self.dot)
+# ### WITH
+#         from calcml import numdiff
+#         return Dual(math.sin(self.val), numdiff.derivative(np.sin, self.val) * self.dot)
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-dual-solution" mistake="jvp by a central difference of f along v (h = 1e-6) on constant Duals, instead of one pass with the tangents seeded by v."
+# ### REPLACE
+#     out = f([Dual(xi, vi) for xi, vi in zip(x, v, strict=True)])
+#     outs = [out] if isinstance(out, Dual) else list(out)
+#     y, dy = np.array([o.val for o in outs]), np.array([o.dot for o in outs])
+# ### WITH
+#     h = 1e-6
+#     def values(t):
+#         out = f([Dual(xi + t * vi) for xi, vi in zip(x, v, strict=True)])
+#         return np.array([o.val for o in ([out] if isinstance(out, Dual) else list(out))])
+#     out = f([Dual(xi) for xi in x])
+#     y, dy = values(0.0), (values(h) - values(-h)) / (2 * h)
+# ### END
+
+
+# %% [raw] wrong_answer="05_autograd-dual-solution" mistake="A Dual exponent without its ln term: d(a^b) taken as b a^(b-1) da only, as for a constant exponent."
+# ### REPLACE
+#             return Dual(val, other.val * self.val ** (other.val - 1) * self.dot + val * math.log(self.val) * other.dot)
+# ### WITH
+#             return Dual(val, other.val * self.val ** (other.val - 1) * self.dot)
 # ### END
 
 
@@ -1785,11 +2344,12 @@ print(f"n = {sizes[-1]} inputs: forward mode takes {ratio:.0f}x as long as rever
 #   (`+=`), and the nodes are visited in **reverse topological order**.
 # - Build `Value`, a reverse-mode engine with one backward closure per operation and an iterative
 #   topological sort, in under 200 lines: it survives graphs 10,000 operations deep, reflected operators,
-#   powers of negative bases and a sigmoid at ±800.
+#   powers of negative bases and a sigmoid and a softplus at ±800, and it runs every node's own closure,
+#   once, even for a node built by hand with an operation it has never seen.
 # - Train a multilayer perceptron with it: the same 67 partial derivatives as section 1, for one backward
 #   pass instead of 268 loss evaluations, checked against finite differences parameter by parameter.
-# - Carry derivatives forward with dual numbers, $a + \dot a\,\varepsilon$ with $\varepsilon^2 = 0$, to get
-#   a JVP in one pass, and choose the mode by counting: forward mode needs one pass per input direction,
+# - Carry derivatives forward with dual numbers, pairs $(a, \dot a)$ of a value and its tangent whose
+#   arithmetic is the sum, product and chain rules, to get a JVP in one pass, exact up to rounding, and choose the mode by counting: forward mode needs one pass per input direction,
 #   reverse mode one per output, and a loss has one output.
 # - Test an engine against finite differences on random expressions with reuse and depth, where its bugs
 #   hide (an `=` for a `+=`, swapped operands in a reflected operator, a recursive sort).

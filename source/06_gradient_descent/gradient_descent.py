@@ -21,16 +21,19 @@
 #
 # - implement gradient descent and heavy-ball momentum, returning whole trajectories;
 # - explain the error recursion $e_{k+1} = (I - \eta A) e_k$ and why each eigen-direction of the Hessian
-#   contracts by its own factor $|1 - \eta\lambda_i|$;
-# - predict divergence from the threshold $\eta < 2/\lambda_{\max}$, and read the condition number
-#   $\kappa = \lambda_{\max}/\lambda_{\min}$ off a zig-zagging trajectory;
+#   contracts by its own factor $|1 - \eta\lambda_i|$, and count the steps to a given tolerance;
+# - predict divergence from the threshold $\eta < 2/\lambda_{\max}$, also when the curvature comes from data,
+#   and read the condition number $\kappa = \lambda_{\max}/\lambda_{\min}$ off a zig-zagging trajectory;
 # - derive the best fixed step $\eta^\star = 2/(\lambda_{\min} + \lambda_{\max})$ and its rate
-#   $(\kappa - 1)/(\kappa + 1)$, and momentum's stability bound $\eta\lambda < 2 + 2\beta$ and tuned asymptotic
-#   rate $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$, and see why momentum's error can first grow;
+#   $(\kappa - 1)/(\kappa + 1)$, and apply it near the minimum of a function that is not a quadratic;
+# - derive momentum's stability bound $\eta\lambda < 2 + 2\beta$, its asymptotic rate for any settings and the
+#   tuned rate $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$, and see why momentum's error can first grow;
 # - explain why plain gradient descent crawls along Rosenbrock's banana-shaped valley.
 #
 # You need the gradient of a quadratic form (unit 2) and the eigenvalues and eigenvectors of a symmetric matrix
-# (section 2 recalls what is used).
+# (section 2 recalls what is used). The symbols follow [the course's notation](../../course/notation.md):
+# $\eta$ the learning rate, $\beta$ the momentum, $\lambda_i$ eigenvalues, $k$ the step counter, and $L$ only
+# ever a loss.
 
 # %%
 import matplotlib.pyplot as plt
@@ -192,32 +195,33 @@ plt.show()
 # %% [markdown]
 # ## 5 · The condition number, zig-zags, and the best fixed step
 #
-# Call the extreme eigenvalues $\mu = \lambda_{\min}$ and $L = \lambda_{\max}$. After $k$ steps the error has
+# Let $\lambda_{\min}$ and $\lambda_{\max}$ be the extreme eigenvalues. After $k$ steps the error has
 # shrunk at least by the worst factor to the power $k$,
 #
-# $$ \|e_k\| \le \rho(\eta)^k \|e_0\|, \qquad \rho(\eta) = \max_i |1 - \eta\lambda_i| = \max\bigl(|1 - \eta\mu|,\ |1 - \eta L|\bigr), $$
+# $$ \|e_k\| \le \rho(\eta)^k \|e_0\|, \qquad \rho(\eta) = \max_i |1 - \eta\lambda_i| = \max\bigl(|1 - \eta\lambda_{\min}|,\ |1 - \eta\lambda_{\max}|\bigr), $$
 #
 # because $1 - \eta\lambda$ is linear in $\lambda$, so its extremes sit at the ends of the spectrum. As
-# $\eta$ grows, $|1 - \eta\mu|$ falls and, past $1/L$, $|1 - \eta L|$ rises: the best step balances them with
-# opposite signs, $1 - \eta\mu = \eta L - 1$:
+# $\eta$ grows, $|1 - \eta\lambda_{\min}|$ falls and, past $1/\lambda_{\max}$, $|1 - \eta\lambda_{\max}|$ rises: the best
+# step balances them with opposite signs, $1 - \eta\lambda_{\min} = \eta\lambda_{\max} - 1$:
 #
-# $$ \eta^\star = \frac{2}{\mu + L}, \qquad \rho(\eta^\star) = 1 - \frac{2\mu}{\mu + L} = \frac{L - \mu}{L + \mu} = \frac{\kappa - 1}{\kappa + 1}, \qquad \kappa = \frac{L}{\mu} . $$
+# $$ \eta^\star = \frac{2}{\lambda_{\min} + \lambda_{\max}}, \qquad \rho(\eta^\star) = 1 - \frac{2\lambda_{\min}}{\lambda_{\min} + \lambda_{\max}} = \frac{\lambda_{\max} - \lambda_{\min}}{\lambda_{\max} + \lambda_{\min}} = \frac{\kappa - 1}{\kappa + 1}, \qquad \kappa = \frac{\lambda_{\max}}{\lambda_{\min}} . $$
 #
 # The **condition number** $\kappa$ is all that matters. Since $\ln\frac{\kappa-1}{\kappa+1} \approx -2/\kappa$
 # for large $\kappa$, gaining one decimal digit of accuracy takes about $\frac{\ln 10}{2}\,\kappa \approx 1.15\,\kappa$
 # steps even with the best fixed step: a problem with $\kappa = 1000$ needs over a thousand steps per digit.
 
 # %%
-mu, L = 0.1, 1.0
+lam_min, lam_max = 0.1, 1.0
 etas = np.linspace(0.0, 2.2, 441)
-ax = plots.new_axes("learning rate η", "contraction per step ρ(η)", "The V of ρ(η) for κ = 10 (μ = 0.1, L = 1)",
+ax = plots.new_axes("learning rate η", "contraction per step ρ(η)", "The V of ρ(η) for κ = 10 (λ_min = 0.1, λ_max = 1)",
                    figsize=(9.5, 4.0))
-ax.plot(etas, np.abs(1 - etas * mu), ":", color=plots.COLORS["sky_blue"], label="|1 − ημ|  (flat direction)")
-ax.plot(etas, np.abs(1 - etas * L), ":", color=plots.COLORS["orange"], label="|1 − ηL|  (steep direction)")
-ax.plot(etas, np.maximum(np.abs(1 - etas * mu), np.abs(1 - etas * L)), color=plots.COLORS["blue"], lw=2.5,
+ax.plot(etas, np.abs(1 - etas * lam_min), ":", color=plots.COLORS["sky_blue"], label="|1 − ηλ_min|  (flat direction)")
+ax.plot(etas, np.abs(1 - etas * lam_max), ":", color=plots.COLORS["orange"], label="|1 − ηλ_max|  (steep direction)")
+ax.plot(etas, np.maximum(np.abs(1 - etas * lam_min), np.abs(1 - etas * lam_max)), color=plots.COLORS["blue"], lw=2.5,
         label="ρ(η), the worst of the two")
-ax.axvline(2 / (mu + L), color=plots.COLORS["bluish_green"], ls="--", label="η* = 2/(μ + L): ρ = (κ−1)/(κ+1)")
-ax.axvline(2 / L, color=plots.COLORS["vermillion"], ls="--", label="2/L: divergence beyond")
+ax.axvline(2 / (lam_min + lam_max), color=plots.COLORS["bluish_green"], ls="--",
+           label="η* = 2/(λ_min + λ_max): ρ = (κ−1)/(κ+1)")
+ax.axvline(2 / lam_max, color=plots.COLORS["vermillion"], ls="--", label="2/λ_max: divergence beyond")
 ax.axhline(1.0, color=plots.COLORS["black"], lw=0.8)
 ax.set_ylim(0, 1.3)
 ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
@@ -227,7 +231,7 @@ plt.show()
 # What does a large $\kappa$ look like? The level sets of $f$ are ellipses whose axes have lengths
 # proportional to $1/\sqrt{\lambda_i}$, so $\kappa = 100$ is a valley ten times longer than it is wide. The
 # gradient points across the valley, not along it: at $\eta^\star$ the steep component is multiplied by
-# $1 - \eta^\star L = -\frac{\kappa - 1}{\kappa + 1} \approx -1$ (it flips sides every step) while the flat one
+# $1 - \eta^\star \lambda_{\max} = -\frac{\kappa - 1}{\kappa + 1} \approx -1$ (it flips sides every step) while the flat one
 # creeps by the factor $+\frac{\kappa - 1}{\kappa + 1} \approx 1$. The result is the famous **zig-zag**:
 
 # %%
@@ -307,12 +311,12 @@ plt.show()
 # negative, the two roots are complex conjugates, and their modulus is fixed by their product:
 # $|z|^2 = \beta$. So *every* eigen-direction with $(1 - \sqrt\beta)^2 \le \eta\lambda \le (1 + \sqrt\beta)^2$
 # has spectral radius exactly $\sqrt\beta$, whatever its $\lambda$ (on the two edges the discriminant is zero and
-# the root $\pm\sqrt\beta$ is double). Fit the whole spectrum $[\mu, L]$ into that window, tightly:
+# the root $\pm\sqrt\beta$ is double). Fit the whole spectrum $[\lambda_{\min}, \lambda_{\max}]$ into that window, tightly:
 #
-# $$ \eta\mu = (1 - \sqrt\beta)^2, \quad \eta L = (1 + \sqrt\beta)^2
+# $$ \eta\lambda_{\min} = (1 - \sqrt\beta)^2, \quad \eta\lambda_{\max} = (1 + \sqrt\beta)^2
 # \quad\Longrightarrow\quad \sqrt\kappa = \frac{1 + \sqrt\beta}{1 - \sqrt\beta}
 # \quad\Longrightarrow\quad \sqrt\beta = \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}, \qquad
-# \eta = \frac{(1 + \sqrt\beta)^2}{L} = \frac{4}{(\sqrt L + \sqrt\mu)^2} . $$
+# \eta = \frac{(1 + \sqrt\beta)^2}{\lambda_{\max}} = \frac{4}{(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2} . $$
 #
 # With these settings the asymptotic rate is $\dfrac{\sqrt\kappa - 1}{\sqrt\kappa + 1}$ instead of
 # $\dfrac{\kappa - 1}{\kappa + 1}$: the number of steps grows like $\sqrt\kappa$, not $\kappa$. For
@@ -335,7 +339,7 @@ plt.show()
 # its spectral radius says; and on the edges of the window, where the root $z = \pm\sqrt\beta$ is double, the
 # recurrence is solved by $c_k = (a + bk)\,z^k$: the factor $k$ grows before $|z|^k$ wins. Take $\kappa = 100$
 # ($\sqrt\beta = 9/11$) and start from rest with the error along the stiff eigenvector, where
-# $\eta L = (1 + \sqrt\beta)^2 \approx 3.3$. The first step is a plain gradient step, far past gradient descent's
+# $\eta\lambda_{\max} = (1 + \sqrt\beta)^2 \approx 3.3$. The first step is a plain gradient step, far past gradient descent's
 # limit of 2, and then $|c_k| = \bigl(1 + (1 + \sqrt\beta)\,k\bigr)\,\beta^{k/2}$ climbs to **3.7 times** its
 # start at step 4, and drops back below it only at step 18.
 #
@@ -420,10 +424,12 @@ plt.show()
 #
 # ## Exercises
 #
-# The exercises build the two optimisers and the formulas that tune them. Exercises 2, 3 and 5 take the
-# matrix $A$ of $f(x) = \frac12 x^\top A x - b^\top x$, which **need not be symmetric**: as section 1
-# showed, what gradient descent sees is the Hessian $H = \frac12(A + A^\top)$. `np.linalg.eigvalsh(H)` returns
-# its (real) eigenvalues in ascending order. Each test cell grades its own exercise only.
+# The exercises build the two optimisers and predict what they do from the curvature. The curvature is not
+# always handed to you as a symmetric matrix: Exercise 2 finds it in a data matrix, Exercise 3 in a function
+# that is not a quadratic, and Exercise 6 takes the matrix $A$ of $f(x) = \frac12 x^\top A x - b^\top x$, which
+# **need not be symmetric**: as section 1 showed, what the optimisers see is the Hessian
+# $H = \frac12(A + A^\top)$. `np.linalg.eigvalsh(H)` returns its (real) eigenvalues in ascending order. Each
+# test cell grades its own exercise only.
 #
 # ### Exercise 1 · Gradient descent, as a trajectory (2 points)
 #
@@ -605,225 +611,454 @@ def gradient_descent(grad, x0, lr, steps):
 
 
 # %% [markdown]
-# ### Exercise 2 · The divergence threshold (1 point)
+# ### Exercise 2 · The divergence threshold of least squares (1 point)
 #
-# Write `divergence_threshold(A)`, the learning rate $2/\lambda_{\max}$ beyond which gradient descent on
-# $f(x) = \frac12 x^\top A x - b^\top x$ diverges (section 4). Remember that the Hessian is the symmetric part
-# of $A$.
+# Section 4 found the threshold for a quadratic written with its matrix $A$. The loss of a linear model
+# trained by least squares is a quadratic too, but its curvature comes from the data: with the $N$ examples
+# $\mathbf x_i$ as the rows of a matrix $X$ of shape $(N, n)$ and targets $y_i$,
+#
+# $$ L(\mathbf w) = \frac1N \sum_{i=1}^{N} \bigl(\mathbf x_i^\top \mathbf w - y_i\bigr)^2 = \frac1N \lVert X\mathbf w - \mathbf y\rVert^2 . $$
+#
+# Write `divergence_threshold(X)`, the learning rate $\eta$ above which gradient descent on $L$ diverges.
+# Bring $L$ to the form $\frac12 \mathbf w^\top A \mathbf w - \mathbf b^\top \mathbf w + c$ first: which
+# matrix plays the role of $A$, and do the targets matter?
 
 # %% nbgrader={"grade": false, "grade_id": "06_gradient_descent-divergence_threshold-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def divergence_threshold(A):
-    """The largest stable learning rate 2 / λ_max(H) of gradient descent on f(x) = ½ xᵀAx − bᵀx.
+def divergence_threshold(X):
+    """The learning rate above which gradient descent on the mean squared error of a linear model diverges.
+
+    The loss is L(w) = (1/N) Σᵢ (X[i] · w − y[i])², for any targets y.
 
     Args:
-        A: An (n, n) float array, n ≥ 1, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2,
-            the Hessian of f, is positive definite.
+        X: The data, a float array of shape (N, n), N ≥ 1, one example per row, with at least one nonzero
+            entry (XᵀX may be singular).
 
     Returns:
-        The float 2 / λ_max, with λ_max the largest eigenvalue of H.
+        A float η̂: for every 0 < η < η̂ the error of gradient descent on L never grows, from any start; for
+        η > η̂ it grows without bound from almost every start.
     """
     ### BEGIN SOLUTION
-    A = np.asarray(A, dtype=float)
-    return float(2.0 / np.linalg.eigvalsh(0.5 * (A + A.T))[-1])
+    X = np.asarray(X, dtype=float)
+    hessian = 2.0 / X.shape[0] * X.T @ X  # L = ½ wᵀ (2XᵀX/N) w − (2Xᵀy/N)ᵀ w + ‖y‖²/N
+    return float(2.0 / np.linalg.eigvalsh(hessian)[-1])
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "06_gradient_descent-divergence_threshold", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-_sym = "The Hessian of ½xᵀAx is (A + Aᵀ)/2: symmetrise A, then take its largest eigenvalue with np.linalg.eigvalsh."
-checks.assert_close(divergence_threshold(np.diag([1.0, 4.0])), 2 / 4, what="threshold", where="for A = diag(1, 4)",
-                    hint="The steepest direction (λ = 4) decides: η < 2/λ_max.")
-checks.assert_close(divergence_threshold(np.array([[2.0, 1.0], [1.0, 2.0]])), 2 / 3, what="threshold",
-                    where="for the worked example A = [[2, 1], [1, 2]] (eigenvalues 1 and 3)")
-checks.assert_close(divergence_threshold(np.array([[2.0, 2.0], [0.0, 2.0]])), 2 / 3, what="threshold",
-                    where="for the non-symmetric A = [[2, 2], [0, 2]], whose symmetric part is [[2, 1], [1, 2]]",
-                    hint=_sym)
+# One weight, X a column of ones: L(w) = mean of (w − yᵢ)², whose second derivative is 2, so η < 2/2 = 1.
+checks.assert_close(divergence_threshold(np.ones((4, 1))), 1.0, what="threshold", where="for X = four rows of [1]",
+                    hint="With X a column of ones, L(w) is the mean of (w − yᵢ)²: its second derivative is 2.")
+checks.assert_close(divergence_threshold(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])), 1.0, what="threshold",
+                    where="for X = [[1, 0], [0, 1], [1, 1]] (N = 3, XᵀX = [[2, 1], [1, 2]])",
+                    hint="Expand (1/N)‖Xw − y‖² = (1/N)(wᵀXᵀXw − 2yᵀXw + yᵀy) and compare with ½wᵀAw: the Hessian "
+                         "of L is A, with both the 2 and the 1/N in it.")
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
 import numpy as np
 
-from calcml import functions, probes
-
-
-def _matrices(rng, count, low, high, n_min):  # A = H (+ a large skew part on odd trials) and H's eigenvalues
-    lams = (np.exp(rng.uniform(np.log(low), np.log(high), size=int(rng.integers(n_min, 8)))) for _ in range(count))
-    Hs = ((lam, functions.quadratic_with_spectrum(lam, seed=int(rng.integers(0, 2**31))).A) for lam in lams)
-    return [{"A": H + (S - S.T) if t % 2 else H, "lam": lam}
-            for t, (lam, H) in enumerate(Hs) for S in [rng.normal(size=H.shape) * 3]]
+from calcml import probes
 
 
 def _inputs(rng):
-    cases = _matrices(rng, 6, 0.05, 20.0, 1)
-    c = float(rng.uniform(1, 5))
-    cases.append({"A": [[c, 4.0], [-4.0, c]], "lam": [c, c]})
-    d = float(rng.uniform(0.5, 8))
-    cases.append({"A": [[d]], "lam": [d]})
+    cases = []
+    for _ in range(6):
+        N, n = int(rng.integers(1, 40)), int(rng.integers(1, 6))
+        X = rng.normal(size=(N, n)) * np.exp(rng.uniform(-1.0, 1.0, size=n))  # columns of different scales
+        cases.append({"X": X, "y": rng.normal(size=N)})
+    N = int(rng.integers(1, 3))  # a wide X (N < n): XᵀX is singular, some directions have no curvature at all
+    cases.append({"X": rng.normal(size=(N, N + int(rng.integers(1, 4)))), "y": rng.normal(size=N)})
+    N = int(rng.integers(2, 9))
+    cases.append({"X": np.full((N, 1), float(rng.uniform(0.5, 3.0))), "y": rng.normal(size=N)})
     return {"cases": cases}
 
 
 _DRIVER = """
 import numpy as np
-result = [divergence_threshold(np.array(case["A"], dtype=float)) for case in inputs["cases"]]
+result = [divergence_threshold(np.array(case["X"], dtype=float)) for case in inputs["cases"]]
 """
 
-_HINT = "The Hessian of ½xᵀAx is (A + Aᵀ)/2: symmetrise A, then use its eigenvalues (np.linalg.eigvalsh)."
+_HINT = ("Write L(w) = (1/N)‖Xw − y‖² as ½wᵀAw − bᵀw + c: its Hessian A has both the 2 of the square and the 1/N "
+         "of the mean. Then η < 2/λ_max(A).")
+
+
+def _loss(X, y, w):
+    return float(np.mean((X @ w - y) ** 2))
+
+
+def _hessian(X, y):  # exact for a quadratic loss: L(u + v) − L(u) − L(v) + L(0) = uᵀ H v
+    n = X.shape[1]
+    E = np.eye(n)
+    single = [_loss(X, y, E[i]) for i in range(n)]
+    zero = _loss(X, y, np.zeros(n))
+    return np.array([[_loss(X, y, E[i] + E[j]) - single[i] - single[j] + zero for j in range(n)] for i in range(n)])
 
 
 def _verify(inputs, result):
     probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
                    "divergence_threshold gave too few results.")
     for case, got in zip(inputs["cases"], result, strict=True):
-        A, lam = np.array(case["A"]), np.array(case["lam"])
-        probes.close(got, 2 / lam.max(), what="threshold", where=f"for a random {len(lam)}×{len(lam)} A",
-                     hint="η < 2/λ_max: the steepest direction decides. " + _HINT)
+        X, y = np.array(case["X"], dtype=float), np.array(case["y"], dtype=float)
+        H = _hessian(X, y)
+        where = f"for a random X of shape {X.shape}"
+        probes.close(got, 2 / np.linalg.eigvalsh(H)[-1], what="threshold", where=where, hint=_HINT)
         # The independent fact: just below the threshold GD shrinks the error, just above it the error explodes.
-        H = 0.5 * (A + A.T)
-        e0 = np.ones(len(lam))
+        e0 = 1.0 + 0.1 * np.arange(X.shape[1])
         for factor, shrinks in [(0.98, True), (1.02, False)]:
-            e = np.linalg.matrix_power(np.eye(len(lam)) - factor * float(got) * H, 400) @ e0
+            e = np.linalg.matrix_power(np.eye(X.shape[1]) - factor * float(got) * H, 400) @ e0
             probes.require(bool(np.linalg.norm(e) < np.linalg.norm(e0)) == shrinks,
                            f"Gradient descent with η = {factor} × your threshold {float(got):.6g} "
-                           f"{'diverges' if shrinks else 'still converges'}: it is not the edge of stability. "
-                           + _HINT)
+                           f"{'diverges' if shrinks else 'still converges'} {where}: it is not the edge of "
+                           "stability. " + _HINT)
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=777)
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="06_gradient_descent-divergence_threshold-solution" mistake="1/λ_max: the step that kills the steepest direction, not the edge of stability."
-def divergence_threshold(A):
-    A = np.asarray(A, dtype=float)
-    return float(1.0 / np.linalg.eigvalsh(0.5 * (A + A.T))[-1])
+# %% active="py" wrong_answer="06_gradient_descent-divergence_threshold-solution" mistake="The Hessian taken as XᵀX: both the 2 of the square and the 1/N of the mean dropped."
+def divergence_threshold(X):
+    X = np.asarray(X, dtype=float)
+    return float(2.0 / np.linalg.eigvalsh(X.T @ X)[-1])
 
 
-# %% active="py" wrong_answer="06_gradient_descent-divergence_threshold-solution" mistake="2/λ_min: the flattest direction is not the one that blows up."
-def divergence_threshold(A):
-    A = np.asarray(A, dtype=float)
-    return float(2.0 / np.linalg.eigvalsh(0.5 * (A + A.T))[0])
+# %% active="py" wrong_answer="06_gradient_descent-divergence_threshold-solution" mistake="The Hessian taken as XᵀX/N: the factor 2 from differentiating the square lost."
+def divergence_threshold(X):
+    X = np.asarray(X, dtype=float)
+    return float(2.0 / np.linalg.eigvalsh(X.T @ X / X.shape[0])[-1])
 
 
-# %% active="py" wrong_answer="06_gradient_descent-divergence_threshold-solution" mistake="Eigenvalues of A itself, not of its symmetric part (and eigvals is not sorted)."
-def divergence_threshold(A):
-    return float(2.0 / np.max(np.linalg.eigvals(np.asarray(A, dtype=float)).real))
+# %% active="py" wrong_answer="06_gradient_descent-divergence_threshold-solution" mistake="The largest singular value of X used where its square (an eigenvalue of XᵀX) belongs."
+def divergence_threshold(X):
+    X = np.asarray(X, dtype=float)
+    return float(2.0 / (2.0 / X.shape[0] * np.linalg.norm(X, 2)))
+
+
+# %% active="py" wrong_answer="06_gradient_descent-divergence_threshold-solution" mistake="eigvalsh(...)[0], read as the largest eigenvalue: it is the smallest (ascending order)."
+def divergence_threshold(X):
+    X = np.asarray(X, dtype=float)
+    return float(2.0 / np.linalg.eigvalsh(2.0 / X.shape[0] * X.T @ X)[0])
+
+
+# %% active="py" wrong_answer="06_gradient_descent-divergence_threshold-solution" mistake="The Hessian measured with numdiff (a gradient of a gradient) instead of derived from the loss."
+def divergence_threshold(X):
+    X = np.asarray(X, dtype=float)
+    H = numdiff.jacobian(lambda w: numdiff.gradient(lambda v: np.mean((X @ v) ** 2), w), np.zeros(X.shape[1]))
+    return float(2.0 / np.linalg.eigvalsh(0.5 * (H + H.T))[-1])
 
 
 # %% [markdown]
-# ### Exercise 3 · The best fixed step (2 points)
+# ### Exercise 3 · The best fixed step near a minimum (2 points)
 #
-# Write `best_fixed_step(A)`, the step $\eta^\star = 2/(\lambda_{\min} + \lambda_{\max})$ of section 5, which
-# makes the worst contraction factor $\max_i |1 - \eta\lambda_i|$ as small as it can be. (Check: for the
-# worked example it should give $1/2$.)
+# Close to its minimum every smooth function is a quadratic whose Hessian is the Hessian at the minimum
+# (section 1), so section 5's best fixed step applies there too. Write `best_fixed_step(a, b)`: the fixed
+# learning rate with the fastest asymptotic convergence of gradient descent to the minimum of the
+# generalised Rosenbrock function
+#
+# $$ f(x, y) = (a - x)^2 + b\,(y - x^2)^2, \qquad b > 0 $$
+#
+# (section 7 is the case $a = 1$, $b = 100$). Find the minimum and the Hessian there yourself, for any $a$.
 
 # %% nbgrader={"grade": false, "grade_id": "06_gradient_descent-best_fixed_step-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def best_fixed_step(A):
-    """The learning rate 2 / (λ_min + λ_max) that makes gradient descent on ½ xᵀAx − bᵀx contract fastest.
+def best_fixed_step(a, b):
+    """The fixed learning rate with the fastest local convergence of gradient descent to the minimum of
+    f(x, y) = (a − x)² + b (y − x²)².
 
     Args:
-        A: An (n, n) float array, n ≥ 1, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2 (the
-            Hessian of f) is positive definite.
+        a: A float (any sign).
+        b: A float, b > 0.
 
     Returns:
-        The float 2 / (λ_min + λ_max), with λ_min, λ_max the extreme eigenvalues of H (1/λ when n = 1).
+        A float: the learning rate η > 0 that makes the worst contraction factor per step of gradient descent
+        on the quadratic model of f at its minimum as small as possible.
     """
     ### BEGIN SOLUTION
-    A = np.asarray(A, dtype=float)
-    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
+    hessian = np.array([[2 + 8 * b * a**2, -4 * a * b], [-4 * a * b, 2 * b]], dtype=float)  # at (a, a²)
+    lam = np.linalg.eigvalsh(hessian)
     return float(2.0 / (lam[0] + lam[-1]))
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "06_gradient_descent-best_fixed_step", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-_sym = "The Hessian of ½xᵀAx is (A + Aᵀ)/2: symmetrise A, then use its extreme eigenvalues (np.linalg.eigvalsh)."
-checks.assert_close(best_fixed_step(np.array([[2.0, 1.0], [1.0, 2.0]])), 0.5, what="best step",
-                    where="for the worked example A = [[2, 1], [1, 2]]",
-                    hint="There the factors 1 − η and 1 − 3η balance at η = 1/2.")
-checks.assert_close(best_fixed_step(np.diag([1.0, 4.0])), 2 / 5, what="best step", where="for A = diag(1, 4)",
-                    hint="η* balances |1 − ηλ_min| = |1 − ηλ_max| with opposite signs.")
-checks.assert_close(best_fixed_step(np.array([[2.0, 2.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0]])), 0.5,
-                    what="best step", where="for the non-symmetric A = [[2, 2, 0], [0, 2, 0], [0, 0, 1]] "
-                    "(its symmetric part has eigenvalues 1, 1 and 3)", hint=_sym)
+checks.assert_close(best_fixed_step(1.0, 100.0), 2 / (802 + 200), what="best step", where="for a = 1, b = 100",
+                    hint="Section 7's Hessian at (1, 1) is [[802, −400], [−400, 200]]; η* = 2/(λ_min + λ_max).")
+checks.assert_close(best_fixed_step(0.0, 3.0), 2 / (2 + 6), what="best step", where="for a = 0, b = 3",
+                    hint="For a = 0 the minimum is (0, 0), where the Hessian is diag(2, 2b).")
+checks.assert_close(best_fixed_step(2.0, 1.0), 2 / 36, what="best step", where="for a = 2, b = 1",
+                    hint="The minimum is (a, a²), not (1, 1): differentiate f twice for a general a, then evaluate.")
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
 import numpy as np
+import sympy as sp
 
-from calcml import functions, probes
-
-
-def _matrices(rng, count, low, high, n_min):  # A = H (+ a large skew part on odd trials) and H's eigenvalues
-    lams = (np.exp(rng.uniform(np.log(low), np.log(high), size=int(rng.integers(n_min, 8)))) for _ in range(count))
-    Hs = ((lam, functions.quadratic_with_spectrum(lam, seed=int(rng.integers(0, 2**31))).A) for lam in lams)
-    return [{"A": H + (S - S.T) if t % 2 else H, "lam": lam}
-            for t, (lam, H) in enumerate(Hs) for S in [rng.normal(size=H.shape) * 3]]
+from calcml import probes
 
 
 def _inputs(rng):
-    cases = _matrices(rng, 6, 0.05, 20.0, 2)
-    c = float(rng.uniform(0.5, 5))
-    cases.append({"A": (c * np.eye(3)).tolist(), "lam": [c, c, c]})
-    d = float(rng.uniform(0.5, 8))
-    cases.append({"A": [[d]], "lam": [d]})
+    cases = []
+    for t in range(6):  # |a| away from 1, where the minimum (a, a²) differs from section 7's (1, 1)
+        size = float(rng.uniform(0.2, 0.75) if t % 2 else rng.uniform(1.3, 2.5))
+        cases.append({"a": float(rng.choice([-1.0, 1.0])) * size, "b": float(np.exp(rng.uniform(np.log(0.5), np.log(300))))})
+    cases.append({"a": 0.0, "b": float(rng.uniform(0.5, 5.0))})
     return {"cases": cases}
 
 
 _DRIVER = """
-import numpy as np
-result = [best_fixed_step(np.array(case["A"], dtype=float)) for case in inputs["cases"]]
+result = [best_fixed_step(case["a"], case["b"]) for case in inputs["cases"]]
 """
 
-_HINT = "The Hessian of ½xᵀAx is (A + Aᵀ)/2: symmetrise A, then use its eigenvalues (np.linalg.eigvalsh)."
+_HINT = ("The minimum of (a − x)² + b(y − x²)² is (a, a²); the Hessian there is the A of the local quadratic, and "
+         "η* = 2/(λ_min + λ_max) balances |1 − ηλ_min| = |1 − ηλ_max|.")
 
 
 def _verify(inputs, result):
+    x, y, a, b = sp.symbols("x y a b", real=True)
+    f = (a - x) ** 2 + b * (y - x**2) ** 2
+    hessian = sp.lambdify((x, y, a, b), sp.hessian(f, (x, y)), "numpy")
     probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
                    "best_fixed_step gave too few results.")
     for case, got in zip(inputs["cases"], result, strict=True):
-        A, lam = np.array(case["A"]), np.array(case["lam"])
-        probes.close(got, 2 / (lam.min() + lam.max()), what="best step", where=f"for a random {len(lam)}×{len(lam)} A",
-                     hint="η* balances |1 − ηλ_min| = |1 − ηλ_max| with opposite signs. " + _HINT)
-        kappa = lam.max() / lam.min()
+        at = (case["a"], case["a"] ** 2)  # the minimum: f ≥ 0 is 0 there
+        lam = np.linalg.eigvalsh(np.array(hessian(*at, case["a"], case["b"]), dtype=float))
+        where = f"for a = {case['a']:.4g}, b = {case['b']:.4g}"
+        probes.close(got, 2 / (lam[0] + lam[-1]), what="best step", where=where, hint=_HINT)
+        # Independent fact: no step on a fine grid does better in the worst direction.
         mine = float(np.max(np.abs(1 - float(got) * lam)))
-        probes.close(mine, (kappa - 1) / (kappa + 1), what="worst contraction factor of your step",
-                     where=f"for κ = {kappa:.4g}")
-        # Independent facts: no step on a fine grid does better in the worst direction, and measured over 200
-        # steps (the 2-norm of (I − ηH)^200, the worst start) no nearby step shrinks errors more.
-        worst = np.max(np.abs(1 - np.multiply.outer(np.linspace(1e-3, 2, 2000) / lam.max(), lam)), axis=-1)
-        probes.require(bool(mine <= worst.min() + 1e-12), "Another fixed step contracts faster than yours in the "
-                                                          "worst direction; balance the two extreme factors.")
-        H = 0.5 * (A + A.T)
-        shrink = [np.linalg.norm(np.linalg.matrix_power(np.eye(len(lam)) - r * float(got) * H, 200), 2)
-                  for r in (1.0, 0.8, 0.95, 1.05, 1.2)]
-        probes.require(bool(shrink[0] <= min(shrink[1:]) * (1 + 1e-9)),
-                       f"After 200 steps GD with your step shrinks the worst error to {shrink[0]:.3g}×, but a nearby "
-                       f"step reaches {min(shrink[1:]):.3g}×.")
+        worst = np.max(np.abs(1 - np.multiply.outer(np.linspace(1e-3, 2, 4000) / lam[-1], lam)), axis=-1)
+        probes.require(bool(mine <= worst.min() + 1e-12), f"Another fixed step contracts faster than yours {where}; "
+                                                          "balance the two extreme factors.")
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=31415)
 ### END HIDDEN TESTS
 
 
+# %% active="py" wrong_answer="06_gradient_descent-best_fixed_step-solution" mistake="Section 7's Hessian at (1, 1) reused for every a: the minimum (a, a²) moves with a."
+def best_fixed_step(a, b):
+    lam = np.linalg.eigvalsh(np.array([[2 + 8 * b, -4 * b], [-4 * b, 2 * b]], dtype=float))
+    return float(2.0 / (lam[0] + lam[-1]))
+
+
+# %% active="py" wrong_answer="06_gradient_descent-best_fixed_step-solution" mistake="The Hessian evaluated at (a, a) instead of the minimum (a, a²)."
+def best_fixed_step(a, b):
+    x, y = a, a
+    hessian = np.array([[2 - 4 * b * (y - x**2) + 8 * b * x**2, -4 * b * x], [-4 * b * x, 2 * b]], dtype=float)
+    lam = np.linalg.eigvalsh(hessian)
+    return float(2.0 / (lam[0] + lam[-1]))
+
+
+# %% active="py" wrong_answer="06_gradient_descent-best_fixed_step-solution" mistake="2/λ_max, the divergence threshold, taken for the best step."
+def best_fixed_step(a, b):
+    hessian = np.array([[2 + 8 * b * a**2, -4 * a * b], [-4 * a * b, 2 * b]], dtype=float)
+    return float(2.0 / np.linalg.eigvalsh(hessian)[-1])
+
+
 # %% active="py" wrong_answer="06_gradient_descent-best_fixed_step-solution" mistake="1/(λ_min + λ_max): a factor 2 lost."
-def best_fixed_step(A):
-    A = np.asarray(A, dtype=float)
-    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
+def best_fixed_step(a, b):
+    hessian = np.array([[2 + 8 * b * a**2, -4 * a * b], [-4 * a * b, 2 * b]], dtype=float)
+    lam = np.linalg.eigvalsh(hessian)
     return float(1.0 / (lam[0] + lam[-1]))
 
 
-# %% active="py" wrong_answer="06_gradient_descent-best_fixed_step-solution" mistake="1/λ_max, the safe textbook choice: stable, but not the fastest."
-def best_fixed_step(A):
-    A = np.asarray(A, dtype=float)
-    return float(1.0 / np.linalg.eigvalsh(0.5 * (A + A.T))[-1])
+# %% active="py" wrong_answer="06_gradient_descent-best_fixed_step-solution" mistake="The Hessian left to sympy.hessian instead of derived."
+import sympy as sp
 
 
-# %% active="py" wrong_answer="06_gradient_descent-best_fixed_step-solution" mistake="eigvalsh on the non-symmetric A: it silently reads only the lower triangle."
-def best_fixed_step(A):
-    lam = np.linalg.eigvalsh(np.asarray(A, dtype=float))
+def best_fixed_step(a, b):
+    x, y = sp.symbols("x y")
+    hessian = sp.hessian((a - x) ** 2 + b * (y - x**2) ** 2, (x, y)).subs({x: a, y: a**2})
+    lam = np.linalg.eigvalsh(np.array(hessian, dtype=float))
     return float(2.0 / (lam[0] + lam[-1]))
 
 
 # %% [markdown]
-# ### Exercise 4 · Heavy-ball momentum (3 points)
+# ### Exercise 4 · Steps to a tolerance (2 points)
+#
+# How many steps does gradient descent need? Write `steps_to_tolerance(eigenvalues, lr, tol)`: on a quadratic
+# whose Hessian has the given eigenvalues, the smallest number of steps $k$ after which gradient descent with
+# learning rate $\eta$ has shrunk the error along **every** eigenvector by at least the factor `tol`, whatever
+# the start: $|c_{k,i}| \le \texttt{tol}\cdot|c_{0,i}|$ for every $i$ (section 2). Return `None` when some
+# direction never gets there. Mind directions that overshoot, and settings where a single step removes the whole
+# error.
+
+# %% nbgrader={"grade": false, "grade_id": "06_gradient_descent-steps_to_tolerance-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def steps_to_tolerance(eigenvalues, lr, tol):
+    """The number of gradient-descent steps that shrinks every eigen-component of the error by `tol`.
+
+    Args:
+        eigenvalues: The eigenvalues of the Hessian of a quadratic, array-like of shape (n,), all > 0.
+        lr: The learning rate η > 0.
+        tol: The shrink factor, 0 < tol < 1.
+
+    Returns:
+        The smallest int k ≥ 0 such that, after k steps of gradient descent from any start, the error's
+        component along every eigenvector is at most tol times its start; None if no such k exists.
+    """
+    ### BEGIN SOLUTION
+    rho = float(np.max(np.abs(1.0 - lr * np.asarray(eigenvalues, dtype=float))))
+    if rho >= 1.0:
+        return None  # some direction keeps its size, or grows
+    if rho == 0.0:
+        return 1  # one step removes every component
+    k = max(int(np.ceil(np.log(tol) / np.log(rho))), 1)
+    while rho**k > tol:  # guard the rounding of the logarithms at an exact power
+        k += 1
+    while k > 1 and rho ** (k - 1) <= tol:
+        k -= 1
+    return k
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "06_gradient_descent-steps_to_tolerance", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+# The worked example (eigenvalues 1 and 3) at η = 1/2 halves every component: 2⁻¹⁰ ≈ 0.00098 ≤ 10⁻³ < 2⁻⁹.
+assert steps_to_tolerance([1.0, 3.0], 0.5, 1e-3) == 10, (
+    f"steps_to_tolerance([1, 3], 0.5, 1e-3) is {steps_to_tolerance([1.0, 3.0], 0.5, 1e-3)!r}, not 10: at η = 1/2 "
+    "both factors have size 1/2, and 2⁻⁹ ≈ 0.002 is still above 10⁻³. Round the number of steps up.")
+assert steps_to_tolerance(np.array([1.0, 3.0]), 0.6, 1e-3) == 31, (
+    f"steps_to_tolerance([1, 3], 0.6, 1e-3) is {steps_to_tolerance(np.array([1.0, 3.0]), 0.6, 1e-3)!r}, not 31: "
+    "the factors are 1 − 0.6 = 0.4 and 1 − 1.8 = −0.8, and it is the size 0.8 of the overshooting one that "
+    "decides (0.8³¹ ≈ 0.00099).")
+assert steps_to_tolerance([1.0, 3.0], 0.7, 1e-3) is None, (
+    f"steps_to_tolerance([1, 3], 0.7, 1e-3) is {steps_to_tolerance([1.0, 3.0], 0.7, 1e-3)!r}, not None: with "
+    "η = 0.7 > 2/3 the factor 1 − 2.1 = −1.1 makes that component grow, so no number of steps is enough.")
+assert steps_to_tolerance([2.0], 0.5, 1e-6) == 1, (
+    f"steps_to_tolerance([2], 0.5, 1e-6) is {steps_to_tolerance([2.0], 0.5, 1e-6)!r}, not 1: ηλ = 1 removes "
+    "the component in one step (0 steps shrink nothing).")
+### BEGIN HIDDEN TESTS
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
+import numpy as np
+
+from calcml import probes
+
+
+def _inputs(rng):
+    cases = []
+    while len(cases) < 9:  # in turn: ordinary settings, overshooting ones (η near 2/λ_max), diverging ones
+        kind = len(cases) % 3
+        if kind == 1:  # a narrow spectrum and ηλ_max in [1.6, 1.9]: the overshooting direction is the slowest
+            lam = rng.uniform(1.0, 2.0, size=int(rng.integers(2, 6)))
+            lr = float(rng.uniform(1.6, 1.9)) / lam.max()
+        else:
+            lam = np.exp(rng.uniform(np.log(0.1), np.log(10.0), size=int(rng.integers(1, 6))))
+            lr = float(rng.uniform(0.05, 1.9) if kind == 0 else rng.uniform(2.05, 3.0)) / lam.max()
+        tol = float(10 ** rng.uniform(-8, -1))
+        rho = float(np.max(np.abs(1 - lr * lam)))
+        if kind != 2:  # a run must be able to tell k − 1 from k: skip near-exact powers, and very slow settings
+            count = np.log(tol) / np.log(rho)
+            if rho > 0.995 or abs(count - np.round(count)) * abs(np.log(rho)) < 1e-6:
+                continue
+        cases.append({"lam": lam, "lr": lr, "tol": tol})
+    cases.append({"lam": [4.0, float(rng.uniform(0.5, 3.5))], "lr": 0.5, "tol": 1e-4})  # |1 − ηλ_max| = 1 exactly
+    cases.append({"lam": [2.0, float(rng.uniform(0.3, 0.9))], "lr": 0.5, "tol": float(10 ** rng.uniform(-6, -2))})
+    cases.append({"lam": [2.0, 2.0], "lr": 0.5, "tol": float(10 ** rng.uniform(-9, -1))})  # ηλ = 1 everywhere
+    for case in cases:
+        n = len(case["lam"])
+        case["seed"] = int(rng.integers(0, 2**31))
+        case["c0"] = rng.choice([-1.0, 1.0], size=n) * rng.uniform(0.5, 2.0, size=n)
+    return {"cases": cases}
+
+
+_DRIVER = """
+import numpy as np
+result = [steps_to_tolerance(case["lam"] if i % 2 else np.array(case["lam"]), case["lr"], case["tol"])
+          for i, case in enumerate(inputs["cases"])]
+"""
+
+_HINT = ("Along eigenvector i the error is multiplied by 1 − ηλᵢ at every step: the direction with the largest "
+         "|1 − ηλᵢ| is the last to shrink by tol. Round the number of steps up.")
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
+                   "steps_to_tolerance gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        lam, c0, tol = np.array(case["lam"], dtype=float), np.array(case["c0"], dtype=float), case["tol"]
+        n = lam.size
+        Q = np.linalg.qr(np.random.default_rng(case["seed"]).normal(size=(n, n)))[0]
+        H = (Q * lam) @ Q.T  # a quadratic with these Hessian eigenvalues, eigenvectors the columns of Q
+        where = f"for eigenvalues {np.round(lam, 4).tolist()}, η = {case['lr']:.4g}, tol = {tol:.3g}"
+        e = Q @ c0
+        # One step of the run, measured per eigen-direction, says whether every direction shrinks at all.
+        factor = np.max(np.abs(Q.T @ (e - case["lr"] * (H @ e))) / np.abs(c0))
+        if factor >= 1 - 1e-9:
+            probes.require(got is None, f"steps_to_tolerance returned {got!r} {where}, but gradient descent never gets "
+                                        f"there: some direction is multiplied by a factor of size {factor:.4g} ≥ 1 "
+                                        "at every step. Return None.")
+            continue
+        probes.require(isinstance(got, (int, float)) and not isinstance(got, bool) and np.isfinite(got)
+                       and float(got).is_integer() and 0 <= got <= 100_000,
+                       f"steps_to_tolerance returned {got!r} {where}: expected a whole number of steps. " + _HINT)
+        k = int(got)
+        sizes = [np.abs(c0)]
+        for _ in range(k):  # the run itself: x_{k+1} − x* = e_{k+1} = e_k − η H e_k
+            e = e - case["lr"] * (H @ e)
+            sizes.append(np.abs(Q.T @ e))
+        left = sizes[k] / np.abs(c0)
+        probes.require(bool(np.all(left <= tol * (1 + 1e-9))),
+                       f"After your {k} steps {where}, the error along the eigenvector with λ = "
+                       f"{lam[np.argmax(left)]:.4g} has only shrunk to {left.max():.3g} of its start, above tol: too "
+                       "few steps. " + _HINT)
+        probes.require(bool(k >= 1 and np.any(sizes[k - 1] / np.abs(c0) > tol * (1 - 1e-9))),
+                       f"Already after {k - 1} steps {where} every component of the error has shrunk by tol: {k} is "
+                       "one step too many. " + _HINT)
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=4096)
+### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="06_gradient_descent-steps_to_tolerance-solution" mistake="The number of steps truncated instead of rounded up: one step short."
+def steps_to_tolerance(eigenvalues, lr, tol):
+    rho = float(np.max(np.abs(1.0 - lr * np.asarray(eigenvalues, dtype=float))))
+    if rho >= 1.0:
+        return None
+    if rho == 0.0:
+        return 1
+    return int(np.log(tol) / np.log(rho))
+
+
+# %% active="py" wrong_answer="06_gradient_descent-steps_to_tolerance-solution" mistake="The smallest |1 − ηλ|, the fastest direction, instead of the slowest."
+def steps_to_tolerance(eigenvalues, lr, tol):
+    factors = np.abs(1.0 - lr * np.asarray(eigenvalues, dtype=float))
+    if factors.max() >= 1.0:
+        return None
+    rho = float(factors.min())
+    if rho == 0.0:
+        return 1
+    return int(np.ceil(np.log(tol) / np.log(rho)))
+
+
+# %% active="py" wrong_answer="06_gradient_descent-steps_to_tolerance-solution" mistake="The |·| forgotten: max(1 − ηλ) misses the overshooting directions, whose factor is negative."
+def steps_to_tolerance(eigenvalues, lr, tol):
+    rho = float(np.max(1.0 - lr * np.asarray(eigenvalues, dtype=float)))
+    if rho >= 1.0:
+        return None
+    if rho <= 0.0:
+        return 1
+    return int(np.ceil(np.log(tol) / np.log(rho)))
+
+
+# %% active="py" wrong_answer="06_gradient_descent-steps_to_tolerance-solution" mistake="No divergence case: a factor of size ≥ 1 gives a negative count (or an error) instead of None."
+def steps_to_tolerance(eigenvalues, lr, tol):
+    rho = float(np.max(np.abs(1.0 - lr * np.asarray(eigenvalues, dtype=float))))
+    if rho == 0.0:
+        return 1
+    return int(np.ceil(np.log(tol) / np.log(rho)))
+
+
+# %% active="py" wrong_answer="06_gradient_descent-steps_to_tolerance-solution" mistake="ηλ = 1 forgotten: log(0) = −inf gives 0 steps, and 0 steps shrink nothing."
+def steps_to_tolerance(eigenvalues, lr, tol):
+    rho = float(np.max(np.abs(1.0 - lr * np.asarray(eigenvalues, dtype=float))))
+    if rho >= 1.0:
+        return None
+    with np.errstate(divide="ignore"):
+        return int(np.ceil(np.log(tol) / np.log(rho)))
+
+
+# %% [markdown]
+# ### Exercise 5 · Heavy-ball momentum (3 points)
 #
 # Write `momentum(grad, x0, lr, beta, steps)` for the heavy-ball update of section 6,
 #
@@ -1035,59 +1270,53 @@ def momentum(grad, x0, lr, beta, steps):
 
 
 # %% [markdown]
-# ### Exercise 5 · Tuned momentum (2 points)
+# ### Exercise 6 · The asymptotic rate of momentum (2 points)
 #
-# Write `tuned_momentum(A)`, returning the pair `(lr, beta)` derived at the end of section 6:
-#
-# $$ \eta = \frac{4}{(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2}, \qquad
-# \beta = \left(\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}\right)^2, \qquad \kappa = \frac{\lambda_{\max}}{\lambda_{\min}}, $$
-#
-# with the eigenvalues of the Hessian $\frac12(A + A^\top)$ again. The tests check the defining property: with
-# your pair, every eigen-direction's recurrence has spectral radius (asymptotic rate) $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$.
+# Section 6 tuned $(\eta, \beta)$ so that every eigen-direction's recurrence has the same spectral radius
+# $\sqrt\beta$. Any other settings leave some directions outside the window, and then the rate differs from
+# direction to direction. Write `momentum_rate(A, lr, beta)`: the asymptotic contraction factor per step of
+# heavy ball on $f(x) = \frac12 x^\top A x - b^\top x$ with these settings, that is the spectral radius of the
+# iteration on the error, the factor $\rho$ with which the slowest direction shrinks (or grows, when $\rho > 1$)
+# in the long run. Derive it from the recurrence of section 6: mind real roots of either sign. $A$ need not be
+# symmetric.
 
-# %% nbgrader={"grade": false, "grade_id": "06_gradient_descent-tuned_momentum-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def tuned_momentum(A):
-    """Polyak's heavy-ball settings for f(x) = ½ xᵀAx − bᵀx, with asymptotic rate (√κ−1)/(√κ+1) in every direction.
+# %% nbgrader={"grade": false, "grade_id": "06_gradient_descent-momentum_rate-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def momentum_rate(A, lr, beta):
+    """The asymptotic contraction factor per step of heavy-ball momentum on f(x) = ½ xᵀAx − bᵀx.
 
     Args:
         A: An (n, n) float array, not necessarily symmetric; its symmetric part H = (A + Aᵀ)/2 (the Hessian
             of f) is positive definite.
+        lr: The learning rate η > 0.
+        beta: The momentum β, 0 ≤ β < 1.
 
     Returns:
-        A tuple (lr, beta) of floats: lr = 4 / (√λ_max + √λ_min)² and beta = ((√κ − 1)/(√κ + 1))², with
-        λ_min, λ_max the extreme eigenvalues of H and κ = λ_max / λ_min its condition number (κ = 1 gives
-        beta = 0 and lr = 1/λ).
+        A float ρ ≥ 0: the spectral radius of the linear map that takes (e_k, e_{k−1}) to (e_{k+1}, e_k) for
+        the error e_k = x_k − x*; above 1 when heavy ball diverges.
     """
     ### BEGIN SOLUTION
     A = np.asarray(A, dtype=float)
     lam = np.linalg.eigvalsh(0.5 * (A + A.T))
-    small, large = np.sqrt(lam[0]), np.sqrt(lam[-1])
-    return float(4.0 / (large + small) ** 2), float(((large - small) / (large + small)) ** 2)
+    t = 1 + beta - lr * lam  # each direction: z² − t z + β = 0
+    root = np.sqrt((t**2 - 4 * beta).astype(complex))
+    return float(np.max(np.maximum(np.abs(t + root), np.abs(t - root))) / 2)
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "06_gradient_descent-tuned_momentum", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-def _hb_radius(lr, beta, lam):  # the largest |root| of z² − (1 + β − ηλ) z + β over the eigenvalues
-    return max(np.max(np.abs(np.linalg.eigvals(np.array([[1 + beta - lr * li, -beta], [1.0, 0.0]])))) for li in lam)
-
-
-def _check_tuned(A, lam, where):
-    result = tuned_momentum(A)
-    assert np.shape(result) == (2,), f"tuned_momentum should return a pair (lr, beta), not {result!r}."
-    lr, beta = float(result[0]), float(result[1])
-    kappa = max(lam) / min(lam)
-    target = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
-    sym = "" if np.array_equal(A, A.T) else " A is not symmetric here: the Hessian is (A + Aᵀ)/2."
-    checks.assert_close(beta, target**2, what="β", where=where, hint="β is the square of (√κ − 1)/(√κ + 1)." + sym)
-    checks.assert_close(lr, 4 / (np.sqrt(max(lam)) + np.sqrt(min(lam))) ** 2, what="learning rate η", where=where,
-                        hint="η = 4/(√λ_max + √λ_min)², from η λ_max = (1 + √β)²." + sym)
-    checks.assert_close(_hb_radius(lr, beta, lam), target, what="contraction per step of heavy ball with your (η, β)",
-                        where=where, rtol=1e-6)
-
-
-_check_tuned(np.array([[2.0, 1.0], [1.0, 2.0]]), [1.0, 3.0], "for the worked example A = [[2, 1], [1, 2]]")
-_check_tuned(np.diag([0.01, 0.3, 1.0]), [0.01, 0.3, 1.0], "for A = diag(0.01, 0.3, 1)")
-_check_tuned(np.array([[2.0, 2.0], [0.0, 2.0]]), [1.0, 3.0], "for the non-symmetric A = [[2, 2], [0, 2]]")
+# %% nbgrader={"grade": true, "grade_id": "06_gradient_descent-momentum_rate", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+checks.assert_close(momentum_rate(np.diag([1.0, 0.01]), 4 / 1.1**2, (9 / 11) ** 2), 9 / 11, rtol=1e-6,
+                    what="rate", where="with section 6's tuned settings at κ = 100 (η = 4/1.1², β = (9/11)²)",
+                    hint="Inside the window the two roots are complex conjugates with |z|² = β, so the rate is √β.")
+checks.assert_close(momentum_rate(np.array([[2.0, 1.0], [1.0, 2.0]]), 0.5, 0.0), 0.5, what="rate",
+                    where="with β = 0 on the worked example (eigenvalues 1 and 3), η = 1/2",
+                    hint="With β = 0 heavy ball is gradient descent: the rate is max |1 − ηλᵢ|.")
+checks.assert_close(momentum_rate(np.array([[3.375]]), 1.0, 0.25), 2.0, what="rate",
+                    where="for A = [[3.375]], η = 1, β = 1/4 (ηλ = 3.375 > 2 + 2β: divergence)",
+                    hint="Here z² − (1 + β − ηλ) z + β = z² + 2.125 z + 0.25 has the real roots −2 and −1/8: the rate "
+                         "is the largest modulus, 2.")
+checks.assert_close(momentum_rate(np.array([[0.09, 1.0], [-1.0, 0.09]]), 1.0, 0.09), 0.9, what="rate",
+                    where="for the non-symmetric A = [[0.09, 1], [−1, 0.09]], η = 1, β = 0.09",
+                    hint="The Hessian is (A + Aᵀ)/2 = 0.09 I; then z² − z + 0.09 has the real roots 0.9 and 0.1.")
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
@@ -1096,82 +1325,91 @@ import numpy as np
 from calcml import functions, probes
 
 
-def _matrices(rng, count, low, high, n_min):  # A = H (+ a large skew part on odd trials) and H's eigenvalues
-    lams = (np.exp(rng.uniform(np.log(low), np.log(high), size=int(rng.integers(n_min, 8)))) for _ in range(count))
-    Hs = ((lam, functions.quadratic_with_spectrum(lam, seed=int(rng.integers(0, 2**31))).A) for lam in lams)
-    return [{"A": H + (S - S.T) if t % 2 else H, "lam": lam}
-            for t, (lam, H) in enumerate(Hs) for S in [rng.normal(size=H.shape) * 3]]
-
-
-def _hb_radius(lr, beta, lam):  # the largest |root| of z² − (1 + β − ηλ) z + β over the eigenvalues
-    return max(np.max(np.abs(np.linalg.eigvals(np.array([[1 + beta - lr * li, -beta], [1.0, 0.0]])))) for li in lam)
-
-
 def _inputs(rng):
-    cases = _matrices(rng, 6, 0.01, 50.0, 2)
-    c = float(rng.uniform(0.5, 5))
-    cases.append({"A": (c * np.eye(4)).tolist(), "lam": [c] * 4})
+    cases = []
+    for t in range(9):  # ηλ_max inside the stable range, past the complex window, or past the stability edge
+        lam = np.exp(rng.uniform(np.log(0.05), np.log(20.0), size=int(rng.integers(1, 7))))
+        H = functions.quadratic_with_spectrum(lam, seed=int(rng.integers(0, 2**31))).A
+        S = rng.normal(size=H.shape) * 3
+        beta = float(rng.uniform(0.0, 0.95))
+        edge = 2 + 2 * beta
+        top = [rng.uniform(0.05, 1.5), rng.uniform((1 + np.sqrt(beta)) ** 2, edge), rng.uniform(edge, edge + 1.5)][t % 3]
+        cases.append({"A": H + (S - S.T) if t % 2 else H, "lr": float(top) / lam.max(), "beta": beta})
+    c = float(rng.uniform(0.5, 4.0))
+    cases.append({"A": [[c]], "lr": float(rng.uniform(0.1, 1.0)) / c, "beta": 0.0})
     return {"cases": cases}
 
 
 _DRIVER = """
 import numpy as np
-result = [list(tuned_momentum(np.array(case["A"], dtype=float))) for case in inputs["cases"]]
+result = [momentum_rate(np.array(case["A"], dtype=float), case["lr"], case["beta"]) for case in inputs["cases"]]
 """
 
-_HINT = "The Hessian of ½xᵀAx is (A + Aᵀ)/2: symmetrise A, then use its eigenvalues (np.linalg.eigvalsh)."
+_HINT = ("Per eigen-direction the error obeys c_{k+1} = (1 + β − ηλ) c_k − β c_{k−1}: the rate is the largest |z| "
+         "over the roots of z² − (1 + β − ηλ) z + β, real or complex, and over the eigenvalues λ of (A + Aᵀ)/2.")
 
 
 def _verify(inputs, result):
     probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]),
-                   "tuned_momentum gave too few results.")
+                   "momentum_rate gave too few results.")
     for case, got in zip(inputs["cases"], result, strict=True):
-        lam = np.array(case["lam"])
-        where = f"for a random {len(lam)}×{len(lam)} A"
-        probes.require(isinstance(got, list) and len(got) == 2, f"tuned_momentum should return a pair (lr, beta) {where}.")
-        kappa = lam.max() / lam.min()
-        target = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
-        probes.close(got[1], target**2, what="β", where=where, hint="β is the square of (√κ − 1)/(√κ + 1). " + _HINT)
-        probes.close(got[0], 4 / (np.sqrt(lam.max()) + np.sqrt(lam.min())) ** 2, what="learning rate η", where=where,
-                     hint="η = 4/(√λ_max + √λ_min)², from η λ_max = (1 + √β)². " + _HINT)
-        radius = _hb_radius(float(got[0]), float(got[1]), lam)
-        probes.close(radius, target, what="contraction per step of heavy ball with your (η, β)", where=where, rtol=1e-6)
-        # Tuned momentum beats the best fixed step of gradient descent whenever κ > 1.
-        probes.require(bool(kappa == 1 or radius < (kappa - 1) / (kappa + 1)),
-                       f"Tuned heavy ball should beat gradient descent's best rate (κ − 1)/(κ + 1) {where}.")
+        A = np.array(case["A"], dtype=float)
+        n, lr, beta = len(A), case["lr"], case["beta"]
+        H, eye = 0.5 * (A + A.T), np.eye(len(A))
+        # The whole iteration (e_{k+1}, e_k) = T (e_k, e_{k−1}), built from the update rule, not per direction.
+        T = np.block([[(1 + beta) * eye - lr * H, -beta * eye], [eye, np.zeros((n, n))]])
+        expected = float(np.max(np.abs(np.linalg.eigvals(T))))
+        probes.close(got, expected, rtol=1e-6, what="rate", where=f"for a random {n}×{n} A, η = {lr:.4g}, β = {beta:.3g}",
+                     hint=_HINT)
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=4242)
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="06_gradient_descent-tuned_momentum-solution" mistake="beta = (√κ − 1)/(√κ + 1), the rate, without the square."
-def tuned_momentum(A):
+# %% active="py" wrong_answer="06_gradient_descent-momentum_rate-solution" mistake="√β in every direction: the tuned window assumed to hold for any settings."
+def momentum_rate(A, lr, beta):
+    return float(np.sqrt(beta))
+
+
+# %% active="py" wrong_answer="06_gradient_descent-momentum_rate-solution" mistake="Gradient descent's rate max |1 − ηλ|: the momentum term ignored."
+def momentum_rate(A, lr, beta):
     A = np.asarray(A, dtype=float)
-    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
-    small, large = np.sqrt(lam[0]), np.sqrt(lam[-1])
-    return float(4.0 / (large + small) ** 2), float((large - small) / (large + small))
+    return float(np.max(np.abs(1 - lr * np.linalg.eigvalsh(0.5 * (A + A.T)))))
 
 
-# %% active="py" wrong_answer="06_gradient_descent-tuned_momentum-solution" mistake="Gradient descent's best step 2/(μ + L) reused as the learning rate."
-def tuned_momentum(A):
+# %% active="py" wrong_answer="06_gradient_descent-momentum_rate-solution" mistake="Only the + root of the quadratic formula: when 1 + β − ηλ < 0 the − root has the larger modulus."
+def momentum_rate(A, lr, beta):
     A = np.asarray(A, dtype=float)
-    lam = np.linalg.eigvalsh(0.5 * (A + A.T))
-    small, large = np.sqrt(lam[0]), np.sqrt(lam[-1])
-    return float(2.0 / (lam[0] + lam[-1])), float(((large - small) / (large + small)) ** 2)
+    t = 1 + beta - lr * np.linalg.eigvalsh(0.5 * (A + A.T))
+    return float(np.max(np.abs(t + np.sqrt((t**2 - 4 * beta).astype(complex)))) / 2)
 
 
-# %% active="py" wrong_answer="06_gradient_descent-tuned_momentum-solution" mistake="No symmetrisation: eigvalsh reads only the lower triangle of a non-symmetric A."
-def tuned_momentum(A):
-    lam = np.linalg.eigvalsh(np.asarray(A, dtype=float))
-    small, large = np.sqrt(lam[0]), np.sqrt(lam[-1])
-    return float(4.0 / (large + small) ** 2), float(((large - small) / (large + small)) ** 2)
+# %% active="py" wrong_answer="06_gradient_descent-momentum_rate-solution" mistake="No symmetrisation: eigvalsh reads only the lower triangle of a non-symmetric A."
+def momentum_rate(A, lr, beta):
+    t = 1 + beta - lr * np.linalg.eigvalsh(np.asarray(A, dtype=float))
+    root = np.sqrt((t**2 - 4 * beta).astype(complex))
+    return float(np.max(np.maximum(np.abs(t + root), np.abs(t - root))) / 2)
+
+
+# %% active="py" wrong_answer="06_gradient_descent-momentum_rate-solution" mistake="The smallest spectral radius over the directions: the fastest direction, not the slowest."
+def momentum_rate(A, lr, beta):
+    A = np.asarray(A, dtype=float)
+    t = 1 + beta - lr * np.linalg.eigvalsh(0.5 * (A + A.T))
+    root = np.sqrt((t**2 - 4 * beta).astype(complex))
+    return float(np.min(np.maximum(np.abs(t + root), np.abs(t - root))) / 2)
+
+
+# %% active="py" wrong_answer="06_gradient_descent-momentum_rate-solution" mistake="The course's own (private) descent_playground._spectral_radius called instead of the derivation."
+def momentum_rate(A, lr, beta):
+    A = np.asarray(A, dtype=float)
+    return float(descent_playground._spectral_radius(lr, beta, np.linalg.eigvalsh(0.5 * (A + A.T))))
 
 
 # %% [markdown]
 # ## The descent playground
 #
-# The playground runs **your** `momentum` from Exercise 4 (so it works once that exercise passes). The solid
+# The playground runs **your** `momentum` from Exercise 5 (so it works once that exercise passes). The solid
 # curve is heavy ball with your $\beta$; the dashed one is the same function with $\beta = 0$, plain gradient
 # descent, for comparison. The readout says, live, whether your settings are inside the stability region
 # $\eta\lambda_{\max} < 2(1 + \beta)$, and predicts the asymptotic contraction per step, the spectral radius. Things to
@@ -1205,12 +1443,16 @@ descent_playground.playground(momentum, problem="rosenbrock", lr=1e-3, beta=0.9,
 #   against the closed form $e_k = (I - \eta A)^k e_0$.
 # - Split the error of gradient descent on a quadratic into eigen-directions of the Hessian
 #   $\frac12(A + A^\top)$, each contracting by its own factor $|1 - \eta\lambda_i|$.
-# - Predict divergence from $\eta\lambda_{\max} \ge 2$, choose the best fixed step
-#   $\eta^\star = 2/(\lambda_{\min} + \lambda_{\max})$, and read the condition number $\kappa$ as the number of
-#   steps per digit.
-# - Tune momentum so that every direction contracts at the asymptotic rate $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$,
-#   knowing that its error may first grow, and explain why the curved, ill-conditioned valley of Rosenbrock
-#   defeats plain gradient descent.
+# - Count the steps gradient descent needs to shrink every component of the error by a given factor, from the
+#   slowest factor $\max_i |1 - \eta\lambda_i|$.
+# - Predict divergence from $\eta\lambda_{\max} > 2$ (and no convergence at $\eta\lambda_{\max} = 2$), even when
+#   the Hessian has to be read off the data of a least-squares loss; choose the best fixed step
+#   $\eta^\star = 2/(\lambda_{\min} + \lambda_{\max})$, also with the Hessian at the minimum of a function that
+#   is not a quadratic; and read the condition number $\kappa$ as the number of steps per digit.
+# - Compute momentum's asymptotic rate for any $(\eta, \beta)$ from the roots of its recurrence, tune it so that
+#   every direction contracts at the asymptotic rate $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$, knowing that its
+#   error may first grow, and explain why the curved, ill-conditioned valley of Rosenbrock defeats plain
+#   gradient descent.
 #
 # | quantity | gradient descent | heavy ball ($\beta$) |
 # |---|---|---|

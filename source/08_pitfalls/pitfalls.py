@@ -19,13 +19,16 @@
 #
 # - check any gradient against central differences, read the relative error against the course's thresholds,
 #   and recognise the two false alarms: kinks and float32;
-# - see vanishing and exploding gradients on a plot, and say which activation and initial scale cause them;
+# - see vanishing and exploding gradients on a plot, say which activation and initial scale cause them, and
+#   measure the gradient norm layer by layer to name the layer that kills it;
 # - find and fix wrong backward rules with a gradient check;
 # - use `detach` as a stop-gradient, detect in-place modifications with a version counter (as PyTorch does),
-#   and write a training loop that neither leaks graphs nor forgets to zero its gradients.
+#   write a training loop that neither leaks graphs nor forgets to zero its gradients, and find the parameters
+#   that an accidental graph cut leaves without a gradient.
 #
 # You need central differences (unit 1), backward passes on a graph (units 4 and 5) and the gradient-descent
-# update (unit 6).
+# update (unit 6). Symbols follow [the course's notation](../../course/notation.md): $L$ is the loss, $D$ the
+# depth of a chain, $h$ the step of a finite difference, $\varepsilon$ machine epsilon.
 
 # %%
 import contextlib
@@ -88,8 +91,8 @@ x = np.random.default_rng(0).normal(size=5)
 numeric = numdiff.gradient(f, x)
 for name, g in [("grad_f", grad_f), ("grad_f_buggy", grad_f_buggy)]:
     err = checks.relative_error(g(x), numeric)
-    worst = np.argmax(np.abs(g(x) - numeric))
-    print(f"{name:13s} relative error {err:8.1e}  worst component {worst}  -> {verdict(err)}")
+    worst = np.unravel_index(np.argmax(np.abs(g(x) - numeric)), x.shape)  # an index tuple, as Exercise 1 asks
+    print(f"{name:13s} relative error {err:8.1e}  worst component {tuple(int(i) for i in worst)}  -> {verdict(err)}")
 
 # %% [markdown]
 # The relative error does not care about units. Scale $f$ by $10^{-6}$ or $10^{6}$: the absolute error of the
@@ -126,11 +129,11 @@ ax = gradient_flow.plot_step_size_by_dtype(np.sin, np.cos, 1.0)
 
 # %% [markdown]
 # **Rule of thumb:** check gradients in float64, with a step near $\varepsilon^{1/3}$: for $x$ of order 1, an
-# absolute $h$ between $10^{-6}$ and $10^{-5}$, where the float64 error above stays below $10^{-9}$. The bottom
-# of the V is that wide, so a factor of a few in $h$ does not change the verdict. Only when the $|x_i|$ are
-# large must the step grow with them, to $\varepsilon^{1/3}\max(1,|x_i|)$ as in unit 1. Exercise 1 works at
-# $x$ of order 1, so its `gradient_check` uses the absolute step `h` it is given (default $10^{-6}$), unscaled.
-# Left of the dip the curves are noise: a smaller step is not a more accurate one.
+# $h$ between $10^{-6}$ and $10^{-5}$, where the float64 error above stays below $10^{-9}$. The bottom of the V
+# is that wide, so a factor of a few in $h$ does not change the verdict. When the $|x_i|$ are large the step
+# must grow with them, as in unit 1: component $i$ moves by $h\max(1,|x_i|)$. That is the contract of
+# Exercise 1's `gradient_check`: it scales the `h` it is given (default $10^{-6}$) by $\max(1,|x_i|)$,
+# component by component. Left of the dip the curves are noise: a smaller step is not a more accurate one.
 #
 # ### Kinks: when the numerical gradient is the wrong one
 #
@@ -184,13 +187,13 @@ print(f"relative error over the reliable components: {checks.relative_error(anal
 # ## 2 · Vanishing and exploding gradients
 #
 # A gradient check confirms that gradients are *correct*. It says nothing about whether they are *useful*. In a
-# chain of $L$ layers $h_l = \sigma(z_l)$, $z_l = W_l h_{l-1}$, the chain rule sends the gradient of the loss
-# $\mathcal L$, $g_l = \partial\mathcal L/\partial h_l$, back through one local Jacobian
-# $\operatorname{diag}(\sigma'(z_l))\,W_l$ per layer:
+# chain of $D$ layers $a_l = \phi(z_l)$, $z_l = W_l a_{l-1}$ ($l = 1, \dots, D$, with the input $a_0 = x$), the
+# chain rule sends the gradient of the loss $L$, $g_l = \partial L/\partial a_l$, back through one local
+# Jacobian $\operatorname{diag}(\phi'(z_l))\,W_l$ per layer:
 #
-# $$ g_{l-1} = W_l^\top\big(\sigma'(z_l) \odot g_l\big), \qquad \|g_0\| \approx \Big(\text{gain}\cdot\sqrt{\mathbb E[\sigma'(z)^2]}\Big)^{L}\,\|g_L\|, $$
+# $$ g_{l-1} = W_l^\top\big(\phi'(z_l) \odot g_l\big), \qquad \|g_0\| \approx \Big(\text{gain}\cdot\sqrt{\mathbb E[\phi'(z)^2]}\Big)^{D}\,\|g_D\|, $$
 #
-# for weights drawn with standard deviation $\text{gain}/\sqrt{n}$. A product of $L$ factors is a power: unless the
+# for weights drawn with standard deviation $\text{gain}/\sqrt{n}$. A product of $D$ factors is a power: unless the
 # factor is close to 1, the gradient reaching the first layers is astronomically small (**vanishing**) or large
 # (**exploding**), and those layers learn nothing, or diverge.
 #
@@ -198,7 +201,7 @@ print(f"relative error over the reliable components: {checks.relative_error(anal
 #   layers, by $4^{20} \approx 10^{12}$.
 # - **tanh**: $\tanh'(0) = 1$, so gain 1 is nearly neutral. Below it the gradient shrinks geometrically; above it,
 #   it grows, though more slowly than the gain alone suggests, because large inputs saturate the units.
-# - **ReLU**: $\sigma' \in \{0, 1\}$ and half the units are active, so $\mathbb E[\sigma'^2] = 1/2$ and the factor is
+# - **ReLU**: $\phi' \in \{0, 1\}$ and half the units are active, so $\mathbb E[\phi'^2] = 1/2$ and the factor is
 #   $\text{gain}/\sqrt 2$. He initialisation, gain $\sqrt2$, keeps the norm of the same order at every depth of
 #   the explorer below (up to 60 layers).
 #
@@ -229,7 +232,7 @@ gradient_flow.gradient_flow_explorer(depth=20, gain=1.0, activation="sigmoid")
 #
 # - each op is a pair in `RULES`: a forward function of arrays, and a **backward rule**
 #   `backward(inputs, out, upstream)` that returns one gradient per input (`inputs` is a tuple of the input
-#   arrays, `out` the output array, `upstream` $= \partial\mathcal L/\partial\,\text{out}$);
+#   arrays, `out` the output array, `upstream` $= \partial L/\partial\,\text{out}$);
 # - gradients **accumulate**: a tensor used twice receives the sum of both contributions, and a leaf keeps
 #   adding across calls of `backward()` until it is zeroed;
 # - every tensor has a **version counter** `_version`, bumped by `add_`, `mul_` and every assignment to `.data`
@@ -603,9 +606,10 @@ ZOO = {
 # ### Exercise 1 · A gradient checker (3 points)
 #
 # Write `gradient_check(f, grad_f, x, h)`. Compute the numerical gradient yourself with central differences,
-# component by component (`x` may be a vector or a matrix: `np.ndindex(x.shape)` walks over every index), and
-# compare it with `grad_f(x)` using the course's relative error from section 1. Return the error and the index of
-# the worst component, so that the verdict says *where* to look. Leave `x` unchanged: work on copies.
+# component by component (`x` may be a vector or a matrix: `np.ndindex(x.shape)` walks over every index), with
+# the step of the rule of thumb, $h\max(1, |x_i|)$ for component $i$, and compare it with `grad_f(x)` using the
+# course's relative error from section 1. Return the error and the index of the worst component, so that the
+# verdict says *where* to look. Leave `x` unchanged: work on copies.
 
 # %% nbgrader={"grade": false, "grade_id": "08_pitfalls-gradient_check-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def gradient_check(f, grad_f, x, h=1e-6):
@@ -615,8 +619,9 @@ def gradient_check(f, grad_f, x, h=1e-6):
         f: A function from a float array shaped like `x` to a float.
         grad_f: The gradient to check: a function from an array shaped like `x` to an array of that shape.
         x: The point, a float array of any shape (a vector, a matrix, ...). It must be left unchanged.
-        h: The step, a float > 0: component i of the numerical gradient is (f(x + h u_i) - f(x - h u_i)) / (2h),
-            where u_i is the array of x's shape with a 1 at index i and 0 elsewhere.
+        h: The relative step, a float > 0: component i of the numerical gradient is
+            (f(x + s_i u_i) - f(x - s_i u_i)) / (2 s_i) with the step s_i = h * max(1, |x_i|), where u_i is the
+            array of x's shape with a 1 at index i and 0 elsewhere.
 
     Returns:
         A pair (error, index):
@@ -631,8 +636,8 @@ def gradient_check(f, grad_f, x, h=1e-6):
     numeric = np.zeros_like(x)
     for i in np.ndindex(x.shape):
         step = np.zeros_like(x)
-        step[i] = h
-        numeric[i] = (f(x + step) - f(x - step)) / (2 * h)
+        step[i] = h * max(1.0, abs(x[i]))
+        numeric[i] = (f(x + step) - f(x - step)) / (2 * step[i])
     difference = np.abs(analytic - numeric)
     scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
     worst = np.unravel_index(np.argmax(difference), x.shape)
@@ -647,7 +652,7 @@ def _index(worst):
 
 def _check_error(err, expected, where, hint, rtol=checks.RTOL):
     """The reported error must be one float, equal to the course's relative error."""
-    assert np.ndim(err) == 0 and np.isfinite(err), f"The error must be one finite float, not {err!r}."
+    assert np.ndim(err) == 0 and np.isfinite(err), f"The error must be one finite float, not {err!r} {where}."
     assert checks.relative_error(float(err), expected) <= rtol, (
         f"Your gradient_check reports a relative error of {float(err):.6g} {where}, but the course's definition "
         f"gives {expected:.6g}. {hint}")
@@ -678,28 +683,36 @@ def _problem(rng, shape):
 
 
 rng = np.random.default_rng(81)
-f1, g1, g1_bug, x1, bug1 = _problem(rng, (6,))
-err, worst = gradient_check(f1, g1, x1)
-assert err < 1e-7, (f"Your gradient_check reports a relative error of {err:.2e} for a CORRECT gradient; central "
-                    "differences with h = 1e-6 agree to about 1e-9. Forward differences (f(x+h) - f(x)) / h only "
-                    "reach about 1e-6: use (f(x + h u_i) - f(x - h u_i)) / (2h).")
-x_before = x1.copy()
-err, worst = gradient_check(f1, g1, x1)
-assert np.array_equal(x1, x_before), ("gradient_check changed the caller's x (x + h - 2h + h is not always x in "
-                                      "floating point); perturb a copy, not x itself.")
-err, worst = gradient_check(f1, g1_bug, x1)
-expected = checks.relative_error(g1_bug(x1), numdiff.gradient(f1, x1))
-_check_error(err, expected, f"for a gradient with a bug at index {bug1}",
-             "Divide the largest |a_i - e_i| by max(max|a|, max|e|, 1e-6), the same scale for all i.")
-assert _index(worst) == bug1, (f"The bug is at index {bug1}, but your gradient_check points at {_index(worst)}. "
-                               "The worst component is the one with the largest |a_i - e_i|; return its index "
-                               "with np.unravel_index, as a tuple.")
+for shape in [(6,), (3, 4)]:  # a vector, then a matrix: the index is a tuple with one entry per axis
+    f1, g1, g1_bug, x1, bug1 = _problem(rng, shape)
+    err, worst = gradient_check(f1, g1, x1)
+    assert err < 1e-7, (f"Your gradient_check reports a relative error of {err:.2e} for a CORRECT gradient at an x "
+                        f"of shape {shape}; central differences with h = 1e-6 agree to about 1e-9. Forward "
+                        "differences (f(x+h) - f(x)) / h only reach about 1e-6: use (f(x + h u_i) - f(x - h u_i)) "
+                        "/ (2h).")
+    x_before = x1.copy()
+    err, worst = gradient_check(f1, g1_bug, x1)
+    assert np.array_equal(x1, x_before), ("gradient_check changed the caller's x (x + h - 2h + h is not always x "
+                                          "in floating point); perturb a copy, not x itself.")
+    expected = checks.relative_error(g1_bug(x1), numdiff.gradient(f1, x1))
+    _check_error(err, expected, f"for a gradient with a bug at index {bug1}",
+                 "Divide the largest |a_i - e_i| by max(max|a|, max|e|, 1e-6), the same scale for all i.")
+    assert _index(worst) == bug1 and len(np.atleast_1d(worst)) == len(shape), (
+        f"The bug is at index {bug1} of an x of shape {shape}, but your gradient_check points at {worst!r}. The "
+        "worst component is the one with the largest |a_i - e_i|; return its index with np.unravel_index, as a "
+        "tuple with one entry per axis.")
+err, _ = gradient_check(lambda v: 3.0, lambda v: np.zeros_like(v), np.ones(3))
+assert np.ndim(err) == 0 and err == 0.0, (f"For f = 3, whose gradient is exactly 0, gradient_check reports {err!r}, "
+                                          "not 0. Without the floor 1e-6 in the denominator it divides 0 by 0.")
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. The driver reports
 # raw data only (numbers, the index returned, x after the calls); every verdict is made in _verify, against
-# numdiff references on plain NumPy functions. Twelve problems on vectors and matrices, with a bug at a prominent
-# index, and one gradient with a component whose true derivative is ~0 (rounding noise there must not be blamed).
+# numdiff references and identities on plain NumPy functions. Twelve problems on vectors and matrices, with a bug
+# at a prominent index; a gradient with a component whose true derivative is ~0 (rounding noise there must not be
+# blamed); gradients that are exactly 0, in part or in whole, or tiny (the floor 1e-6 of the denominator); and
+# cubics sum(c x³)/3, whose central difference is c (x² + s²/3) exactly, at points with |x_i| > 1 and < 1 (the
+# step s_i = h max(1, |x_i|), neither absolute nor purely relative).
 import numpy as np
 
 from calcml import checks, numdiff, probes
@@ -720,8 +733,19 @@ def _inputs(rng):
     A, B = rng.normal(size=(2, 7))
     flat = int(rng.integers(7))
     A[flat], B[flat] = 0.0, 0.0
+    zeros = rng.choice(6, size=2, replace=False)
+    Z = rng.normal(size=6)
+    Z[zeros] = 0.0  # exact zero components: sum(Z sin x) does not depend on those x_i at all
+    sign = rng.choice([-1.0, 1.0], size=2)
+    cubic_big = {"c": [1.0, 1.0], "x": [float(sign[0] * rng.uniform(3.0, 8.0)), float(rng.uniform(-0.5, 0.5))]}
+    cubic_small = {"c": [float(rng.uniform(80.0, 120.0)), 1.0],
+                   "x": [float(sign[1] * rng.uniform(0.1, 0.3)), float(rng.uniform(2.0, 3.0))]}
     return {"problems": [_draw_problem(rng, s) for s in shapes],
-            "flat": {"A": A, "B": B, "x": rng.normal(size=7), "flat": flat}}
+            "flat": {"A": A, "B": B, "x": rng.normal(size=7), "flat": flat},
+            "zero_parts": {"Z": Z, "x": rng.normal(size=6), "zeros": [int(i) for i in zeros]},
+            "constant": {"x": rng.normal(size=int(rng.integers(2, 6))), "value": float(rng.normal())},
+            "tiny": {"B": rng.normal(size=4), "x": rng.normal(size=4), "bug": int(rng.integers(4))},
+            "cubics": [cubic_big, cubic_small]}
 
 
 _DRIVER = """
@@ -768,6 +792,25 @@ def g3_bug(v):
 
 err, worst = gradient_check(f3, g3_bug, x3)
 result["flat"] = {"err": err, "index": worst}
+Z = np.array(inputs["zero_parts"]["Z"])
+result["zero_parts"] = gradient_check(lambda v: float(np.sum(Z * np.sin(v))), lambda v: Z * np.cos(v),
+                                      np.array(inputs["zero_parts"]["x"]))[0]
+c0 = inputs["constant"]["value"]
+result["constant"] = gradient_check(lambda v: c0, lambda v: np.zeros_like(v), np.array(inputs["constant"]["x"]))[0]
+Bt, bt = np.array(inputs["tiny"]["B"]), inputs["tiny"]["bug"]
+
+def tiny_bug(v):
+    out = 1e-9 * Bt * np.cos(v)
+    out[bt] *= 1.5
+    return out
+
+result["tiny"] = gradient_check(lambda v: float(1e-9 * np.sum(Bt * np.sin(v))), tiny_bug,
+                                np.array(inputs["tiny"]["x"]))[0]
+result["cubics"] = []
+for cubic in inputs["cubics"]:
+    c = np.array(cubic["c"])
+    result["cubics"].append(gradient_check(lambda v, c=c: float(np.sum(c * v**3) / 3), lambda v, c=c: c * v**2,
+                                           np.array(cubic["x"]), h=1e-2)[0])
 """
 
 
@@ -791,7 +834,7 @@ def _gradients(p):
 
 def _error(got, expected, where, hint, rtol=checks.RTOL):
     probes.require(type(got) in (int, float) and bool(np.isfinite(got)),
-                   f"The error {where} must be one finite float, not {got!r}.")
+                   f"The error {where} must be one finite float, not {got!r}. {hint}")
     probes.require(checks.relative_error(float(got), expected) <= rtol,
                    f"Your gradient_check reports a relative error of {float(got):.6g} {where}, but the course's "
                    f"definition gives {expected:.6g}. {hint}")
@@ -806,6 +849,20 @@ def _index_list(raw):
     return None
 
 
+def _scaled_central(f, x, h):
+    """The central difference with the contract's step h max(1, |x_i|), one component at a time (numdiff's
+    second-order stencil along each axis)."""
+    out = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        unit = np.zeros_like(x)
+        unit[i] = 1.0
+        out[i] = numdiff.derivative(lambda t, unit=unit: f(x + t * unit), 0.0, h=h * max(1.0, abs(x[i])), order=2)
+    return out
+
+
+_FLOOR = "Divide by max(max|a|, max|e|, 1e-6): the floor 1e-6 keeps a gradient that is 0, or tiny, from dividing by 0."
+
+
 def _verify(inputs, result):
     probes.require(isinstance(result, dict) and isinstance(result.get("problems"), list)
                    and len(result["problems"]) == len(inputs["problems"]), "gradient_check gave too few results.")
@@ -817,8 +874,8 @@ def _verify(inputs, result):
         probes.require(type(ok) in (int, float), f"The error {where} must be a single float, not {ok!r}.")
         probes.require(bool(ok < 1e-7),
                        f"Your gradient_check reports a relative error of {ok!r} for a CORRECT gradient {where}; "
-                       "central differences with h = 1e-6 agree to about 1e-9. Use (f(x + h e_i) - f(x - h e_i)) / "
-                       "(2h).")
+                       "central differences with h = 1e-6 agree to about 1e-9. Use (f(x + s u_i) - f(x - s u_i)) / "
+                       "(2s).")
         after = got.get("x_after")
         probes.require(isinstance(after, list) and np.shape(after) == x.shape
                        and bool(np.array_equal(np.asarray(after, dtype=float), x)),
@@ -830,8 +887,8 @@ def _verify(inputs, result):
         probes.require(_index_list(index) == p["bug"] and (x.ndim == 1 or isinstance(index, list)),
                        f"The bug is at index {tuple(p['bug'])}, but your gradient_check points at {got.get('index')} "
                        f"{where}. Return the index of the largest |a_i - e_i| with np.unravel_index, as a tuple.")
-        _error(got.get("big"), checks.relative_error(grad(x), numdiff.gradient(f, x, h=1e-2, order=2)),
-               f"{where} with h = 1e-2", "Use the step h that is passed in.", rtol=1e-3)
+        _error(got.get("big"), checks.relative_error(grad(x), _scaled_central(f, x, 1e-2)),
+               f"{where} with h = 1e-2", "Use the step h max(1, |x_i|), with the h that is passed in.", rtol=1e-3)
     q = inputs["flat"]
     A, B, k = np.array(q["A"]), np.array(q["B"]), q["flat"]
     x3 = np.array(q["x"])
@@ -851,6 +908,31 @@ def _verify(inputs, result):
     probes.require(_index_list(got.get("index")) == [worst],
                    f"The bug is at index ({worst},), but your gradient_check blames {got.get('index')}, where the "
                    "true derivative is 1e-12 and only rounding noise remains.")
+    zp = inputs["zero_parts"]
+    xz = np.array(zp["x"])
+    probes.require(type(result.get("zero_parts")) in (int, float) and bool(np.isfinite(result["zero_parts"]))
+                   and bool(result["zero_parts"] < 1e-7),
+                   f"For a CORRECT gradient with exact zeros at components {zp['zeros']}, your gradient_check reports "
+                   f"{result.get('zero_parts')!r}. Measure every component on the scale of the whole gradient.")
+    _error(result.get("constant"), checks.relative_error(np.zeros_like(xz), numdiff.gradient(lambda v: 0.0, xz)),
+           "for a constant f, whose gradient is exactly 0 (and so is its central difference)", _FLOOR)
+    t = inputs["tiny"]
+    Bt, xt = np.array(t["B"]), np.array(t["x"])
+    tiny_bug = 1e-9 * Bt * np.cos(xt)
+    tiny_bug[t["bug"]] *= 1.5
+    _error(result.get("tiny"),
+           checks.relative_error(tiny_bug, numdiff.gradient(lambda v: float(1e-9 * np.sum(Bt * np.sin(v))), xt)),
+           "for a tiny gradient (of size 1e-9) with a bug", _FLOOR, rtol=1e-3)
+    cubics = result.get("cubics")
+    probes.require(isinstance(cubics, list) and len(cubics) == 2, "gradient_check gave too few results.")
+    for cubic, got, text in zip(inputs["cubics"], cubics, ("|x_0| > 1", "|x_0| < 1"), strict=True):
+        c, x = np.array(cubic["c"]), np.array(cubic["x"])
+        s = 1e-2 * np.maximum(1.0, np.abs(x))
+        # The identity ((x + s)³ - (x - s)³) / (6s) = x² + s²/3: the truncation error of the central difference.
+        _error(got, checks.relative_error(c * x**2, c * (x**2 + s**2 / 3)),
+               f"for sum(c x³)/3 at x = {np.round(x, 3).tolist()} with h = 1e-2 ({text})",
+               "Component i moves by s_i = h max(1, |x_i|): not by h alone (too small a step where |x_i| is large), "
+               "nor by h |x_i| (too small where |x_i| < 1).", rtol=1e-6)
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=811)
@@ -865,8 +947,8 @@ def gradient_check(f, grad_f, x, h=1e-6):
     fx = f(x)
     for i in np.ndindex(x.shape):
         step = np.zeros_like(x)
-        step[i] = h
-        numeric[i] = (f(x + step) - fx) / h
+        step[i] = h * max(1.0, abs(x[i]))
+        numeric[i] = (f(x + step) - fx) / step[i]
     difference = np.abs(analytic - numeric)
     scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
     worst = np.unravel_index(np.argmax(difference), x.shape)
@@ -880,8 +962,8 @@ def gradient_check(f, grad_f, x, h=1e-6):
     numeric = np.zeros_like(x)
     for i in np.ndindex(x.shape):
         step = np.zeros_like(x)
-        step[i] = h
-        numeric[i] = (f(x + step) - f(x - step)) / (2 * h)
+        step[i] = h * max(1.0, abs(x[i]))
+        numeric[i] = (f(x + step) - f(x - step)) / (2 * step[i])
     relative = np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), 1e-300)
     worst = np.unravel_index(np.argmax(relative), x.shape)
     return float(relative[worst]), tuple(int(i) for i in worst)
@@ -894,11 +976,69 @@ def gradient_check(f, grad_f, x, h=1e-6):
     numeric = np.zeros_like(x)
     for i in np.ndindex(x.shape):
         step = np.zeros_like(x)
+        step[i] = h * max(1.0, abs(x[i]))
+        numeric[i] = (f(x + step) - f(x - step)) / (2 * step[i])
+    difference = np.abs(analytic - numeric)
+    scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
+    return float(np.max(difference) / scale), int(np.argmax(difference))
+
+
+# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="No floor in the denominator: a zero gradient gives 0/0, a tiny one a huge error."
+def gradient_check(f, grad_f, x, h=1e-6):
+    x = np.array(x, dtype=float)
+    analytic = np.asarray(grad_f(x.copy()), dtype=float)
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = h * max(1.0, abs(x[i]))
+        numeric[i] = (f(x + step) - f(x - step)) / (2 * step[i])
+    difference = np.abs(analytic - numeric)
+    scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)))
+    worst = np.unravel_index(np.argmax(difference), x.shape)
+    return float(difference[worst] / scale), tuple(int(i) for i in worst)
+
+
+# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="The absolute step h for every component, not h max(1, |x_i|)."
+def gradient_check(f, grad_f, x, h=1e-6):
+    x = np.array(x, dtype=float)
+    analytic = np.asarray(grad_f(x.copy()), dtype=float)
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
         step[i] = h
         numeric[i] = (f(x + step) - f(x - step)) / (2 * h)
     difference = np.abs(analytic - numeric)
     scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
-    return float(np.max(difference) / scale), int(np.argmax(difference))
+    worst = np.unravel_index(np.argmax(difference), x.shape)
+    return float(difference[worst] / scale), tuple(int(i) for i in worst)
+
+
+# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="A purely relative step h |x_i|, guarded only at x_i = 0: too small where |x_i| < 1."
+def gradient_check(f, grad_f, x, h=1e-6):
+    x = np.array(x, dtype=float)
+    analytic = np.asarray(grad_f(x.copy()), dtype=float)
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[i] = h * abs(x[i]) if x[i] != 0 else h
+        numeric[i] = (f(x + step) - f(x - step)) / (2 * step[i])
+    difference = np.abs(analytic - numeric)
+    scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
+    worst = np.unravel_index(np.argmax(difference), x.shape)
+    return float(difference[worst] / scale), tuple(int(i) for i in worst)
+
+
+# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="The course's own numdiff called instead of writing the central differences."
+def gradient_check(f, grad_f, x, h=1e-6):
+    x = np.array(x, dtype=float)
+    analytic = np.asarray(grad_f(x.copy()), dtype=float)
+    numeric = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        unit = np.zeros_like(x)
+        unit[i] = 1.0
+        numeric[i] = numdiff.derivative(lambda t, unit=unit: f(x + t * unit), 0.0, h=h * max(1.0, abs(x[i])), order=2)
+    return checks.relative_error(analytic, numeric), tuple(int(i) for i in np.unravel_index(
+        np.argmax(np.abs(analytic - numeric)), x.shape))
 
 
 # %% [markdown]
@@ -1236,7 +1376,7 @@ def stop_gradient_loss(y, target):
 # %% nbgrader={"grade": true, "grade_id": "08_pitfalls-detach", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 def _check_detach(t):
     d = detach(t)
-    assert isinstance(d, Tensor), f"detach must return a Tensor, not {type(d).__name__}."
+    assert type(d) is Tensor, f"detach must return a plain Tensor, not {type(d).__name__}."
     assert d is not t, "detach returned the same tensor: it must return a NEW leaf, or gradients still flow."
     assert not d._prev and not d._op, (f"Your detached tensor still has parents {len(d._prev)} / op {d._op!r}: "
                                        "it keeps the whole graph alive. A leaf has _prev = () and _op = ''.")
@@ -1289,17 +1429,30 @@ REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
              "tanh": lambda inputs, out, up: (up * (1 - out**2),),
              "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
 
+import gc
+import weakref
+
 def facts(make):
-    # What detach(t) returned, as raw data, for a fresh t: is it t, its fields, and t's data after an in-place
-    # change of the detached tensor (a shared array shows the change).
+    # What detach(t) returned, as raw data, for a fresh t: is it t, is it a plain Tensor (so that _prev and _op are
+    # the engine's own fields, not a property of the student's class), its fields, whether t (and the graph behind
+    # it) is freed once only the detached tensor is kept (a weak reference cannot be faked), and t's data after
+    # an in-place change of the detached tensor (a shared array shows the change).
     t = make()
     before = np.array(t.data, copy=True)
     d = detach(t)
-    row = {"same": d is t, "tensor": isinstance(d, Tensor), "prev": len(tuple(d._prev)), "op": d._op,
-           "grad": d.grad, "before": before}
+    exact = type(d) is Tensor
+    row = {"same": d is t, "tensor": exact,
+           "prev": len(tuple(object.__getattribute__(d, "_prev"))) if exact else -1,
+           "op": object.__getattribute__(d, "_op") if exact else "?", "grad": d.grad, "before": before}
     d.add_(1.0)
     row["after"] = t.data
+    alive = weakref.ref(t)
+    del t
+    gc.collect()  # cheap: the heap that existed before the driver ran is frozen
+    row["kept"] = alive() is not None and alive() is not d
     return row
+
+gc.freeze()
 
 result = {"cases": []}
 for case in inputs["cases"]:
@@ -1317,6 +1470,7 @@ for case in inputs["cases"]:
         stop_gradient_loss(Tensor(w0.copy()), target).backward()
         entry["target_grad"] = target.grad
     result["cases"].append(entry)
+gc.unfreeze()
 t = Tensor(np.array(inputs["shared"]))
 d = detach(t)
 d.add_(1.0)
@@ -1332,12 +1486,16 @@ def _verify(inputs, result):
         for key, data in (("facts", w0 * a), ("leaf_facts", w0)):
             facts = got.get(key)
             probes.require(isinstance(facts, dict), "detach gave no result.")
-            probes.require(facts.get("tensor") is True, "detach must return a Tensor.")
+            probes.require(facts.get("tensor") is True, "detach must return a plain Tensor (Tensor(...)).")
             probes.require(facts.get("same") is False, "detach returned the same tensor: it must return a NEW leaf, "
                                                        "or gradients still flow.")
             probes.require(facts.get("prev") == 0 and facts.get("op") == "",
                            "Your detached tensor still has parents (_prev) or an op: it keeps the whole graph alive. "
                            "A leaf has _prev = () and _op = ''.")
+            probes.require(facts.get("kept") is False,
+                           "The tensor given to detach, and so its whole graph, stays alive as long as the detached "
+                           "tensor does: the detached tensor still refers to it (in a field, or in a closure). A "
+                           "detached leaf holds only the data array.")
             probes.close(facts.get("before"), data, what="data of the tensor given to detach")
             probes.close(facts.get("after"), data + 1.0, what="data of t after detach(t).add_(1)",
                          hint="detach must share t's data array (Tensor(t.data)), not copy it.")
@@ -1389,6 +1547,20 @@ def detach(t):
 
 def stop_gradient_loss(y, target):
     return ((detach(y) - target) ** 2).sum()
+
+
+# %% active="py" wrong_answer="08_pitfalls-detach-solution" mistake="A shallow copy with _prev and _op cleared: its backward closure still holds the old graph."
+import copy
+
+
+def detach(t):
+    d = copy.copy(t)
+    d._prev, d._op, d.grad = (), "", np.zeros_like(t.data)
+    return d
+
+
+def stop_gradient_loss(y, target):
+    return ((y - detach(target)) ** 2).sum()
 
 
 # %% [markdown]
@@ -1678,8 +1850,9 @@ with using_hooks(save_for_backward, unpack_saved):
 # 3. update `w` **in place** (the caller's `w` must move): `w.data -= lr * w.grad`,
 # 4. add the loss's *value* to a running total.
 #
-# Return the total as a Python `float` (the sum of the losses computed at the start of each step), not a tensor:
-# the tests count the nodes your return value keeps alive.
+# Return the total as a Python `float` (the sum of the losses computed at the start of each step), not a tensor.
+# Keep no graph alive from one step to the next: the tests check that each step's loss tensor, and the graph
+# behind it, can be freed once the step after it is over, whatever the total looks like in the end.
 
 # %% nbgrader={"grade": false, "grade_id": "08_pitfalls-training_loop-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def train(loss_fn, w, steps, lr):
@@ -1716,10 +1889,39 @@ def _reference_descent(loss_np, w0, steps, lr):
     return v, total
 
 
+def _watched(loss_fn, alive):
+    """loss_fn, recording whether the loss tensor of two calls ago is still alive when a new one is built."""
+    import gc
+    import weakref
+
+    made = []
+
+    def watched(w):
+        if len(made) == 2:  # one look is enough, and a collection takes time
+            gc.collect()
+            alive.append(made[0]() is not None)
+        loss = loss_fn(w)
+        made.append(weakref.ref(loss))
+        return loss
+
+    return watched
+
+
 def _check_train(loss_fn, loss_np, w0, steps, lr, rng):
     w = Tensor(np.array(w0, dtype=float))
     w.grad = rng.normal(size=np.shape(w0))  # stale gradients from earlier work
-    total = train(loss_fn, w, steps, lr)
+    import gc
+
+    alive = []
+    gc.freeze()  # the heap as it is now is never the leak: a collection then only scans what train builds
+    try:
+        total = train(_watched(loss_fn, alive), w, steps, lr)
+    finally:
+        gc.unfreeze()
+    assert not any(alive), (
+        f"At step {alive.index(True) + 3} of train, the loss tensor of step {alive.index(True) + 1} was still alive, "
+        "and with it its whole graph: a graph leak (total = total + loss, or a list of loss tensors). Add the "
+        "loss's value, float(loss.data), and keep no loss tensor from one step to the next.")
     if isinstance(total, Tensor):
         grown = count_nodes(train(loss_fn, Tensor(np.array(w0, dtype=float)), 3 * steps, lr))
         raise AssertionError(f"train returned a Tensor that keeps {count_nodes(total)} nodes alive after {steps} "
@@ -1764,7 +1966,9 @@ REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
              "tanh": lambda inputs, out, up: (up * (1 - out**2),),
              "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
 
-def nan(*args, **kwargs):
+def nan(self, *args, **kwargs):
+    if args and isinstance(args[0], Tensor):  # loss + tensor: the engine's own op (a leak, seen by loss_fn below)
+        return NotImplemented
     return float("nan")
 
 # The loss tensors handed to train: their value is in .data, and they work with backward(), but any
@@ -1774,13 +1978,24 @@ Loss = type("Loss", (Tensor,), {name: nan for name in (
     "__neg__", "__pos__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__iadd__", "__isub__",
     "__imul__", "exp", "relu", "tanh", "sigmoid", "sum")})
 
+import gc
+import weakref
+
+gc.freeze()  # the heap as it is now is never the leak: a collection then only scans what train builds
 result = []
 for case in inputs["cases"]:
     xs, ys = np.array(case["xs"]), np.array(case["ys"])
+    made, alive = [], []
 
-    def loss_fn(w, xs=xs, ys=ys):
+    def loss_fn(w, xs=xs, ys=ys, made=made, alive=alive):
+        # Is the loss tensor of two calls ago (and so its graph) still alive when a new one is built? A weak
+        # reference sees it whatever holds it: a running Tensor total, a list, an attribute.
+        if len(made) == 2:
+            gc.collect()
+            alive.append(made[0]() is not None)
         loss = (((w * xs).tanh() - ys) ** 2).sum() + (w * w).sum() * 0.1
         loss.__class__ = Loss
+        made.append(weakref.ref(loss))
         return loss
 
     with using_rules(**REFERENCE):
@@ -1791,7 +2006,8 @@ for case in inputs["cases"]:
         value = float(total)
     except (TypeError, ValueError):
         value = None
-    result.append({"w": w.data, "total": value, "kind": type(total).__name__})
+    result.append({"w": w.data, "total": value, "kind": type(total).__name__, "alive": alive})
+gc.unfreeze()
 """
 
 
@@ -1808,6 +2024,15 @@ def _verify(inputs, result):
             total += loss_np(v)
             v = v - case["lr"] * numdiff.gradient(loss_np, v)
         probes.require(isinstance(got, dict), "train gave no result.")
+        alive = got.get("alive")
+        probes.require(isinstance(alive, list) and len(alive) == min(1, max(case["steps"] - 2, 0)),
+                       "train did not call loss_fn once per step.")
+        if True in alive:
+            raise checks.CheckFailure(
+                f"At step {alive.index(True) + 3} of train, the loss tensor of step {alive.index(True) + 1} was still "
+                "alive, and with it its whole graph: a graph leak (total = total + loss, or a list of loss tensors), "
+                "even if the total is made a float in the end. Add the loss's value, float(loss.data), and keep no "
+                "loss tensor from one step to the next.")
         value = got.get("total")
         if type(value) is not float:
             raise checks.CheckFailure(f"train returned a {str(got.get('kind'))[:40]}, not a float, after "
@@ -1839,6 +2064,30 @@ def train(loss_fn, w, steps, lr):
     return total
 
 
+# %% active="py" wrong_answer="08_pitfalls-training_loop-solution" mistake="The graph leak with a float at the end: total = total + loss on a Tensor total, returned as float(total.data)."
+def train(loss_fn, w, steps, lr):
+    total = Tensor(0.0)
+    for _ in range(steps):
+        w.zero_grad()
+        loss = loss_fn(w)
+        loss.backward()
+        w.data -= lr * w.grad
+        total = total + loss
+    return float(total.data)
+
+
+# %% active="py" wrong_answer="08_pitfalls-training_loop-solution" mistake="Every loss tensor kept in a list, summed at the end: every step's graph stays alive."
+def train(loss_fn, w, steps, lr):
+    losses = []
+    for _ in range(steps):
+        w.zero_grad()
+        loss = loss_fn(w)
+        loss.backward()
+        w.data -= lr * w.grad
+        losses.append(loss)
+    return float(sum(float(loss.data) for loss in losses))
+
+
 # %% active="py" wrong_answer="08_pitfalls-training_loop-solution" mistake="Gradients never zeroed: each step uses the sum of all the gradients so far."
 def train(loss_fn, w, steps, lr):
     total = 0.0
@@ -1863,29 +2112,498 @@ def train(loss_fn, w, steps, lr):
 
 
 # %% [markdown]
+# ### Exercise 6 · Which layer kills the gradient? (3 points)
+#
+# A chain of $D$ layers $a_l = \phi(z_l)$, $z_l = W_l a_{l-1}$ ($l = 1, \dots, D$, input $a_0 = x$) has stopped
+# learning in its first layers. Measure where the gradient dies, as section 2 did, but on a given chain.
+#
+# - `layer_gradient_norms(weights, x, upstream, activation)`: run the chain forward from $a_0 = x$, keeping
+#   what the backward pass needs; then start from $g_D$ = `upstream` $= \partial L/\partial a_D$ and apply the
+#   backward recursion of section 2 layer by layer. Return the $D + 1$ norms
+#   $\|g_0\|, \dots, \|g_D\|$ (Euclidean), from the input to the output. The layers may have different
+#   widths. For ReLU take $\phi'(0) = 0$.
+# - `killing_layer(norms)`: from such a list of norms, the layer $l \in \{1, \dots, D\}$ whose backward step
+#   shrinks the gradient the most, that is, the one with the smallest ratio $\|g_{l-1}\| / \|g_l\|$. (The
+#   smallest norm is not the answer: in a vanishing chain the norms keep shrinking after the culprit.)
+
+# %% nbgrader={"grade": false, "grade_id": "08_pitfalls-killing_layer-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def layer_gradient_norms(weights, x, upstream, activation):
+    """The norm of the gradient of the loss at every layer of a chain a_l = phi(W_l a_{l-1}).
+
+    Args:
+        weights: A list of the D matrices W_1, ..., W_D; W_l has shape (n_l, n_{l-1}).
+        x: The input a_0, an array of shape (n_0,).
+        upstream: g_D = dL/da_D, an array of shape (n_D,).
+        activation: "sigmoid", "tanh" or "relu" (with relu'(0) = 0).
+
+    Returns:
+        An array of D + 1 floats: the Euclidean norms of g_0 = dL/da_0, ..., g_D = dL/da_D, in that order.
+    """
+    ### BEGIN SOLUTION
+    phi = {"sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)), "tanh": np.tanh,
+           "relu": lambda z: np.maximum(z, 0.0)}[activation]
+    a, outputs, pre = np.asarray(x, dtype=float), [], []
+    for W in weights:
+        z = np.asarray(W, dtype=float) @ a
+        a = phi(z)
+        pre.append(z)
+        outputs.append(a)
+    g = np.asarray(upstream, dtype=float)
+    norms = [np.linalg.norm(g)]
+    for W, z, a in zip(reversed(weights), reversed(pre), reversed(outputs), strict=True):
+        slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (z > 0).astype(float)}[activation]
+        g = np.asarray(W, dtype=float).T @ (slope * g)
+        norms.append(np.linalg.norm(g))
+    return np.array(norms[::-1])
+    ### END SOLUTION
+
+
+def killing_layer(norms):
+    """The layer that shrinks the gradient the most.
+
+    Args:
+        norms: D + 1 positive floats, the norms of g_0, ..., g_D (as layer_gradient_norms returns them).
+
+    Returns:
+        The layer l, an int from 1 to D, with the smallest ratio norms[l - 1] / norms[l].
+    """
+    ### BEGIN SOLUTION
+    norms = np.asarray(norms, dtype=float)
+    return int(np.argmin(norms[:-1] / norms[1:])) + 1
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "08_pitfalls-killing_layer", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def _chain(rng, widths, gain, culprit=None, shrink=0.02):
+    """Random weights with std gain/sqrt(n) (layer `culprit` scaled down by `shrink`), an input and a unit upstream."""
+    weights = [rng.normal(scale=gain / np.sqrt(n_in), size=(n_out, n_in))
+               for n_in, n_out in zip(widths, widths[1:], strict=False)]
+    if culprit is not None:
+        weights[culprit - 1] *= shrink
+    u = rng.normal(size=widths[-1])
+    return weights, rng.normal(size=widths[0]), u / np.linalg.norm(u)
+
+
+rng = np.random.default_rng(86)
+for activation, gain, widths in [("tanh", 1.0, [5, 5, 5, 5]), ("sigmoid", 2.0, [4, 6, 3, 5, 4]),
+                                 ("relu", np.sqrt(2), [6, 8, 5, 7])]:
+    weights, x0, u = _chain(rng, widths, gain)
+    norms = layer_gradient_norms([W.copy() for W in weights], x0.copy(), u.copy(), activation)
+    checks.assert_close(norms, gradient_flow.backward_norms(weights, x0, u, activation),  # calcml's own measurement
+                        what=f"gradient norms ‖g_0‖, ..., ‖g_D‖ of a {activation} chain of widths {widths}",
+                        hint="g_{l-1} = W_lᵀ (φ'(z_l) ⊙ g_l): φ' at the pre-activation z_l, and the transpose of W_l. "
+                             "Return them from the input (g_0) to the output (g_D).")
+weights, x0, u = _chain(rng, [5, 5, 5, 5, 5, 5], 1.0, culprit=3)
+reference = gradient_flow.backward_norms(weights, x0, u, "tanh")
+found = killing_layer(list(reference))
+assert found == 3, (f"In this tanh chain of depth 5, layer 3's weights are 50 times too small, but killing_layer "
+                    f"returned {found!r}. The layer l (from 1 to D) with the smallest ‖g_(l-1)‖ / ‖g_l‖ is the one that "
+                    "shrinks the gradient the most; the smallest norm comes after it, nearer the input.")
+### BEGIN HIDDEN TESTS
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. The norms are
+# compared with calcml.gradient_flow.backward_norms, an independent measurement of the same chain; the culprit of
+# each list of norms is computed in _verify from the norms themselves.
+import numpy as np
+
+from calcml import gradient_flow, probes
+
+
+def _inputs(rng):
+    chains = []
+    for k, activation in enumerate(["sigmoid", "tanh", "relu", "sigmoid", "tanh", "relu"]):
+        depth = int(rng.integers(3, 8))
+        widths = [int(n) for n in rng.integers(2, 9, size=depth + 1)]
+        gain = {"sigmoid": 4.0, "tanh": 1.0, "relu": float(np.sqrt(2))}[activation] * float(rng.uniform(0.8, 1.25))
+        weights = [rng.normal(scale=gain / np.sqrt(n_in), size=(n_out, n_in))
+                   for n_in, n_out in zip(widths, widths[1:], strict=False)]
+        if k >= 3:  # a layer with far too small weights somewhere inside
+            weights[int(rng.integers(1, depth))] *= 0.02
+        x = rng.normal(size=widths[0]) * (3.0 if k == 3 else 1.0)  # k = 3: a saturated sigmoid input layer
+        chains.append({"weights": weights, "x": x, "upstream": rng.normal(size=widths[-1]), "activation": activation})
+    lists = []
+    for _ in range(4):  # norms with a clear culprit that is neither the first nor the last layer
+        depth = int(rng.integers(4, 12))
+        ratios = rng.uniform(0.3, 3.0, size=depth)  # ratios[l - 1] = ‖g_(l-1)‖ / ‖g_l‖
+        culprit = int(rng.integers(2, depth))
+        ratios[culprit - 1] = float(rng.uniform(1e-4, 1e-2))
+        norms = np.ones(depth + 1)
+        for layer in range(depth, 0, -1):
+            norms[layer - 1] = norms[layer] * ratios[layer - 1]
+        lists.append((norms * float(rng.uniform(0.1, 10.0))).tolist())
+    return {"chains": chains, "lists": lists}
+
+
+_DRIVER = """
+import numpy as np
+
+result = {"chains": [], "layers": []}
+for chain in inputs["chains"]:
+    weights = [np.array(W, dtype=float) for W in chain["weights"]]
+    result["chains"].append(layer_gradient_norms(weights, np.array(chain["x"]), np.array(chain["upstream"]),
+                                                 chain["activation"]))
+for norms in inputs["lists"]:
+    result["layers"].append(killing_layer(list(norms)))
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, dict) and isinstance(result.get("chains"), list)
+                   and len(result["chains"]) == len(inputs["chains"]), "layer_gradient_norms gave too few results.")
+    for chain, got in zip(inputs["chains"], result["chains"], strict=True):
+        weights = [np.array(W, dtype=float) for W in chain["weights"]]
+        widths = [weights[0].shape[1]] + [W.shape[0] for W in weights]
+        reference = gradient_flow.backward_norms(weights, np.array(chain["x"]), np.array(chain["upstream"]),
+                                                 chain["activation"])
+        probes.close(got, reference, what="gradient norms ‖g_0‖, ..., ‖g_D‖",
+                     where=f"for a {chain['activation']} chain of depth {len(weights)} and widths {widths}",
+                     hint="g_(l-1) = W_lᵀ (φ'(z_l) ⊙ g_l), with φ' at the pre-activation z_l of the same layer, "
+                          "and the transpose of W_l; the norms go from the input (g_0) to the output (g_D).")
+    layers = result.get("layers")
+    probes.require(isinstance(layers, list) and len(layers) == len(inputs["lists"]), "killing_layer gave too few results.")
+    for norms, got in zip(inputs["lists"], layers, strict=True):
+        n = np.array(norms)
+        ratios = n[:-1] / n[1:]
+        culprit = int(np.argmin(ratios)) + 1
+        probes.require(type(got) in (int, float) and got == culprit,
+                       f"For the norms {np.round(n, 4).tolist()} (D = {n.size - 1}), killing_layer returned {got!r}, "
+                       f"but layer {culprit} shrinks the gradient the most: ‖g_{culprit - 1}‖ / ‖g_{culprit}‖ = "
+                       f"{ratios[culprit - 1]:.2g}. Layers count from 1; the smallest norm is not the culprit.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=860)
+### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="08_pitfalls-killing_layer-solution" mistake="φ' taken at the layer's output a_l instead of its pre-activation z_l."
+def layer_gradient_norms(weights, x, upstream, activation):
+    phi = {"sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)), "tanh": np.tanh,
+           "relu": lambda z: np.maximum(z, 0.0)}[activation]
+    dphi = {"sigmoid": lambda z: phi(z) * (1 - phi(z)), "tanh": lambda z: 1 - np.tanh(z) ** 2,
+            "relu": lambda z: (z > 0).astype(float)}[activation]
+    a, outputs = np.asarray(x, dtype=float), []
+    for W in weights:
+        a = phi(np.asarray(W, dtype=float) @ a)
+        outputs.append(a)
+    g = np.asarray(upstream, dtype=float)
+    norms = [np.linalg.norm(g)]
+    for W, a in zip(reversed(weights), reversed(outputs), strict=True):
+        g = np.asarray(W, dtype=float).T @ (dphi(a) * g)
+        norms.append(np.linalg.norm(g))
+    return np.array(norms[::-1])
+
+
+def killing_layer(norms):
+    norms = np.asarray(norms, dtype=float)
+    return int(np.argmin(norms[:-1] / norms[1:])) + 1
+
+
+# %% active="py" wrong_answer="08_pitfalls-killing_layer-solution" mistake="W_l where its transpose belongs (a forward-pass habit); only square layers even run."
+def layer_gradient_norms(weights, x, upstream, activation):
+    phi = {"sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)), "tanh": np.tanh,
+           "relu": lambda z: np.maximum(z, 0.0)}[activation]
+    a, outputs, pre = np.asarray(x, dtype=float), [], []
+    for W in weights:
+        z = np.asarray(W, dtype=float) @ a
+        a = phi(z)
+        pre.append(z)
+        outputs.append(a)
+    g = np.asarray(upstream, dtype=float)
+    norms = [np.linalg.norm(g)]
+    for W, z, a in zip(reversed(weights), reversed(pre), reversed(outputs), strict=True):
+        slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (z > 0).astype(float)}[activation]
+        g = np.asarray(W, dtype=float) @ (slope * g)
+        norms.append(np.linalg.norm(g))
+    return np.array(norms[::-1])
+
+
+def killing_layer(norms):
+    norms = np.asarray(norms, dtype=float)
+    return int(np.argmin(norms[:-1] / norms[1:])) + 1
+
+
+# %% active="py" wrong_answer="08_pitfalls-killing_layer-solution" mistake="The layer with the smallest norm, not the one with the biggest drop."
+def layer_gradient_norms(weights, x, upstream, activation):
+    phi = {"sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)), "tanh": np.tanh,
+           "relu": lambda z: np.maximum(z, 0.0)}[activation]
+    a, outputs, pre = np.asarray(x, dtype=float), [], []
+    for W in weights:
+        z = np.asarray(W, dtype=float) @ a
+        a = phi(z)
+        pre.append(z)
+        outputs.append(a)
+    g = np.asarray(upstream, dtype=float)
+    norms = [np.linalg.norm(g)]
+    for W, z, a in zip(reversed(weights), reversed(pre), reversed(outputs), strict=True):
+        slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (z > 0).astype(float)}[activation]
+        g = np.asarray(W, dtype=float).T @ (slope * g)
+        norms.append(np.linalg.norm(g))
+    return np.array(norms[::-1])
+
+
+def killing_layer(norms):
+    return int(np.argmin(norms))
+
+
+# %% active="py" wrong_answer="08_pitfalls-killing_layer-solution" mistake="The index of the smallest ratio, counted from 0: one layer too early."
+def layer_gradient_norms(weights, x, upstream, activation):
+    phi = {"sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)), "tanh": np.tanh,
+           "relu": lambda z: np.maximum(z, 0.0)}[activation]
+    a, outputs, pre = np.asarray(x, dtype=float), [], []
+    for W in weights:
+        z = np.asarray(W, dtype=float) @ a
+        a = phi(z)
+        pre.append(z)
+        outputs.append(a)
+    g = np.asarray(upstream, dtype=float)
+    norms = [np.linalg.norm(g)]
+    for W, z, a in zip(reversed(weights), reversed(pre), reversed(outputs), strict=True):
+        slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (z > 0).astype(float)}[activation]
+        g = np.asarray(W, dtype=float).T @ (slope * g)
+        norms.append(np.linalg.norm(g))
+    return np.array(norms[::-1])
+
+
+def killing_layer(norms):
+    norms = np.asarray(norms, dtype=float)
+    return int(np.argmin(norms[:-1] / norms[1:]))
+
+
+# %% active="py" wrong_answer="08_pitfalls-killing_layer-solution" mistake="The course's gradient_flow called instead of writing the backward pass."
+def layer_gradient_norms(weights, x, upstream, activation):
+    return gradient_flow.backward_norms(weights, x, upstream, activation)
+
+
+def killing_layer(norms):
+    norms = np.asarray(norms, dtype=float)
+    return int(np.argmin(norms[:-1] / norms[1:])) + 1
+
+
+# %% [markdown]
+# ### Exercise 7 · Find the graph cut (3 points)
+#
+# Section 4 warned that a `.data`, a `float(...)` or a trip through NumPy slipped into a forward pass cuts the
+# graph *silently*. Here is a training step with such a cut: one line rebuilds a tensor from its data, so one
+# parameter never hears from the loss. Nothing fails; that parameter just stops learning.
+
+# %%
+rng = np.random.default_rng(87)
+x_cut, y_cut = rng.normal(size=3), 0.5
+params = {name: Tensor(rng.normal(size=shape)) for name, shape in
+          [("w1", (3,)), ("b1", (3,)), ("w2", (3,)), ("b2", ()), ("scale", ())]}
+
+
+def cut_step(p):
+    hidden = (p["w1"] * x_cut + p["b1"]).tanh()
+    out = ((p["w2"] * hidden).sum() + Tensor(p["b2"].data)) * p["scale"]  # the cut: a new leaf, from b2's data
+    return (out - y_cut) ** 2
+
+
+with using_rules(mul=lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
+                 tanh=lambda inputs, out, up: (up * (1 - out**2),)):
+    loss = cut_step(params)
+    loss.backward()
+for name, t in params.items():
+    print(f"{name:6s} grad {np.round(t.grad, 4)}")
+
+# %% [markdown]
+# `b2.grad` is zero, but so could be a gradient that is *truly* zero: a parameter behind a ReLU that is off, or
+# multiplied by 0, is connected to the loss and receives a gradient, which happens to be 0. The two cases need
+# different fixes, and the numbers cannot tell them apart. The graph can: a parameter receives a gradient
+# exactly when some path of `_prev` links leads from the loss to it.
+#
+# Write `no_gradient(loss, params)`: the names of the parameters that the backward pass from `loss` cannot reach.
+
+# %% nbgrader={"grade": false, "grade_id": "08_pitfalls-graph_cut-solution", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def no_gradient(loss, params):
+    """The parameters an accidental graph cut left without a gradient.
+
+    Args:
+        loss: The scalar loss Tensor that a forward pass built from the parameters.
+        params: A dict from names (str) to the parameter Tensors (leaves); their `grad` may hold anything.
+
+    Returns:
+        A list of the names whose parameter no path of `_prev` links leads to from `loss`, in the dict's order
+        (a parameter that is reached, even one whose gradient is 0, is not listed). You may call
+        `loss.backward()`, but you need not.
+    """
+    ### BEGIN SOLUTION
+    reached = {id(node) for node in topological_order(loss)}
+    return [name for name, t in params.items() if id(t) not in reached]
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "08_pitfalls-graph_cut", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+def _cut_params(rng):
+    return {name: Tensor(rng.normal(size=shape)) for name, shape in
+            [("w1", (3,)), ("b1", (3,)), ("w2", (3,)), ("b2", ()), ("scale", ())]}
+
+
+def _cut_loss(p, x, y, cut="", dead=False):
+    w1 = Tensor(p["w1"].data) if cut == "w1_data" else p["w1"]
+    pre = w1 * x + p["b1"]
+    hidden = Tensor(np.tanh(pre.data)) if cut == "numpy" else pre.tanh()
+    if dead:
+        hidden = (hidden - 10.0).relu()  # a ReLU that is off: zero gradients, but connected
+    scale = Tensor(float(p["scale"].data)) if cut == "float" else p["scale"]
+    return (((p["w2"] * hidden).sum() + p["b2"]) * scale - y) ** 2
+
+
+_REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
+              "tanh": lambda inputs, out, up: (up * (1 - out**2),)}
+rng = np.random.default_rng(88)
+with using_rules(**_REFERENCE):
+    found = no_gradient(cut_step(params), params)
+    assert list(found) == ["b2"], (f"In the step above, b2 is rebuilt from its data (Tensor(p['b2'].data)), so it "
+                                   f"receives no gradient; no_gradient returned {found!r}.")
+    for cut, dead, expected in [("w1_data", False, ["w1"]), ("float", True, ["scale"]), ("", True, [])]:
+        p = _cut_params(rng)
+        for t in p.values():
+            t.grad = rng.normal(size=t.data.shape)  # stale gradients from earlier work
+        found = no_gradient(_cut_loss(p, rng.normal(size=3), 0.3, cut, dead), p)
+        assert list(found) == expected, (
+            f"With the cut {cut or 'none'}{' and a ReLU that is off' if dead else ''}, the parameters without a "
+            f"gradient are {expected}, but no_gradient returned {found!r}. Follow the _prev links from the loss; a "
+            "zero (or a stale) grad does not say whether a parameter is connected.")
+### BEGIN HIDDEN TESTS
+# One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
+# draws each student's own inputs, runs the driver in a sandbox and _verify in its own process. The driver builds
+# the step with the notebook's Tensor, cut in the ways each input names (a .data rebuilt into a new leaf, a trip
+# through NumPy, a float, a rebuilt bias; or none), sometimes with a ReLU that is off (zero gradients that are no
+# cut) or a parameter used twice, once through a cut (still reached), and stale gradients; it reports the names
+# no_gradient returned. _verify knows from the construction which parameters are cut.
+import numpy as np
+
+from calcml import probes
+
+_CUTS = {"w1_data": ["w1"], "numpy": ["w1", "b1"], "float": ["scale"], "b2_rebuilt": ["b2"]}
+_NAMES = ["w1", "b1", "w2", "b2", "scale"]
+
+
+def _inputs(rng):
+    cases = []
+    for k in range(8):
+        cuts = [str(c) for c in rng.choice(sorted(_CUTS), size=int(rng.integers(0, 3)), replace=False)]
+        if k < 2:
+            cuts = ["w1_data", "b2_rebuilt"][k:k + 1]
+        n = int(rng.integers(2, 6))
+        cases.append({"cuts": cuts, "dead": bool(k % 3 == 1), "twice": bool(k % 4 == 2), "stale": bool(k % 2 == 0),
+                      "n": n, "x": rng.normal(size=n), "y": float(rng.normal()),
+                      "params": {"w1": rng.normal(size=n), "b1": rng.normal(size=n), "w2": rng.normal(size=n),
+                                 "b2": float(rng.normal()), "scale": float(rng.normal())},
+                      "stale_grads": {"w1": rng.normal(size=n), "b1": rng.normal(size=n), "w2": rng.normal(size=n),
+                                      "b2": float(rng.normal()), "scale": float(rng.normal())}})
+    return {"cases": cases}
+
+
+_DRIVER = """
+import numpy as np
+
+REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
+             "tanh": lambda inputs, out, up: (up * (1 - out**2),),
+             "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
+
+result = []
+for case in inputs["cases"]:
+    cuts, x, y = case["cuts"], np.array(case["x"]), case["y"]
+    p = {name: Tensor(np.array(value, dtype=float)) for name, value in case["params"].items()}
+    if case["stale"]:
+        for name, t in p.items():
+            t.grad = np.array(case["stale_grads"][name], dtype=float)
+    with using_rules(**REFERENCE):
+        w1 = Tensor(p["w1"].data) if "w1_data" in cuts else p["w1"]
+        pre = w1 * x + p["b1"]
+        hidden = Tensor(np.tanh(pre.data)) if "numpy" in cuts else pre.tanh()
+        if case["dead"]:
+            hidden = (hidden - 10.0).relu()
+        scale = Tensor(float(p["scale"].data)) if "float" in cuts else p["scale"]
+        b2 = Tensor(p["b2"].data + 0.0) if "b2_rebuilt" in cuts else p["b2"]
+        loss = (((p["w2"] * hidden).sum() + b2) * scale - y) ** 2
+        if case["twice"]:  # w2 once more, through a cut: it is still reached by the first path
+            loss = loss + (Tensor(p["w2"].data) * x).sum() * 0.1
+        found = no_gradient(loss, p)
+    result.append([str(name) for name in found] if isinstance(found, (list, tuple)) else repr(found)[:200])
+"""
+
+
+def _verify(inputs, result):
+    probes.require(isinstance(result, list) and len(result) == len(inputs["cases"]), "no_gradient gave too few results.")
+    for case, got in zip(inputs["cases"], result, strict=True):
+        cut = {name for c in case["cuts"] for name in _CUTS[c]}
+        expected = [name for name in _NAMES if name in cut]
+        setting = (f"with the cuts {case['cuts'] or 'none'}" + (", a ReLU that is off" if case["dead"] else "")
+                   + (", w2 used twice, once through a cut" if case["twice"] else "")
+                   + (", stale gradients on entry" if case["stale"] else ""))
+        probes.require(isinstance(got, list), f"no_gradient must return a list of names, not {got} ({setting}).")
+        missed = [name for name in expected if name not in got]
+        wrong = [name for name in got if name not in expected]
+        probes.require(not missed, f"{', '.join(missed)} received no gradient ({setting}), but no_gradient did not "
+                                   "list it. A tensor rebuilt from a parameter's data (Tensor(p.data), float(...), a "
+                                   "NumPy round trip) shares the numbers, not the graph: follow the _prev links from "
+                                   "the loss and compare the tensors themselves.")
+        probes.require(not wrong, f"no_gradient listed {', '.join(wrong)} ({setting}), but the loss reaches "
+                                  f"{'them' if len(wrong) > 1 else 'it'} through the graph: a gradient that is 0 (a "
+                                  "ReLU that is off) or stale is still a gradient. Ask the graph, not the numbers.")
+        probes.require(got == expected, f"no_gradient returned {got}; list the names in the dict's order: {expected}.")
+
+
+probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=870)
+### END HIDDEN TESTS
+
+
+# %% active="py" wrong_answer="08_pitfalls-graph_cut-solution" mistake="The parameters whose grad is zero after backward, without zeroing first: stale gradients hide the cut."
+def no_gradient(loss, params):
+    loss.backward()
+    return [name for name, t in params.items() if not np.any(t.grad)]
+
+
+# %% active="py" wrong_answer="08_pitfalls-graph_cut-solution" mistake="The parameters whose grad is zero after a fresh backward: a true zero (a ReLU that is off) is taken for a cut."
+def no_gradient(loss, params):
+    for t in params.values():
+        t.zero_grad()
+    loss.backward()
+    return [name for name, t in params.items() if not np.any(t.grad)]
+
+
+# %% active="py" wrong_answer="08_pitfalls-graph_cut-solution" mistake="Graph nodes matched by their data array: Tensor(p.data) shares the array, so the cut looks connected."
+def no_gradient(loss, params):
+    arrays = [node.data for node in topological_order(loss)]
+    return [name for name, t in params.items() if not any(a is t.data for a in arrays)]
+
+
+# %% active="py" wrong_answer="08_pitfalls-graph_cut-solution" mistake="Graph nodes matched by value: a rebuilt tensor holds the same numbers, so the cut looks connected."
+def no_gradient(loss, params):
+    nodes = topological_order(loss)
+    return [name for name, t in params.items()
+            if not any(node.data.shape == t.data.shape and np.array_equal(node.data, t.data) for node in nodes)]
+
+
+# %% [markdown]
 # ## What you can now do
 #
 # - Check any gradient against central differences with one relative error for the whole gradient, point at
 #   the worst component, and read the verdict against `checks.RTOL` and `checks.SUSPICIOUS`.
 # - Recognise the false alarms of a gradient check (a kink between $x \pm h$, a float32 check) and avoid them:
-#   detect the straddled kinks, check in float64 with $h \approx \varepsilon^{1/3}$ ($\times\max(1, |x|)$ when
-#   $|x|$ is large).
-# - Predict vanishing and exploding gradients from the activation and the weight gain, and measure them layer by
-#   layer.
+#   detect the straddled kinks, check in float64 with the step $h\max(1, |x_i|)$, $h \approx \varepsilon^{1/3}$
+#   (the factor $\max(1, |x_i|)$ matters when $|x_i|$ is large).
+# - Predict vanishing and exploding gradients from the activation and the weight gain, measure the gradient norm
+#   layer by layer, and name the layer that kills it (the smallest ratio $\|g_{l-1}\|/\|g_l\|$).
 # - Find and fix wrong backward rules with a gradient check, and use `detach` as a deliberate stop-gradient.
 # - Make in-place changes loud with version counters, and write a training loop that zeroes its gradients and
 #   keeps no graph alive.
+# - Find the parameters an accidental graph cut leaves without a gradient, by following the graph from the loss
+#   (a zero gradient alone cannot tell a cut from a true zero).
 #
 # | symptom | likely cause | tool |
 # |---|---|---|
 # | relative error $> 10^{-2}$ | a wrong backward rule (sign, factor, input instead of output, missing operand), or a kink between $x \pm h$ | `gradient_check`, worst index, kink detection |
-# | relative error $10^{-5}$ to $10^{-2}$ | a float32 check, a poor step, or a small bug | float64, $h \approx \varepsilon^{1/3}$ |
-# | early layers do not learn | vanishing gradients: sigmoid chains, too small a gain | per-layer gradient norms, He/Xavier gain |
+# | relative error $10^{-5}$ to $10^{-2}$ | a float32 check, a poor step, or a small bug | float64, $h \approx \varepsilon^{1/3}$ ($\times\max(1, |x_i|)$) |
+# | early layers do not learn | vanishing gradients: sigmoid chains, too small a gain, one layer with tiny weights | per-layer gradient norms (the smallest ratio names the layer), He/Xavier gain |
 # | loss jumps to NaN | exploding gradients: too large a gain | per-layer gradient norms, gradient clipping |
 # | steps grow over time | gradients never zeroed | `w.zero_grad()` before each `backward()` |
 # | memory grows every iteration | `total += loss` keeps every graph | `total += loss.item()` |
 # | gradient silently wrong after an update | data changed in place between forward and backward | version counters |
-# | a branch stops learning | an accidental `detach` / `.data` / NumPy round trip | gradient check |
+# | a branch stops learning | an accidental `detach` / `.data` / `float` / NumPy round trip | gradient check; the parameters the loss's graph does not reach |
 #
 # **Where next.** This is the last unit. You have built the whole chain: derivatives and their numerical
 # checks (unit 1), gradients (unit 2), Jacobians and the chain rule (unit 3), backpropagation on a graph

@@ -17,9 +17,10 @@ analysed"), and every walk over a tree uses an explicit stack.
 Modules, in reading order: `source` (the notebook, bounded parsing, reading trees), `hiding` (what changes
 everybody's code, what hides calls), `program` (definitions, bindings, aliases), `calls` (call graph,
 recursion), `scopes` and `signs` (exponentials that provably overflow), `repairs` (divisions repaired afterwards),
-`rules` (the checks for `Probe.mechanism`); for an engine of classes (unit 05), `limits` (routes to the recursion
-limit) and the class-aware call graph: `protocols` (implicit dunder calls), `objects` (functions, aliases, escaped
-functions), `kinds` (operands that run no student code), `dunders` (the graph, recursion).
+`tools` (the course's reference tools in an answer), `rules` (the checks for `Probe.mechanism`); for an engine of
+classes (unit 05), `limits` (routes to the recursion limit) and the class-aware call graph: `protocols` (implicit
+dunder calls), `objects` (functions, aliases, escaped functions), `kinds` (operands that run no student code),
+`dunders` (the graph, recursion).
 
 API:
 
@@ -32,7 +33,7 @@ API:
 - `implicit_recursion(code, roots, modules=release_imports(unit_id))`: a cycle reachable from `roots` in the
   class-aware call graph, implicit dunder calls and escaped functions included;
 - mechanism checks for `Probe.mechanism`: `no_recursion(name)`, `no_overflowing_exp(name)`,
-  `no_error_repair(name)`.
+  `no_error_repair(name)`, and `own_work(names, unit)`, which every exercise has.
 """
 
 from __future__ import annotations

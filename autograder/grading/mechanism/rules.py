@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable
 
-from calcml import checks
+from calcml import checks, typed_by_hand
 
 from .calls import indirect_calls, reachable_bodies, recursion
 from .decoys import rebindings
@@ -21,6 +21,7 @@ from .program import Program, program
 from .repairs import repairs
 from .signs import overflowing
 from .source import StudentCode, release_imports
+from .tools import release_bindings, tool_names, tool_uses
 
 _REMOVE = ("Remove it (getattr with a computed name, eval of computed text, globals(), frames, gc, ctypes, changes to "
            "numpy or builtins) so that the check can be made.")
@@ -148,9 +149,81 @@ def iterative_engine(unit: str, roots: Iterable[str]) -> Callable[[StudentCode],
     return check
 
 
+_TOOLS = "calcml (numdiff, checks, ...), sympy, mpmath, scipy or np.gradient"
+
+
+def own_work(names: Iterable[str], unit: str) -> Callable[[StudentCode], None]:
+    """The `Probe.mechanism` every exercise has: the code reachable from its functions (`names`, what its
+    solution cells define) uses none of the course's reference tools (`grading.mechanism.tools`). A name the
+    student binds to a tool instead of defining it fails too; a name not defined at all is left to the numbers.
+
+    Args:
+        names: The exercise's functions and classes, e.g. ("d_ratio",) or ("Value",).
+        unit: The unit id, whose release notebook's imports bind names such as `numdiff` and `sp`.
+    """
+    wanted = tuple(names)
+
+    def check(code: StudentCode) -> None:
+        # What the reading misses, the probe process stops (`probe_runner.disarm_tools` makes every tool raise);
+        # what changes everybody's code could undo that there, so it fails here.
+        found = program(code)
+        what = f"that {wanted[0]} does its own work"
+        if found.global_problems:
+            raise checks.CheckFailure(f"The grader checks {what} by reading your code, and your code uses "
+                                      f"{found.global_problems[0]}, which it cannot follow. {_REMOVE}")
+        tools = tool_names(found, release_bindings(unit))
+        for name in wanted:
+            if any(isinstance(node, (ast.Import, ast.ImportFrom)) for node in found.bindings.get(name, [])) or (
+                    name in tools and name not in found.definitions):
+                raise checks.CheckFailure(f"{name} is imported or assigned from another module, so the grader "
+                                          f"cannot read it: write it yourself, with `def {name}(...):`.")
+        bodies = [body for name in wanted for _, body in reachable_bodies(found, name)]
+        hidden = reachable_problems(found, bodies)
+        if hidden:
+            raise checks.CheckFailure(f"The grader checks {what} by reading your code, and the code it runs uses "
+                                      f"{hidden[0]}, which it cannot follow. {_REMOVE}")
+        uses = tool_uses(tools, bodies)
+        if uses:
+            drafts = [name for name in wanted if len(found.definitions.get(name, [])) > 1]
+            raise checks.CheckFailure(
+                f"The code {wanted[0]} runs uses {uses[0]}: {_TOOLS} check an answer; they cannot be the answer. "
+                "This exercise asks you to compute it yourself, by the method the unit teaches. Use NumPy and the "
+                "functions you wrote in this notebook." + (
+                    f" (Your notebook defines {drafts[0]} more than once, and the grader reads every definition: "
+                    "delete the drafts.)" if drafts else ""))
+
+    return check
+
+
+def literal_values(names: Iterable[str]) -> Callable[[StudentCode], None]:
+    """A `Probe.mechanism` for values worked out by hand: every assignment to `names` (a dict of numbers, as
+    `forward = {"x": 2, "u": 2 * -3}`) holds numbers typed by hand (literals, + - * / **, math.pi and math.e), never a
+    call (numdiff, sympy, an engine, a function of the student's) or a variable. Reading the values (printing
+    them, `forward["u"]`, `.items()`) is fine; changing them any other way (`update`, an alias, a loop) fails.
+
+    Args:
+        names: The answer's variables, e.g. ("forward",).
+    """
+    wanted = frozenset(names)
+    shown = ", ".join(sorted(wanted))
+
+    def check(code: StudentCode) -> None:
+        found = program(code)
+        if found.global_problems:
+            raise checks.CheckFailure(f"The grader checks that {shown} are typed by hand by reading your code, and "
+                                      f"your code uses {found.global_problems[0]}, which it cannot follow. {_REMOVE}")
+        for number, tree in found.modules:
+            problem = typed_by_hand.literal_problem(tree, wanted)
+            if problem:
+                raise checks.CheckFailure(typed_by_hand.message(*problem, f"your cell {number}"))
+
+    return check
+
+
 RULES: dict[str, Callable[..., Callable[[StudentCode], None]]] = {
     "no_recursion": no_recursion, "no_overflowing_exp": no_overflowing_exp, "no_error_repair": no_error_repair,
-    "iterative_engine": iterative_engine,
+    "iterative_engine": iterative_engine, "own_work": own_work,
+    "literal_values": literal_values,
 }
 
 
