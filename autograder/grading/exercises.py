@@ -217,7 +217,8 @@ def _all_of(*rules_: Callable[[Any], None] | None) -> Callable[[Any], None] | No
 
 def probe(exercise: Exercise, functions: tuple[str, ...] = ()) -> Probe:
     """The exercise's out-of-kernel probe: its hidden region run here, with `calcml.probes` recording. With
-    `functions`, its mechanism starts with `rules.own_work` on them (no reference tool does the exercise)."""
+    `functions`, its mechanism ends with `rules.own_work` on them (no reference tool does the exercise), after the
+    exercise's own rule, whose message is the more specific."""
     with probes.recording() as recorded:
         exec(compile(exercise.hidden, f"<hidden tests of {exercise.grade_id}>", "exec"),
              {"__name__": f"hidden_{exercise.grade_id}"})
@@ -227,7 +228,7 @@ def probe(exercise: Exercise, functions: tuple[str, ...] = ()) -> Probe:
     parts = recorded[0]
     unit = exercise.grade_id.split("-")[0]
     own = rules.own_work(functions, unit) if functions else None
-    return Probe(parts.driver, parts.inputs, parts.verify, _all_of(own, rules.from_spec(parts.mechanism)))
+    return Probe(parts.driver, parts.inputs, parts.verify, _all_of(rules.from_spec(parts.mechanism), own))
 
 
 def load_probes(unit_id: str) -> dict[str, Probe]:

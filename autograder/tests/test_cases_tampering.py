@@ -41,9 +41,12 @@ def inject(notebook, source: str):
     return nb
 
 
-def replace_solution(notebook, grade_id: str, source: str):
+def override_in_solution(notebook, grade_id: str, source: str):
+    """The notebook with `source` appended to the solution cell of `grade_id`: its definitions win, and the cell's
+    other functions (d_product, d_quotient beside d_ratio) stay."""
     nb = copy.deepcopy(notebook)
-    nb.cells[index_of(nb, f"{grade_id}-solution")].source = source
+    cell = nb.cells[index_of(nb, f"{grade_id}-solution")]
+    cell.source = cell.source + "\n\n\n" + source
     return nb
 
 
@@ -207,10 +210,10 @@ def unit01_students() -> dict:
     students = {"correct": solved, "honest_wrong": wrong}
     for name, tamper in TAMPERS.items():
         students[name] = inject(wrong, tamper)
-    students["nan_returns"] = replace_solution(
+    students["nan_returns"] = override_in_solution(
         inject(solved, NAN_RETURNS), TARGET,
         "def d_ratio(x):\n    return np.full(np.shape(x), np.nan) if np.ndim(x) else float('nan')\n")
-    students["hard_coded"] = replace_solution(solved, TARGET, hard_coded_d_ratio())
+    students["hard_coded"] = override_in_solution(solved, TARGET, hard_coded_d_ratio())
     return students
 
 
@@ -276,7 +279,7 @@ def test_the_flag_says_what_was_wrong_on_the_hidden_inputs(batch01) -> None:
 
 UNIT04 = "04_computational_graphs"
 ENTRY04 = manifest.unit(UNIT04)
-POINTS04 = {e["grade_id"]: float(e["points"]) for e in ENTRY04["exercises"]}
+POINTS04 = {e["grade_id"]: float(e["points"]) for e in ENTRY04["exercises"] if not e.get("manual")}  # autograded
 FULL04 = sum(POINTS04.values())
 TARGET04 = "04_computational_graphs-count_paths"  # its tests compare the student's count with == and !=
 

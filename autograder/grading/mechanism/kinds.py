@@ -19,6 +19,7 @@ from .protocols import COMMON_METHODS, CONTAINER_BUILTINS, SCALAR_BUILTINS
 Seen = frozenset  # the (name, id of its function) pairs being decided: a cycle of bindings
 NOTHING_SEEN: Seen = frozenset()
 SCALAR_LITERALS = (ast.Constant, ast.JoinedStr)
+SCALAR_OF_SCALARS = frozenset({"abs", "min", "max", "round", "pow"})  # numbers in, a number out, no student code
 CONTAINER_LITERALS = (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
@@ -33,6 +34,14 @@ class ValueKinds(Definitions):
     def __init__(self, trees: Sequence[ast.AST], modules: Iterable[str]) -> None:
         super().__init__(trees, modules)
         self._locals: dict[int | None, dict[str, list]] = {}
+        self._enclosing: dict[int, ast.AST] = {}  # a nested function -> the function around it (its free names)
+        for tree in trees:
+            for outer in ast.walk(tree):
+                if isinstance(outer, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    for inner in ast.walk(outer):
+                        if inner is not outer and isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                     ast.Lambda)):
+                            self._enclosing[id(inner)] = outer  # outer functions come first: the last is nearest
         self.scalar_attrs: set[str] = set()
         self.container_attrs: set[str] = set()
         self.scalar_attrs = self._attributes("scalar_attrs", self.scalar)
@@ -81,6 +90,9 @@ class ValueKinds(Definitions):
 
     def _name_is(self, name: str, owner: ast.AST | None, test: Callable[..., bool], seen: Seen) -> bool:
         values = self._local(owner).get(name)
+        while values is None and owner is not None and id(owner) in self._enclosing:
+            owner = self._enclosing[id(owner)]  # a free name of a closure: its bindings in the enclosing function
+            values = self._local(owner).get(name)
         if not values or (name, id(owner)) in seen:
             return bool(values)  # unknown (a global, a free variable): no; a cycle: as its other values say
         seen = seen | {(name, id(owner))}
@@ -108,6 +120,8 @@ class ValueKinds(Definitions):
             return all(self.scalar(p, owner, seen) for p in parts)
         if not isinstance(node, ast.Call):
             return False
+        if isinstance(node.func, ast.Name) and node.func.id in SCALAR_OF_SCALARS and node.func.id not in self.bound:
+            return not node.keywords and all(self.scalar(a, owner, seen) for a in node.args)  # abs(x) of a number
         if isinstance(node.func, ast.Name):
             return node.func.id in SCALAR_BUILTINS and node.func.id not in self.bound
         return (isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
