@@ -43,14 +43,13 @@ def test_the_honest_student_beside_the_attacks_keeps_full_marks(graded) -> None:
 
 
 def test_a_cell_nobody_can_analyse_costs_only_the_exercises_whose_mechanism_is_checked(graded) -> None:
-    """The probe process survives the cell (it fails, as in the kernel), so every exercise checked by its numbers
-    keeps its points; an exercise whose mechanism is checked by reading the source fails closed, and says why."""
+    """The probe process survives the cell (it fails, as in the kernel), but every exercise reads the source (each
+    must do its own work, `rules.own_work`), so every exercise fails closed, and says why."""
     root, results = graded
     exercises = batch_exercises(root, "unreadable_cell")
     mechanism = {g for g, e in exercises.items() if "could not be analysed" in e["detail"]}
-    assert mechanism == {"01_derivatives-d_softplus"}, exercises
-    assert all(e["passed"] for g, e in exercises.items() if g not in mechanism), exercises
-    assert results["unreadable_cell"].score == hostile.FULL - hostile.POINTS["01_derivatives-d_softplus"]
+    assert mechanism == set(hostile.POINTS), exercises
+    assert results["unreadable_cell"].score == 0
 
 
 def batch_exercises(root, student: str) -> dict:

@@ -246,7 +246,7 @@ def test_the_refusal_without_a_sandbox_and_the_trusted_opt_out(monkeypatch, solv
 def test_test_cells_never_run_and_locked_cells_come_from_the_release() -> None:
     entry = manifest.unit("04_computational_graphs")
     notebook = submissions.solved(entry)
-    tests = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    tests = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
     stripped = copy.deepcopy(tests[0])
     stripped.metadata = {}  # a test cell with its metadata stripped is still recognised by its source
     notebook.cells.append(stripped)
@@ -305,8 +305,9 @@ def test_check_and_apply_lowers_a_tampered_score_flags_it_and_is_idempotent(tmp_
     wrong = submissions.with_wrong_answer(entry, f"{target}-solution",
                                           submissions.wrong_answers(entry)[f"{target}-solution"][0])
     tampered = copy.deepcopy(wrong)
-    tampered.cells.insert(1, new_code_cell("from calcml import checks as _c\n"
-                                           "_c.assert_close = _c.check_derivative = lambda *a, **k: None"))
+    tampered.cells.insert(1, new_code_cell("from calcml import checks as _c, probes as _p\n"
+                                           "_c.assert_close = _c.check_derivative = lambda *a, **k: None\n"
+                                           "_p.close = _p.require = lambda *a, **k: None"))
     root = workspace.create(tmp_path / "course")
     scores = workspace.autograde(root, unit_id, {"good": submissions.solved(entry), "tampered": tampered})
     full = sum(e["points"] for e in entry["exercises"])
@@ -325,7 +326,7 @@ def test_check_and_apply_lowers_a_tampered_score_flags_it_and_is_idempotent(tmp_
         report = integrity.read_report(autograded, "tampered", unit_id)
         exercise = report["notebooks"][entry["notebook"]]["exercises"][target]
         assert (exercise["in_kernel_score"], exercise["final_score"], exercise["passed"]) == (2.0, 0.0, False)
-        assert report["flags"] and report["flags"][0].startswith(target)
+        assert any(flag.startswith(target) for flag in report["flags"]), report["flags"]
         assert integrity.read_report(autograded, "good", unit_id)["flags"] == []
     with Gradebook(f"sqlite:///{gradebook}") as gb:
         assert gb.find_submission_notebook(entry["notebook"], unit_id, "tampered").score == full - lost

@@ -50,8 +50,7 @@ def graded(tmp_path_factory):
     log_fifo = ("import os, sys\nlog = os.path.join(os.path.dirname(sys.argv[sys.argv.index('-f') + 1]), "
                 "'kernel.log')\nos.remove(log)\nos.mkfifo(log)\nos._exit(1)")
     injector = hostile.solved()
-    first = hostile.ENTRY["exercises"][0]["grade_id"]
-    injector.cells[hostile.index_of(injector, f"{first}-solution")].source = (
+    injector.cells[hostile.index_of(injector, "01_derivatives-central_difference-solution")].source = (
         f"def central_difference(f, x, h):\n    raise ValueError({INJECTION!r})")
     hostile.write(root, {
         "honest": hostile.solved(),
