@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import kernel_walk
 import pytest
 
 from grading import manifest
@@ -35,3 +36,9 @@ def once_per_unit() -> Callable[[str, str, Callable[[], Any]], Any]:
         return built[kind, unit_id]
 
     return get
+
+
+@pytest.fixture
+def walked(unit, tmp_path_factory, once_per_unit) -> dict[str, kernel_walk.TestCell]:
+    """The unit's kernel walk over its known-wrong answers (`tests/kernel_walk.py`), once per worker."""
+    return once_per_unit("walked", unit["id"], lambda: kernel_walk.walk(unit, tmp_path_factory.mktemp("walk")))

@@ -28,6 +28,14 @@ JUPYTEXT_CELL_KEYS = ("lines_to_next_cell", "lines_to_end_of_cell_marker", "cell
 
 def build_source_notebook(script: Path) -> Path:
     """Convert a unit's jupytext source to its `.ipynb` twin beside it, and return the twin's path."""
+    target = script.with_suffix(".ipynb")
+    nbformat.write(source_notebook(script), target)
+    return target
+
+
+def source_notebook(script: Path) -> nbformat.NotebookNode:
+    """A unit's jupytext source as the notebook nbgrader releases and grades from: the solutions, the test cells
+    with their hidden regions in kernel form, no known-wrong answers, no jupytext layout hints."""
     notebook = jupytext.read(script)
     notebook.metadata.pop("jupytext", None)
     # Known-wrong answers are for the tests (grading.exercises), never for students.
@@ -44,9 +52,7 @@ def build_source_notebook(script: Path) -> Path:
             defined = []
         # jupytext draws random cell ids; stable ones keep the build byte-for-byte reproducible.
         cell.id = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell-{index:03d}"
-    target = script.with_suffix(".ipynb")
-    nbformat.write(notebook, target)
-    return target
+    return notebook
 
 
 def generate_release(unit_id: str) -> None:

@@ -65,7 +65,10 @@ def check_notebook(path: Path, timeout: int = 120) -> list[Exercise]:
             env={**os.environ, **KERNEL_ENV}, stderr=subprocess.DEVNULL)
     except Exception as error:  # whatever stopped the run, the table must still appear
         stopped = _shorten(f"the notebook stopped before this test ran ({type(error).__name__}: {error})")
-    return [_status(path.parent.name, cell, stopped) for cell in notebook.cells
+    untouched = {cell.metadata["nbgrader"].get("grade_id") for cell in notebook.cells
+                 if cell.metadata.get("nbgrader", {}).get("solution") and _raised(cell) == "NotImplementedError"}
+    return [_status(path.parent.name, cell, stopped, f"{cell.metadata['nbgrader']['grade_id']}-solution" in untouched)
+            for cell in notebook.cells
             if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"]
 
 
@@ -139,7 +142,18 @@ def _titles(manifest: Path) -> dict[str, str]:
         return {}
 
 
-def _status(unit: str, cell: nbformat.NotebookNode, stopped: str = "") -> Exercise:
+def _raised(cell: nbformat.NotebookNode) -> str | None:
+    """The name of the exception the cell's run ended with, or None."""
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    return errors[0].get("ename") if errors else None
+
+
+def _status(unit: str, cell: nbformat.NotebookNode, stopped: str = "", untouched: bool = False) -> Exercise:
+    """The status of one test cell; `untouched` says its answer cell still raises NotImplementedError.
+
+    An answer that defines a value rather than a function (`forward = {...}`) leaves its test cell a NameError
+    while untouched: that is "not started" too, not a failure to explain.
+    """
     meta = cell.metadata["nbgrader"]
     points = float(meta.get("points", 0))
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
@@ -148,7 +162,7 @@ def _status(unit: str, cell: nbformat.NotebookNode, stopped: str = "") -> Exerci
             return Exercise(unit, meta["grade_id"], points, FAILING, stopped or "this test did not run")
         return Exercise(unit, meta["grade_id"], points, PASSED)
     error = errors[0]
-    status = NOT_STARTED if error.get("ename") == "NotImplementedError" else FAILING
+    status = NOT_STARTED if untouched or error.get("ename") == "NotImplementedError" else FAILING
     reason = _shorten(f"{error.get('ename')}: {error.get('evalue', '')}")
     return Exercise(unit, meta["grade_id"], points, status, reason)
 

@@ -18,6 +18,13 @@ def graded(source: str, grade_id: str, points: int = 2):
     return cell
 
 
+def answer(source: str, grade_id: str):
+    cell = new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": False, "grade_id": grade_id, "solution": True, "locked": False,
+                                 "schema_version": 3}
+    return cell
+
+
 @pytest.fixture
 def course(tmp_path):
     notebook = new_notebook(cells=[
@@ -25,6 +32,10 @@ def course(tmp_path):
         graded("assert done() == 1", "01_demo-done"),
         graded("assert todo() == 1", "01_demo-todo", 1),
         graded("assert done() == 2, 'your answer is 1 too small'", "01_demo-wrong", 3),
+        answer("raise NotImplementedError()", "01_demo-value-solution"),
+        graded("assert value == 4", "01_demo-value", 1),
+        answer("typed = 5", "01_demo-typed-solution"),
+        graded("assert typed == 4", "01_demo-typed", 1),
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     (tmp_path / "release" / "01_demo").mkdir(parents=True)
     nbformat.write(notebook, tmp_path / "release" / "01_demo" / "demo.ipynb")
@@ -35,7 +46,9 @@ def course(tmp_path):
 def test_each_exercise_gets_its_status(course) -> None:
     statuses = {e.grade_id: (e.status, e.points) for e in progress.collect(course / "release")}
     assert statuses == {"01_demo-done": (progress.PASSED, 2), "01_demo-todo": (progress.NOT_STARTED, 1),
-                        "01_demo-wrong": (progress.FAILING, 3)}
+                        "01_demo-wrong": (progress.FAILING, 3),
+                        # an untouched answer cell that defines a value leaves a NameError in its test: not started
+                        "01_demo-value": (progress.NOT_STARTED, 1), "01_demo-typed": (progress.FAILING, 1)}
 
 
 def test_a_failing_exercise_keeps_the_teaching_message(course) -> None:
@@ -63,7 +76,7 @@ def test_exercises_carry_their_titles_from_the_manifest(course) -> None:
         "units:\n  - id: 01_demo\n    exercises:\n      - grade_id: 01_demo-done\n        title: A finished one\n",
         encoding="utf-8")
     titles = {e.grade_id: e.title for e in progress.collect(course / "release")}
-    assert titles == {"01_demo-done": "A finished one", "01_demo-todo": "", "01_demo-wrong": ""}
+    assert titles["01_demo-done"] == "A finished one" and titles["01_demo-todo"] == titles["01_demo-wrong"] == ""
 
 
 def test_checking_kernels_get_their_own_environment(tmp_path, monkeypatch) -> None:
@@ -112,7 +125,7 @@ def test_show_reports_each_unit_while_it_checks_then_the_table(course, monkeypat
 
     monkeypatch.setattr(IPython.display, "display", display)
     exercises = progress.show(course / "release")
-    assert len(exercises) == 3
+    assert len(exercises) == 5
     assert "Checking your notebooks" in shown[0] and "Checking 01_demo (1 of 1)" in shown[1]
     assert shown[-1].startswith("<table class='calcml-progress'>")
 

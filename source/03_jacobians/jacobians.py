@@ -840,14 +840,12 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="The product in the wrong order: J_1 J_2 ... J_D."
-def chain_jacobian(maps, jacobians, x):
-    point = np.asarray(x, dtype=float)
-    J = np.eye(point.size)
-    for f, jac in zip(maps, jacobians, strict=True):
-        J = J @ np.asarray(jac(point), dtype=float)
-        point = np.asarray(f(point), dtype=float)
-    return J
+# %% [raw] wrong_answer="03_jacobians-chain_jacobian-solution" mistake="The product in the wrong order: J_1 J_2 ... J_D."
+# ### REPLACE
+#         J = np.asarray(jac(point), dtype=float) @ J
+# ### WITH
+#         J = J @ np.asarray(jac(point), dtype=float)
+# ### END
 
 
 # %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="Every Jacobian evaluated at the input x instead of at the point the chain has reached."
@@ -859,14 +857,12 @@ def chain_jacobian(maps, jacobians, x):
     return J
 
 
-# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="Gradients stacked as columns (the transposed convention): returns J^T, shape (n_0, n_D)."
-def chain_jacobian(maps, jacobians, x):
-    point = np.asarray(x, dtype=float)
-    J = np.eye(point.size)
-    for f, jac in zip(maps, jacobians, strict=True):
-        J = J @ np.asarray(jac(point), dtype=float).T
-        point = np.asarray(f(point), dtype=float)
-    return J
+# %% [raw] wrong_answer="03_jacobians-chain_jacobian-solution" mistake="Gradients stacked as columns (the transposed convention): returns J^T, shape (n_0, n_D)."
+# ### REPLACE
+#         J = np.asarray(jac(point), dtype=float) @ J
+# ### WITH
+#         J = J @ np.asarray(jac(point), dtype=float).T
+# ### END
 
 
 # %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="The chain rule skipped: the whole chain differentiated with numdiff.jacobian, the given Jacobians ignored."
@@ -881,14 +877,14 @@ def chain_jacobian(maps, jacobians, x):
     return numdiff.jacobian(whole, np.asarray(x, dtype=float))
 
 
-# %% active="py" wrong_answer="03_jacobians-chain_jacobian-solution" mistake="Each Jacobian evaluated at the output of its own map instead of its input."
-def chain_jacobian(maps, jacobians, x):
-    point = np.asarray(x, dtype=float)
-    J = np.eye(point.size)
-    for f, jac in zip(maps, jacobians, strict=True):
-        point = np.asarray(f(point), dtype=float)
-        J = np.asarray(jac(point), dtype=float) @ J
-    return J
+# %% [raw] wrong_answer="03_jacobians-chain_jacobian-solution" mistake="Each Jacobian evaluated at the output of its own map instead of its input."
+# ### REPLACE
+#         J = np.asarray(jac(point), dtype=float) @ J
+#         point = np.asarray(f(point), dtype=float)
+# ### WITH
+#         point = np.asarray(f(point), dtype=float)
+#         J = np.asarray(jac(point), dtype=float) @ J
+# ### END
 
 
 # %% [markdown]
@@ -1403,32 +1399,25 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="The layer VJPs applied in forward order, first layer first."
-def residual_network_vjp(params, x, u):
-    inputs = []
-    a = np.asarray(x, dtype=float)
-    for W, b in params:
-        inputs.append(a)
-        a = a + np.tanh(W @ a + b)
-    grads = []
-    for (W, b), a_in in zip(params, inputs, strict=True):
-        u, u_W, u_b = residual_layer_vjp(W, b, a_in, u)
-        grads.append((u_W, u_b))
-    return u, grads
+# %% [raw] wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="The layer VJPs applied in forward order, first layer first."
+# ### REPLACE
+#     for (W, b), a_in in zip(reversed(params), reversed(inputs), strict=True):
+# ### WITH
+#     for (W, b), a_in in zip(params, inputs, strict=True):
+# ### END
+# ### REPLACE
+#     return u, grads[::-1]
+# ### WITH
+#     return u, grads
+# ### END
 
 
-# %% active="py" wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="The parameter products left in backward order (last layer first)."
-def residual_network_vjp(params, x, u):
-    inputs = []
-    a = np.asarray(x, dtype=float)
-    for W, b in params:
-        inputs.append(a)
-        a = a + np.tanh(W @ a + b)
-    grads = []
-    for (W, b), a_in in zip(reversed(params), reversed(inputs), strict=True):
-        u, u_W, u_b = residual_layer_vjp(W, b, a_in, u)
-        grads.append((u_W, u_b))
-    return u, grads
+# %% [raw] wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="The parameter products left in backward order (last layer first)."
+# ### REPLACE
+#     return u, grads[::-1]
+# ### WITH
+#     return u, grads
+# ### END
 
 
 # %% active="py" wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="Each layer's output stored instead of its input."
@@ -1445,19 +1434,20 @@ def residual_network_vjp(params, x, u):
     return u, grads[::-1]
 
 
-# %% active="py" wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="Every layer's VJP fed the same u (the output's) instead of the u_x of the layer above."
-def residual_network_vjp(params, x, u):
-    inputs = []
-    a = np.asarray(x, dtype=float)
-    for W, b in params:
-        inputs.append(a)
-        a = a + np.tanh(W @ a + b)
-    grads = []
-    u_x = u
-    for (W, b), a_in in zip(reversed(params), reversed(inputs), strict=True):
-        u_x, u_W, u_b = residual_layer_vjp(W, b, a_in, u)
-        grads.append((u_W, u_b))
-    return u_x, grads[::-1]
+# %% [raw] wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="Every layer's VJP fed the same u (the output's) instead of the u_x of the layer above."
+# ### REPLACE
+#     for (W, b), a_in in zip(reversed(params), reversed(inputs), strict=True):
+#         u, u_W, u_b = residual_layer_vjp(W, b, a_in, u)
+# ### WITH
+#     u_x = u
+#     for (W, b), a_in in zip(reversed(params), reversed(inputs), strict=True):
+#         u_x, u_W, u_b = residual_layer_vjp(W, b, a_in, u)
+# ### END
+# ### REPLACE
+#     return u, grads[::-1]
+# ### WITH
+#     return u_x, grads[::-1]
+# ### END
 
 
 # %% active="py" wrong_answer="03_jacobians-residual_network_vjp-solution" mistake="No backward pass: every gradient by finite differences with numdiff.gradient."
@@ -1713,77 +1703,56 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="03_jacobians-mode_choice-solution" mistake="n and m swapped: forward mode counted per output, reverse mode per input."
-def jacobian_cost(n, m, mode):
-    return m if mode == "forward" else n
+# %% [raw] wrong_answer="03_jacobians-mode_choice-solution" mistake="n and m swapped: forward mode counted per output, reverse mode per input."
+# ### REPLACE
+#     return n if mode == "forward" else m
+# ### WITH
+#     return m if mode == "forward" else n
+# ### END
 
 
-def cheaper_mode(n, m):
-    return "forward" if jacobian_cost(n, m, "forward") <= jacobian_cost(n, m, "reverse") else "reverse"
+# %% [raw] wrong_answer="03_jacobians-mode_choice-solution" mistake="Entries counted instead of passes: n m for both modes, so the choice is always a tie."
+# ### REPLACE
+#     return n if mode == "forward" else m
+# ### WITH
+#     return n * m
+# ### END
 
 
-def jacobian_from_products(jvp, vjp, n, m):
-    if cheaper_mode(n, m) == "forward":
-        return np.stack([np.asarray(jvp(e), dtype=float) for e in np.eye(n)], axis=1)
-    return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
+# %% [raw] wrong_answer="03_jacobians-mode_choice-solution" mistake="The tie broken the wrong way: reverse mode when n = m, where the contract says forward."
+# ### REPLACE
+#     return "forward" if jacobian_cost(n, m, "forward") <= jacobian_cost(n, m, "reverse") else "reverse"
+# ### WITH
+#     return "forward" if n < m else "reverse"
+# ### END
 
 
-# %% active="py" wrong_answer="03_jacobians-mode_choice-solution" mistake="Entries counted instead of passes: n m for both modes, so the choice is always a tie."
-def jacobian_cost(n, m, mode):
-    return n * m
+# %% [raw] wrong_answer="03_jacobians-mode_choice-solution" mistake="Always reverse mode, because deep learning uses it."
+# ### REPLACE
+#     return "forward" if jacobian_cost(n, m, "forward") <= jacobian_cost(n, m, "reverse") else "reverse"
+# ### WITH
+#     return "reverse"
+# ### END
+# ### REPLACE
+#     if cheaper_mode(n, m) == "forward":
+#         return np.stack([np.asarray(jvp(e), dtype=float) for e in np.eye(n)], axis=1)
+#     return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
+# ### WITH
+#     return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
+# ### END
 
 
-def cheaper_mode(n, m):
-    return "forward" if jacobian_cost(n, m, "forward") <= jacobian_cost(n, m, "reverse") else "reverse"
-
-
-def jacobian_from_products(jvp, vjp, n, m):
-    if cheaper_mode(n, m) == "forward":
-        return np.stack([np.asarray(jvp(e), dtype=float) for e in np.eye(n)], axis=1)
-    return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
-
-
-# %% active="py" wrong_answer="03_jacobians-mode_choice-solution" mistake="The tie broken the wrong way: reverse mode when n = m, where the contract says forward."
-def jacobian_cost(n, m, mode):
-    return n if mode == "forward" else m
-
-
-def cheaper_mode(n, m):
-    return "forward" if n < m else "reverse"
-
-
-def jacobian_from_products(jvp, vjp, n, m):
-    if cheaper_mode(n, m) == "forward":
-        return np.stack([np.asarray(jvp(e), dtype=float) for e in np.eye(n)], axis=1)
-    return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
-
-
-# %% active="py" wrong_answer="03_jacobians-mode_choice-solution" mistake="Always reverse mode, because deep learning uses it."
-def jacobian_cost(n, m, mode):
-    return n if mode == "forward" else m
-
-
-def cheaper_mode(n, m):
-    return "reverse"
-
-
-def jacobian_from_products(jvp, vjp, n, m):
-    return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
-
-
-# %% active="py" wrong_answer="03_jacobians-mode_choice-solution" mistake="The VJP rows stacked as columns: returns J^T, shape (n, m)."
-def jacobian_cost(n, m, mode):
-    return n if mode == "forward" else m
-
-
-def cheaper_mode(n, m):
-    return "forward" if n <= m else "reverse"
-
-
-def jacobian_from_products(jvp, vjp, n, m):
-    if cheaper_mode(n, m) == "forward":
-        return np.stack([np.asarray(jvp(e), dtype=float) for e in np.eye(n)], axis=1)
-    return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=1)
+# %% [raw] wrong_answer="03_jacobians-mode_choice-solution" mistake="The VJP rows stacked as columns: returns J^T, shape (n, m)."
+# ### REPLACE
+#     return "forward" if jacobian_cost(n, m, "forward") <= jacobian_cost(n, m, "reverse") else "reverse"
+# ### WITH
+#     return "forward" if n <= m else "reverse"
+# ### END
+# ### REPLACE
+#     return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=0)
+# ### WITH
+#     return np.stack([np.asarray(vjp(e), dtype=float) for e in np.eye(m)], axis=1)
+# ### END
 
 
 # %% [markdown]

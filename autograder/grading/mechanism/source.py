@@ -4,7 +4,8 @@
 - `parse(source)`: the syntax tree, as the probe process compiles the cell (IPython magics included), or
   `calcml.checks.CheckFailure` ("could not be analysed") when it is too large or nested too deeply;
 - `parse_cells(cells)`, `text_cells(code)`: every cell parsed, numbered; the cells, when all are text;
-- `release_imports(unit_id)`: the names a unit's release notebook imports (modules in the student's cells too);
+- `release_cells(unit_id)`, `release_imports(unit_id)`: a unit's release notebook, parsed; the names it imports
+  (modules in the student's cells too); `import_bindings(tree)`: what each imported name may hold;
 - `walk(tree)`: every node, depth first, with an explicit stack (no recursion on hostile trees);
 - `with_parents`, `callee`, `root_name`, `plain_chain`, `target_names`, `constant_getattr`, `imported_module`:
   reading trees.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -122,28 +124,45 @@ def student_code(notebook: Any, release_notebook: Any) -> StudentCode:
     return StudentCode(solutions=solutions, cells=tuple(cells))
 
 
-_RELEASE_IMPORTS: dict[str, frozenset[str]] = {}
+@functools.lru_cache(maxsize=16)
+def release_cells(unit_id: str) -> tuple[tuple[ast.Module, bool], ...]:
+    """The code cells of the release notebook of `unit_id` that parse, each with whether it is a test cell.
+    Empty when the release cannot be read. Cached: the release does not change during a grading run."""
+    import nbformat
+
+    from grading import manifest
+
+    cells: list[tuple[ast.Module, bool]] = []
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        release = nbformat.read(manifest.release_notebook(manifest.unit(unit_id)), as_version=4)
+        for cell in release.cells:
+            if cell.cell_type == "code":
+                with contextlib.suppress(SyntaxError, ValueError):
+                    cells.append((ast.parse(cell.source), bool(cell.metadata.get("nbgrader", {}).get("grade"))))
+    return tuple(cells)
+
+
+def import_bindings(tree: ast.AST) -> dict[str, set[str]]:
+    """The dotted module paths each name may hold after the imports in `tree`."""
+    bound: dict[str, set[str]] = {}
+    for node in walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[0]
+                bound.setdefault(name, set()).add(alias.name if alias.asname else alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                bound.setdefault(alias.asname or alias.name, set()).add(f"{node.module}.{alias.name}")
+    return bound
 
 
 def release_imports(unit_id: str) -> frozenset[str]:
     """The names that the release notebook of `unit_id` imports (math, np, ...), with math, np, numpy and sys:
-    in the student's cells they hold modules (`math.log` is not a call of a method `log`). Cached."""
-    if unit_id not in _RELEASE_IMPORTS:
-        import nbformat
-
-        from grading import manifest
-
-        names = {"math", "np", "numpy", "sys"}
-        with contextlib.suppress(OSError, ValueError, SyntaxError, KeyError):
-            release = nbformat.read(manifest.release_notebook(manifest.unit(unit_id)), as_version=4)
-            for cell in release.cells:
-                if cell.cell_type == "code":
-                    with contextlib.suppress(SyntaxError, ValueError):
-                        for node in ast.walk(ast.parse(cell.source)):
-                            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                                names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        _RELEASE_IMPORTS[unit_id] = frozenset(names)
-    return _RELEASE_IMPORTS[unit_id]
+    in the student's cells they hold modules (`math.log` is not a call of a method `log`)."""
+    names = {"math", "np", "numpy", "sys"}
+    for tree, _ in release_cells(unit_id):
+        names.update(import_bindings(tree))
+    return frozenset(names)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ What is a tool is decided once, by `calcml.own_work.is_tool_path` (the kernel's 
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
 import sys
 from collections.abc import Iterable
@@ -24,23 +23,9 @@ from calcml.own_work import is_tool_path as is_tool
 
 from .calls import local_names
 from .program import Program
-from .source import target_names, walk
+from .source import import_bindings, release_cells, target_names, walk
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-
-def import_bindings(tree: ast.AST) -> dict[str, set[str]]:
-    """The dotted module paths each name may hold after the imports in `tree`."""
-    bound: dict[str, set[str]] = {}
-    for node in walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                name = alias.asname or alias.name.split(".")[0]
-                bound.setdefault(name, set()).add(alias.name if alias.asname else alias.name.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            for alias in node.names:
-                bound.setdefault(alias.asname or alias.name, set()).add(f"{node.module}.{alias.name}")
-    return bound
 
 
 @functools.lru_cache(maxsize=16)
@@ -48,17 +33,7 @@ def release_bindings(unit_id: str) -> dict[str, frozenset[str]]:
     """What the release notebook of `unit_id` binds to a tool, or to a module: its imports, and its own helpers
     that use a tool (`def show(f): ... numdiff.derivative ...`). Its pristine cells are not the student's, so
     `StudentCode` leaves them out, yet the student's code may call them. `np` is numpy in every unit."""
-    import nbformat
-
-    from grading import manifest
-
-    trees: list[ast.Module] = []
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        release = nbformat.read(manifest.release_notebook(manifest.unit(unit_id)), as_version=4)
-        for cell in release.cells:
-            if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
-                with contextlib.suppress(SyntaxError, ValueError):
-                    trees.append(ast.parse(cell.source))
+    trees = [tree for tree, test_cell in release_cells(unit_id) if not test_cell]
     bound: dict[str, set[str]] = {"np": {"numpy"}, "numpy": {"numpy"}}
     for tree in trees:
         for name, paths in import_bindings(tree).items():
