@@ -38,6 +38,11 @@ def wrong_answer_cases() -> list[tuple[str, str, int]]:
 
 
 WRONG = wrong_answer_cases()
+# Each unit's tests share one worker under `--dist loadgroup` (as the course-wide tests do), so that worker
+# builds the unit's one batched probe run (`many`) and no other worker builds it again.
+BY_UNIT = [pytest.param(unit_id, marks=pytest.mark.xdist_group(unit_id)) for unit_id in UNIT_IDS]
+WRONG_BY_UNIT = [pytest.param(*case, marks=pytest.mark.xdist_group(case[0]), id=f"{case[1]}-{case[2]}")
+                 for case in WRONG]
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +108,7 @@ def test_seeds_are_64_bit_and_depend_on_every_part() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("unit_id", UNIT_IDS)
+@pytest.mark.parametrize("unit_id", BY_UNIT)
 def test_a_correct_submission_passes_every_probe(unit_id, solved_paths) -> None:
     verdicts = integrity.check(unit_id, "zeno", solved_paths[unit_id])
     run = integrity.last_run(unit_id, "zeno")
@@ -116,7 +121,7 @@ def test_a_correct_submission_passes_every_probe(unit_id, solved_paths) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("unit_id", "solution_id", "k"), WRONG, ids=[f"{s}-{k}" for _, s, k in WRONG])
+@pytest.mark.parametrize(("unit_id", "solution_id", "k"), WRONG_BY_UNIT)
 def test_a_known_wrong_answer_fails_its_probe(unit_id, solution_id, k, solved_paths) -> None:
     results, _ = many(unit_id, solved_paths[unit_id])
     verdict = results[f"wrong:{solution_id}:{k}"]
