@@ -360,28 +360,19 @@ def test_the_cubic_identity_of_the_hidden_step_check() -> None:
 # exercises 6 and 7: the claims of their statements
 
 
-def _chain(rng, widths, gain, culprit=None, shrink=0.02):
-    weights = [rng.normal(scale=gain / np.sqrt(n_in), size=(n_out, n_in))
-               for n_in, n_out in zip(widths, widths[1:], strict=False)]
-    if culprit is not None:
-        weights[culprit - 1] *= shrink
-    u = rng.normal(size=widths[-1])
-    return weights, rng.normal(size=widths[0]), u / np.linalg.norm(u)
-
-
 def test_the_smallest_norm_is_not_the_layer_that_kills_the_gradient() -> None:
     """"The smallest norm is not the answer: in a vanishing chain the norms keep shrinking after the culprit." On the
     visible test's chain (tanh, depth 5, layer 3 with weights 50 times too small), and on random ones."""
     rng = np.random.default_rng(86)
     for widths, gain in [([5, 5, 5, 5], 1.0), ([4, 6, 3, 5, 4], 2.0), ([6, 8, 5, 7], np.sqrt(2))]:
-        _chain(rng, widths, gain)  # the visible test's draws before the chain with a culprit
-    weights, x0, u = _chain(rng, [5, 5, 5, 5, 5, 5], 1.0, culprit=3)
+        gradient_flow.random_chain(rng, widths, gain)  # the visible test's draws before the chain with a culprit
+    weights, x0, u = gradient_flow.random_chain(rng, [5, 5, 5, 5, 5, 5], 1.0, culprit=3)
     assert f"{1 / 0.02:g}" == "50"
     norms = gradient_flow.backward_norms(weights, x0, u, "tanh")
     ratios = norms[:-1] / norms[1:]
     assert int(np.argmin(ratios)) + 1 == 3 and int(np.argmin(norms)) < 3
     for seed in range(20):
-        weights, x0, u = _chain(np.random.default_rng(seed), [6] * 8, 1.0, culprit=4)
+        weights, x0, u = gradient_flow.random_chain(np.random.default_rng(seed), [6] * 8, 1.0, culprit=4)
         norms = gradient_flow.backward_norms(weights, x0, u, "tanh")
         assert int(np.argmin(norms[:-1] / norms[1:])) + 1 == 4 and int(np.argmin(norms)) < 4
 

@@ -36,13 +36,22 @@ from numpy.typing import ArrayLike, NDArray
 from calcml import checks, explorer, plots
 
 
-def _sigmoid(z: NDArray[np.float64]) -> NDArray[np.float64]:
+def sigmoid(z: ArrayLike) -> NDArray[np.float64]:
+    r"""The logistic function $\sigma(z) = 1/(1 + e^{-z})$, elementwise, computed as $e^{-\log(1 + e^{-z})}$ so
+    that no exponential overflows: 0 (or a subnormal number) far below 0, 1 far above it.
+
+    Args:
+        z: A number or an array of numbers.
+
+    Returns:
+        $\sigma(z)$, with the shape of z.
+    """
     return np.exp(-np.logaddexp(0.0, -z))  # = 1 / (1 + exp(-z)), without overflow
 
 
 #: Each activation and its derivative, applied elementwise.
 ACTIVATIONS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
-    "sigmoid": (_sigmoid, lambda z: _sigmoid(z) * _sigmoid(-z)),  # σ(1 - σ), without cancellation
+    "sigmoid": (sigmoid, lambda z: sigmoid(z) * sigmoid(-z)),  # σ(1 - σ), without cancellation
     "tanh": (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
     "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(np.float64)),
 }
@@ -85,6 +94,43 @@ def gradient_norms(activation: str, depth: int, gain: float, *, width: int = 64,
     weights = [rng.normal(scale=gain / np.sqrt(width), size=(width, width)) for _ in range(depth)]
     u = rng.normal(size=width)
     return backward_norms(weights, rng.normal(size=width), u / np.linalg.norm(u), activation)
+
+
+def chain_weights(rng: np.random.Generator, widths: Sequence[int], gain: float) -> list[NDArray[np.float64]]:
+    r"""Random weights of a chain of layers of the given widths: $W_l \sim \mathcal N(0, \text{gain}^2/n_{l-1})$.
+
+    Args:
+        rng: The generator to draw from (the matrices are drawn in order, $W_1$ first).
+        widths: The widths $n_0, \dots, n_D$ of the input and of each layer's output.
+        gain: The gain; 1 for tanh, $\sqrt 2$ (He) for ReLU.
+
+    Returns:
+        The D matrices $W_1, \dots, W_D$; $W_l$ has shape $(n_l, n_{l-1})$.
+    """
+    return [rng.normal(scale=gain / np.sqrt(n_in), size=(n_out, n_in))
+            for n_in, n_out in zip(widths, widths[1:], strict=False)]
+
+
+def random_chain(rng: np.random.Generator, widths: Sequence[int], gain: float, culprit: int | None = None,
+                 shrink: float = 0.02) -> tuple[list[NDArray[np.float64]], NDArray[np.float64], NDArray[np.float64]]:
+    r"""A random chain for `backward_norms`, with a layer whose weights are far too small if `culprit` is given.
+
+    Args:
+        rng: The generator to draw from: the weights (`chain_weights`), then the upstream gradient, then the input.
+        widths: The widths $n_0, \dots, n_D$.
+        gain: The gain of the weights.
+        culprit: The layer l (from 1 to D) whose weights are multiplied by `shrink`, or None.
+        shrink: The factor of the culprit's weights.
+
+    Returns:
+        `(weights, x, upstream)`: the D matrices, an input of shape $(n_0,)$ and a unit upstream gradient of shape
+        $(n_D,)$.
+    """
+    weights = chain_weights(rng, widths, gain)
+    if culprit is not None:
+        weights[culprit - 1] *= shrink
+    u = rng.normal(size=widths[-1])
+    return weights, rng.normal(size=widths[0]), u / np.linalg.norm(u)
 
 
 def verdict(ratio: float) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from calcml import checks
+
 #: Driver source: `ProbeNode` and `build(graph)`, the graph's nodes in creation order (leaves first, root last).
 BUILD = """
 import math
@@ -256,3 +258,65 @@ def diagnose_adjoints(graph: dict[str, Any], got: Any) -> str | None:
         return (f"{bar}: ∂L/∂{name} = {terms}, each local derivative taken at the forward values "
                 f"(∂L/∂{names(graph)[-1]} = 1 seeds the pass).")
     return None
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The hidden checks of a graph worked by hand: the same three parts for the values and for the adjoints
+
+
+def hand_inputs(rng: np.random.Generator) -> dict[str, Any]:
+    """The hidden inputs of an exercise on `BY_HAND`: the graph (one for everybody, it is printed in the notebook)
+    and a random order of its node names, the only thing that varies.
+
+    Args:
+        rng: The generator of the hidden inputs.
+
+    Returns:
+        `{"graph": BY_HAND, "order": [node names, permuted]}`.
+    """
+    return {"graph": BY_HAND, "order": [str(name) for name in rng.permutation(names(BY_HAND))]}
+
+
+def hand_driver(answer: str) -> str:
+    """Driver source that reports the student's dict `answer` (node name -> number) as plain data.
+
+    The nodes are read in the order `inputs["order"]`, then any other key; a value that is not an int or a float
+    is reported as its `repr`, so that the verifier can say what it is.
+
+    Args:
+        answer: The name of the student's dict, e.g. "forward" or "adjoint".
+
+    Returns:
+        Python source that assigns `result`, a dict from node name to number (or text).
+    """
+    if not answer.isidentifier():
+        raise ValueError(f"answer must be a variable name, not {answer!r}")
+    return f"""
+answer = dict({answer})
+result = {{str(name): answer[name] for name in inputs["order"] if name in answer}}
+result.update({{str(name): value for name, value in answer.items() if str(name) not in result}})
+result = {{name: (value if isinstance(value, (int, float)) else repr(value)) for name, value in result.items()}}
+"""
+
+
+def check_values(inputs: dict[str, Any], result: Any) -> None:
+    """The verifier of hand-computed node values: `diagnose_values` on the inputs' graph.
+
+    Raises:
+        checks.CheckFailure: With `diagnose_values`'s message, when a value is wrong or missing.
+    """
+    _fail_with(diagnose_values(inputs["graph"], result))
+
+
+def check_adjoints(inputs: dict[str, Any], result: Any) -> None:
+    """The verifier of hand-computed adjoints: `diagnose_adjoints` on the inputs' graph.
+
+    Raises:
+        checks.CheckFailure: With `diagnose_adjoints`'s message, when an adjoint is wrong or missing.
+    """
+    _fail_with(diagnose_adjoints(inputs["graph"], result))
+
+
+def _fail_with(problem: str | None) -> None:
+    if problem:
+        raise checks.CheckFailure(problem)

@@ -97,6 +97,38 @@ def test_the_textbook_facts(seed: int) -> None:
         "exploding"
 
 
+@settings(max_examples=20, deadline=None)
+@given(seeds, st.lists(st.integers(1, 40), min_size=2, max_size=6), st.floats(0.5, 3.0))
+def test_chain_weights_have_the_shapes_and_the_variance_gain_squared_over_fan_in(seed, widths, gain) -> None:
+    weights = gradient_flow.chain_weights(np.random.default_rng(seed), widths, gain)
+    assert [w.shape for w in weights] == [(n_out, n_in) for n_in, n_out in zip(widths, widths[1:], strict=False)]
+    big = gradient_flow.chain_weights(np.random.default_rng(seed), [400, 300], gain)[0]
+    assert np.var(big) == pytest.approx(gain**2 / 400, rel=0.05)
+
+
+def test_a_random_chain_with_a_culprit_is_the_same_chain_with_one_layer_shrunk() -> None:
+    widths = [5, 6, 4, 5]
+    weights, x, u = gradient_flow.random_chain(np.random.default_rng(7), widths, 1.0)
+    shrunk, x2, u2 = gradient_flow.random_chain(np.random.default_rng(7), widths, 1.0, culprit=2, shrink=0.1)
+    np.testing.assert_array_equal(x, x2)
+    np.testing.assert_array_equal(u, u2)
+    np.testing.assert_array_equal(shrunk[1], 0.1 * weights[1])
+    np.testing.assert_array_equal(shrunk[0], weights[0])
+    assert x.shape == (5,) and u.shape == (5,) and np.linalg.norm(u) == pytest.approx(1.0, rel=1e-15)
+    # The culprit's backward step shrinks the gradient ten times more than the same step in the plain chain.
+    plain, culprit = (gradient_flow.backward_norms(w, x, u, "tanh") for w in (weights, shrunk))
+    assert culprit[1] / culprit[2] < plain[1] / plain[2] / 5
+
+
+def test_sigmoid_is_the_logistic_function_without_overflow() -> None:
+    z = np.array([-800.0, -30.0, -1.0, 0.0, 2.5, 800.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = gradient_flow.sigmoid(z)
+    expected = [0.0, 1 / (1 + np.exp(30.0)), 1 / (1 + np.e), 0.5, 1 / (1 + np.exp(-2.5)), 1.0]
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=0)
+    assert gradient_flow.ACTIVATIONS["sigmoid"][0] is gradient_flow.sigmoid
+
+
 @pytest.mark.parametrize(("ratio", "expected"), [(1e-3, "vanishing"), (0.0, "vanishing"), (0.5, "stable"),
                                                  (99.0, "stable"), (1e3, "exploding")])
 def test_verdict_thresholds(ratio: float, expected: str) -> None:

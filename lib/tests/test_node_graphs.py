@@ -143,3 +143,47 @@ def test_wrong_values_name_the_node_and_the_cause(changes, words) -> None:
 def test_malformed_answers_are_reported_not_raised(answer) -> None:
     assert isinstance(node_graphs.diagnose_values(node_graphs.BY_HAND, answer), str)
     assert isinstance(node_graphs.diagnose_adjoints(node_graphs.BY_HAND, answer), str)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The hidden checks of the graph worked by hand
+
+
+def run_hand_checks(answer_name, answer, check, seed=0):
+    """inputs -> driver (on the answer, as a student's namespace holds it) -> JSON -> verifier, as probes runs them."""
+    from calcml import probes
+
+    inputs = probes.as_json(node_graphs.hand_inputs(np.random.default_rng(seed)))
+    scope = {answer_name: answer, "inputs": inputs}
+    exec(node_graphs.hand_driver(answer_name), scope)
+    check(inputs, probes.as_json(scope["result"]))
+    return inputs, scope["result"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_hand_inputs_are_the_graph_and_an_order_of_its_nodes(seed) -> None:
+    inputs = node_graphs.hand_inputs(np.random.default_rng(seed))
+    assert inputs["graph"] == node_graphs.BY_HAND
+    assert sorted(inputs["order"]) == sorted(node_graphs.names(node_graphs.BY_HAND))
+
+
+def test_the_hand_driver_reports_every_node_in_order_and_keeps_what_is_no_number() -> None:
+    inputs, result = run_hand_checks("forward", RIGHT_VALUES, node_graphs.check_values, seed=4)
+    assert list(result) == inputs["order"] and result == RIGHT_VALUES
+    scope = {"adjoint": {**RIGHT_ADJOINTS, "q": 1, "x": np.float32(64)}, "inputs": inputs}
+    exec(node_graphs.hand_driver("adjoint"), scope)
+    assert list(scope["result"])[-1] == "q" and scope["result"]["x"] == repr(np.float32(64))
+    with pytest.raises(ValueError):
+        node_graphs.hand_driver("forward); import os; (")
+
+
+def test_the_hand_checks_pass_right_answers_and_fail_wrong_ones_with_the_diagnosis() -> None:
+    from calcml import checks
+
+    run_hand_checks("adjoint", RIGHT_ADJOINTS, node_graphs.check_adjoints)
+    wrong = {**RIGHT_ADJOINTS, "x": 48}
+    with pytest.raises(checks.CheckFailure) as failure:
+        run_hand_checks("adjoint", wrong, node_graphs.check_adjoints)
+    assert str(failure.value) == node_graphs.diagnose_adjoints(node_graphs.BY_HAND, wrong)
+    with pytest.raises(checks.CheckFailure, match="a square is w·w, not 2·w"):
+        run_hand_checks("forward", {**RIGHT_VALUES, "L": -8}, node_graphs.check_values)

@@ -795,6 +795,9 @@ def choose_step(x):
 
 
 # %% nbgrader={"grade": true, "grade_id": "01_derivatives-choose_step", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+from calcml import step_choice
+
+
 def check_step_quality(choose_step, name, expr, symbol, xs, factor=10.0):
     """Fail unless central differences of `expr` with the steps `choose_step(xs)` are typically within
     `factor` times the error of the best step on a grid (errors against sympy's exact derivative)."""
@@ -805,31 +808,8 @@ def check_step_quality(choose_step, name, expr, symbol, xs, factor=10.0):
     except ValueError as error:  # typically max(1, abs(x)) on an array
         raise checks.CheckFailure(f"choose_step failed on an array of points ({error}). Use np.maximum and np.abs, "
                                   "which work elementwise, rather than max and abs.") from error
-    if steps.shape != xs.shape:
-        raise checks.CheckFailure(f"choose_step returned shape {steps.shape} for points of shape {xs.shape}; "
-                                  "return one step per point (np.maximum and np.abs work elementwise).")
-    bad = np.flatnonzero(~(np.isfinite(steps) & (steps > 0)))
-    if bad.size:
-        raise checks.CheckFailure(f"choose_step({xs[bad[0]]:.3g}) is {steps[bad[0]]:.3g}, but a step must be positive "
-                                  "and finite. Near x = 0, |x| is no scale at all: use max(1, |x|).")
-    lost = np.flatnonzero(xs + steps == xs)
-    if lost.size:
-        raise checks.CheckFailure(f"choose_step({xs[lost[0]]:.3g}) is {steps[lost[0]]:.3g}, below the spacing of floats "
-                                  f"near that x ({np.spacing(xs[lost[0]]):.2g}), so x + h == x: the step is lost.")
-
-    def central(points, h):
-        with np.errstate(all="ignore"):
-            return (f(points + h) - f(points - h)) / (2 * h)
-
-    exact = df(xs)[:, None]
-    grid = np.maximum(1.0, np.abs(xs))[:, None] * np.logspace(-13, -1, 121)
-    errors = np.abs(central(xs[:, None], grid) - exact)
-    typical = np.stack([np.median(errors[:, max(0, i - 5):i + 6], axis=1) for i in range(grid.shape[1])], axis=1)
-    best = np.maximum(typical.min(axis=1), 1e-300)
-    best_step = grid[np.arange(xs.size), typical.argmin(axis=1)]
-    mine = np.median(np.abs(central(xs[:, None], steps[:, None] * np.array([0.8, 0.9, 1.0, 1.1, 1.25])) - exact),
-                     axis=1)
-    ratios = np.where(np.isfinite(mine), mine / best, np.inf)
+    step_choice.check_steps(xs, steps)
+    ratios, mine, best, best_step = step_choice.compare_with_best(f, df, xs, steps)
     if np.median(ratios) <= factor:
         return
     i = int(np.argsort(ratios)[xs.size // 2])  # a typical point
@@ -853,7 +833,7 @@ check_step_quality(choose_step, "log", sp.log(z), z, 10 ** rng.uniform(0, 8, 20)
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
 import numpy as np
 
-from calcml import checks, probes
+from calcml import checks, probes, step_choice
 
 # Each function with its exact derivative, and its points: 25 each, with the extremes (0, tiny, huge).
 _STEP_FUNCTIONS = {
@@ -905,30 +885,8 @@ def _step_quality(name, xs, steps, factor=10.0, note=""):
         steps = np.asarray(steps, dtype=float)
     except (TypeError, ValueError):
         raise checks.CheckFailure(f"choose_step returned something that is not an array of numbers {where}.") from None
-    if steps.shape != xs.shape:
-        raise checks.CheckFailure(f"choose_step returned shape {steps.shape} for points of shape {xs.shape} {where}; "
-                                  "return one step per point (np.maximum and np.abs work elementwise).")
-    bad = np.flatnonzero(~(np.isfinite(steps) & (steps > 0)))
-    if bad.size:
-        raise checks.CheckFailure(f"choose_step({xs[bad[0]]:.3g}) is {steps[bad[0]]:.3g}, but a step must be positive "
-                                  "and finite. Near x = 0, |x| is no scale at all: use max(1, |x|).")
-    lost = np.flatnonzero(xs + steps == xs)
-    if lost.size:
-        raise checks.CheckFailure(f"choose_step({xs[lost[0]]:.3g}) is {steps[lost[0]]:.3g}, below the spacing of "
-                                  f"floats near that x ({np.spacing(xs[lost[0]]):.2g}), so x + h == x.")
-
-    def central(points, h):
-        with np.errstate(all="ignore"):
-            return (f(points + h) - f(points - h)) / (2 * h)
-
-    exact = df(xs)[:, None]
-    grid = np.maximum(1.0, np.abs(xs))[:, None] * np.logspace(-13, -1, 121)
-    errors = np.abs(central(xs[:, None], grid) - exact)
-    typical = np.stack([np.median(errors[:, max(0, i - 5):i + 6], axis=1) for i in range(grid.shape[1])], axis=1)
-    best = np.maximum(typical.min(axis=1), 1e-300)
-    mine = np.median(np.abs(central(xs[:, None], steps[:, None] * np.array([0.8, 0.9, 1.0, 1.1, 1.25])) - exact),
-                     axis=1)
-    ratios = np.where(np.isfinite(mine), mine / best, np.inf)
+    step_choice.check_steps(xs, steps, where=where, lost=".")
+    ratios = step_choice.compare_with_best(f, df, xs, steps).ratios
     if np.median(ratios) > factor:
         i = int(np.argsort(ratios)[xs.size // 2])
         raise checks.CheckFailure(

@@ -821,7 +821,7 @@ checks.assert_close(directional_derivative(lambda x: numdiff.gradient(g_test, x)
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
 import numpy as np
 
-from calcml import checks, numdiff, probes
+from calcml import call_outcomes, checks, numdiff, probes
 
 
 def _cosine_function(case):
@@ -856,7 +856,7 @@ def _inputs(rng):
 
 # The zero vector: the driver reports what came back, or the exception raised by the call itself (its class and
 # their bases, by name); _verify decides.
-_DRIVER = """
+_DRIVER = call_outcomes.DRIVER + """
 import numpy as np
 
 def gradient(case):
@@ -866,12 +866,7 @@ def gradient(case):
 result = {"slopes": [directional_derivative(gradient(c), np.array(c["x"]), c["u"] if isinstance(c["u"][0], int)
                                             else np.array(c["u"])) for c in inputs["cases"]]}
 case = inputs["cases"][0]
-try:
-    returned = directional_derivative(gradient(case), np.array(case["x"]), np.zeros(len(case["x"])))
-except Exception as error:
-    result["zero"] = {"raised": [kind.__name__ for kind in type(error).__mro__]}
-else:
-    result["zero"] = {"returned": returned}
+result["zero"] = outcome(directional_derivative, gradient(case), np.array(case["x"]), np.zeros(len(case["x"])))
 """
 
 
@@ -884,11 +879,8 @@ def _verify(inputs, result):
         expected = numdiff.derivative(lambda t, f=f, x=x, u_hat=u_hat: f(x + t * u_hat), 0.0)
         probes.close(got, expected, what="directional derivative",
                      where=f"(n = {x.size}, |u| = {np.linalg.norm(u):.3g})", hint="Is u a unit vector here?")
-    zero = result.get("zero")
-    raised = zero.get("raised") if isinstance(zero, dict) else None
-    if not (isinstance(raised, list) and "ValueError" in raised):
-        outcome = (f"returned {str(zero.get('returned'))[:60]}" if isinstance(zero, dict) and "returned" in zero
-                   else f"raised {raised[0]}" if isinstance(raised, list) and raised else "gave no answer")
+    outcome = call_outcomes.instead_of_raising(result.get("zero"), "ValueError")
+    if outcome:
         raise checks.CheckFailure(f"directional_derivative(grad_f, x, u=0) {outcome}; the zero vector has no "
                                   "direction, so raise ValueError.")
 
@@ -1149,7 +1141,7 @@ check_contour_tangent(f, np.array([1.5, 0.5]), "on the running example at x = (1
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
 import numpy as np
 
-from calcml import checks, numdiff, probes
+from calcml import call_outcomes, checks, numdiff, probes
 
 
 def _plane_function(case):
@@ -1165,7 +1157,7 @@ def _inputs(rng):
 
 
 # The driver reports what came back, or the exception raised by the call itself (its class and bases, by name).
-_DRIVER = """
+_DRIVER = call_outcomes.DRIVER + """
 import numpy as np
 
 def gradient(case):
@@ -1177,12 +1169,7 @@ result = {"tangents": [contour_tangent(gradient(c), np.array(c["x"])) for c in i
 tiny = np.array(inputs["tiny"])
 result["tiny"] = contour_tangent(lambda y: tiny, np.zeros(2))
 result["axis"] = contour_tangent(lambda y: np.array(inputs["axis"]), np.ones(2))
-try:
-    returned = contour_tangent(lambda y: np.zeros(2), np.array([0.3, -0.7]))
-except Exception as error:
-    result["zero"] = {"raised": [kind.__name__ for kind in type(error).__mro__]}
-else:
-    result["zero"] = {"returned": returned}
+result["zero"] = outcome(contour_tangent, lambda y: np.zeros(2), np.array([0.3, -0.7]))
 """
 
 
@@ -1218,11 +1205,8 @@ def _verify(inputs, result):
     tiny = np.array(inputs["tiny"])
     _tangent_properties(result.get("tiny"), tiny, f"for a gradient of size {np.linalg.norm(tiny):.2g}")
     _tangent_properties(result.get("axis"), np.array(inputs["axis"]), f"for the gradient {inputs['axis']}")
-    zero = result.get("zero")
-    raised = zero.get("raised") if isinstance(zero, dict) else None
-    if not (isinstance(raised, list) and "ValueError" in raised):
-        outcome = (f"returned {str(zero.get('returned'))[:60]}" if isinstance(zero, dict) and "returned" in zero
-                   else f"raised {raised[0]}" if isinstance(raised, list) and raised else "gave no answer")
+    outcome = call_outcomes.instead_of_raising(result.get("zero"), "ValueError")
+    if outcome:
         raise checks.CheckFailure(f"contour_tangent at a point where the gradient is exactly zero {outcome}; there is "
                                   "no contour direction there, so raise ValueError.")
 

@@ -446,29 +446,10 @@ print("forward: visible tests passed")
 # One definition of the hidden checks (calcml.probes). The values are recomputed here by a forward pass of the
 # graph's own (node_graphs.hand_values), never copied from a solution; the grader also reads the cell and fails
 # values computed by code (mechanism "literal_values").
-from calcml import checks, node_graphs, probes
+from calcml import node_graphs, probes
 
-
-def _inputs(rng):
-    # One graph for everybody (it is printed in the notebook); only the order the nodes are read in varies.
-    graph = node_graphs.BY_HAND
-    return {"graph": graph, "order": [str(name) for name in rng.permutation(node_graphs.names(graph))]}
-
-
-_DRIVER = """
-answer = dict(forward)
-result = {str(name): answer[name] for name in inputs["order"] if name in answer}
-result.update({str(name): value for name, value in answer.items() if str(name) not in result})
-result = {name: (value if isinstance(value, (int, float)) else repr(value)) for name, value in result.items()}
-"""
-
-
-def _verify(inputs, result):
-    problem = node_graphs.diagnose_values(inputs["graph"], result)
-    if problem:
-        raise checks.CheckFailure(problem)
-
-
+# One graph for everybody (it is printed in the notebook); only the order the nodes are read in varies.
+_inputs, _DRIVER, _verify = node_graphs.hand_inputs, node_graphs.hand_driver("forward"), node_graphs.check_values
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=404,
                 mechanism={"rule": "literal_values", "names": ["forward"]})
 ### END HIDDEN TESTS
@@ -542,29 +523,10 @@ print("adjoint: visible tests passed")
 # with respect to each node (node_graphs.hand_adjoints), never copied from a solution; the message names the first
 # wrong node from the output back, with the likely cause. The grader also reads the cell and fails values computed
 # by code (mechanism "literal_values").
-from calcml import checks, node_graphs, probes
+from calcml import node_graphs, probes
 
-
-def _inputs(rng):
-    # One graph for everybody (it is printed in the notebook); only the order the nodes are read in varies.
-    graph = node_graphs.BY_HAND
-    return {"graph": graph, "order": [str(name) for name in rng.permutation(node_graphs.names(graph))]}
-
-
-_DRIVER = """
-answer = dict(adjoint)
-result = {str(name): answer[name] for name in inputs["order"] if name in answer}
-result.update({str(name): value for name, value in answer.items() if str(name) not in result})
-result = {name: (value if isinstance(value, (int, float)) else repr(value)) for name, value in result.items()}
-"""
-
-
-def _verify(inputs, result):
-    problem = node_graphs.diagnose_adjoints(inputs["graph"], result)
-    if problem:
-        raise checks.CheckFailure(problem)
-
-
+# One graph for everybody (it is printed in the notebook); only the order the nodes are read in varies.
+_inputs, _DRIVER, _verify = node_graphs.hand_inputs, node_graphs.hand_driver("adjoint"), node_graphs.check_adjoints
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=405,
                 mechanism={"rule": "literal_values", "names": ["adjoint"]})
 ### END HIDDEN TESTS
@@ -1200,33 +1162,35 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="04_computational_graphs-backward-solution" mistake="Overwriting instead of accumulating: a reused node keeps only its last contribution."
-def backward(root, order=None):
-    if order is None:
-        order = topological_sort(root)
-    root.grad = 1.0
-    for node in reversed(order):
-        for parent, local in zip(node._prev, node._local_grads):  # noqa: B905
-            parent.grad = local * node.grad
+# %% [raw] wrong_answer="04_computational_graphs-backward-solution" mistake="Overwriting instead of accumulating: a reused node keeps only its last contribution."
+# ### REPLACE
+#         for parent, local in zip(node._prev, node._local_grads, strict=True):
+#             parent.grad += local * node.grad
+# ### WITH
+#         for parent, local in zip(node._prev, node._local_grads):  # noqa: B905
+#             parent.grad = local * node.grad
+# ### END
 
 
-# %% active="py" wrong_answer="04_computational_graphs-backward-solution" mistake="The seed forgotten: every gradient stays 0."
-def backward(root, order=None):
-    if order is None:
-        order = topological_sort(root)
-    for node in reversed(order):
-        for parent, local in zip(node._prev, node._local_grads):  # noqa: B905
-            parent.grad += local * node.grad
+# %% [raw] wrong_answer="04_computational_graphs-backward-solution" mistake="The seed forgotten: every gradient stays 0."
+# ### REPLACE
+#     root.grad = 1.0
+#     for node in reversed(order):
+#         for parent, local in zip(node._prev, node._local_grads, strict=True):
+# ### WITH
+#     for node in reversed(order):
+#         for parent, local in zip(node._prev, node._local_grads):  # noqa: B905
+# ### END
 
 
-# %% active="py" wrong_answer="04_computational_graphs-backward-solution" mistake="Walking the order forwards: a node passes its gradient on before it is complete."
-def backward(root, order=None):
-    if order is None:
-        order = topological_sort(root)
-    root.grad = 1.0
-    for node in order:
-        for parent, local in zip(node._prev, node._local_grads):  # noqa: B905
-            parent.grad += local * node.grad
+# %% [raw] wrong_answer="04_computational_graphs-backward-solution" mistake="Walking the order forwards: a node passes its gradient on before it is complete."
+# ### REPLACE
+#     for node in reversed(order):
+#         for parent, local in zip(node._prev, node._local_grads, strict=True):
+# ### WITH
+#     for node in order:
+#         for parent, local in zip(node._prev, node._local_grads):  # noqa: B905
+# ### END
 
 
 # %% [markdown]
@@ -1402,28 +1366,20 @@ def count_paths(root, node, order=None):
     return sum(count_paths(parent, node) for parent in root._prev)
 
 
-# %% active="py" wrong_answer="04_computational_graphs-count_paths-solution" mistake="A set of inputs: mul(x, x) counted as one arrow instead of two."
-def count_paths(root, node, order=None):
-    if order is None:
-        order = topological_sort(root)
-    paths = {n: 0 for n in order}
-    paths[root] = 1
-    for n in reversed(order):
-        for parent in set(n._prev):
-            paths[parent] += paths[n]
-    return paths.get(node, 0)
+# %% [raw] wrong_answer="04_computational_graphs-count_paths-solution" mistake="A set of inputs: mul(x, x) counted as one arrow instead of two."
+# ### REPLACE
+#         for parent in n._prev:
+# ### WITH
+#         for parent in set(n._prev):
+# ### END
 
 
-# %% active="py" wrong_answer="04_computational_graphs-count_paths-solution" mistake="Overwriting instead of adding where a node has several users."
-def count_paths(root, node, order=None):
-    if order is None:
-        order = topological_sort(root)
-    paths = {n: 0 for n in order}
-    paths[root] = 1
-    for n in reversed(order):
-        for parent in n._prev:
-            paths[parent] = paths[n]
-    return paths.get(node, 0)
+# %% [raw] wrong_answer="04_computational_graphs-count_paths-solution" mistake="Overwriting instead of adding where a node has several users."
+# ### REPLACE
+#             paths[parent] += paths[n]
+# ### WITH
+#             paths[parent] = paths[n]
+# ### END
 
 
 # %% [markdown]

@@ -485,13 +485,7 @@ assert np.array_equal(_x0, _saved), (
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
 import numpy as np
 
-from calcml import functions, probes
-
-
-def _random_bowl(rng, n, low, high):  # f(x) = ½ (x − x*)ᵀ H (x − x*) with eigenvalues log-uniform in [low, high]
-    lam = np.exp(rng.uniform(np.log(low), np.log(high), size=n))
-    quadratic = functions.quadratic_with_spectrum(lam, seed=int(rng.integers(0, 2**31)))
-    return lam, quadratic.A, np.linalg.solve(quadratic.A, quadratic.b)
+from calcml import descent_cases, functions, in_place, probes
 
 
 def _exact(H, x_star, x0, lr, steps):  # x_k = x* + Q (1 − ηΛ)^k Qᵀ (x0 − x*): a closed form, no iteration
@@ -499,37 +493,22 @@ def _exact(H, x_star, x0, lr, steps):  # x_k = x* + Q (1 − ηΛ)^k Qᵀ (x0 �
     return x_star + ((1 - lr * lam) ** np.arange(steps + 1)[:, None] * (Q.T @ (x0 - x_star))) @ Q.T
 
 
-def _same(after, before):  # the caller's array, as the driver found it after the call (raw data), is still `before`
-    return (isinstance(after, list) and np.shape(after) == np.shape(before)
-            and bool(np.array_equal(np.asarray(after, dtype=float), np.asarray(before, dtype=float))))
-
-
 def _inputs(rng):
     cases = []
     for _ in range(5):
         n = int(rng.integers(1, 7))
-        lam, H, x_star = _random_bowl(rng, n, 0.1, 10.0)
+        lam, H, x_star = descent_cases.random_bowl(rng, n, 0.1, 10.0)
         cases.append({"H": H, "x_star": x_star, "lr": float(rng.uniform(0.05, 1.95)) / lam.max(),
                       "steps": int(rng.integers(1, 41)), "x0": rng.normal(size=n) * 3})
     n = int(rng.integers(2, 5))
-    lam, H, x_star = _random_bowl(rng, n, 0.5, 2.0)
+    lam, H, x_star = descent_cases.random_bowl(rng, n, 0.5, 2.0)
     cases.append({"H": H, "x_star": x_star, "lr": 0.3, "steps": 0, "x0": rng.normal(size=n)})
     start = [float(rng.uniform(-1.5, -0.5)), float(rng.uniform(0.5, 1.5))]
     return {"cases": cases, "rosenbrock": {"x0": start, "lr": 1e-3, "steps": int(rng.integers(40, 80))},
             "integer": rng.integers(-5, 6, size=int(rng.integers(2, 5))).tolist(), "integer_lr": 0.1}
 
 
-_DRIVER = """
-import numpy as np
-
-def bowl_gradient(case):
-    H, x_star = np.array(case["H"], dtype=float), np.array(case["x_star"], dtype=float)
-    return lambda x: H @ (np.asarray(x, dtype=float) - x_star)
-
-def rosenbrock_grad(p):
-    x, y = p[0], p[1]
-    return np.array([-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)])
-
+_DRIVER = descent_cases.GRADIENTS + """
 result = {"cases": [], "x0_after": []}
 for case in inputs["cases"]:
     x0 = np.array(case["x0"], dtype=float)
@@ -565,8 +544,8 @@ def _verify(inputs, result):
                  hint="Each row must be x_{k+1} = x_k − η ∇f(x_k) of the row before.")
     after = result.get("x0_after")
     probes.require(isinstance(after, list) and len(after) == len(inputs["cases"])
-                   and all(_same(a, case["x0"]) for a, case in zip(after, inputs["cases"], strict=True))
-                   and _same(result.get("rosenbrock_x0_after"), r["x0"]),
+                   and all(in_place.unchanged(a, case["x0"]) for a, case in zip(after, inputs["cases"], strict=True))
+                   and in_place.unchanged(result.get("rosenbrock_x0_after"), r["x0"]),
                    "gradient_descent changed the caller's x0: copy it first (np.array(x0, dtype=float)), then update "
                    "the copy.")
     x_int = np.array(inputs["integer"], dtype=float)
@@ -574,7 +553,8 @@ def _verify(inputs, result):
                  what="trajectory", where=f"from an integer array x0 = {inputs['integer']}",
                  hint="Convert x0 to floats first.")
     integer = result.get("integer_after")
-    probes.require(isinstance(integer, dict) and integer.get("kind") == "i" and _same(integer.get("values"), x_int),
+    probes.require(isinstance(integer, dict) and integer.get("kind") == "i"
+                   and in_place.unchanged(integer.get("values"), x_int),
                    "gradient_descent modified the caller's integer x0.")
 
 
@@ -1009,14 +989,17 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="06_gradient_descent-steps_to_tolerance-solution" mistake="The number of steps truncated instead of rounded up: one step short."
-def steps_to_tolerance(eigenvalues, lr, tol):
-    rho = float(np.max(np.abs(1.0 - lr * np.asarray(eigenvalues, dtype=float))))
-    if rho >= 1.0:
-        return None
-    if rho == 0.0:
-        return 1
-    return int(np.log(tol) / np.log(rho))
+# %% [raw] wrong_answer="06_gradient_descent-steps_to_tolerance-solution" mistake="The number of steps truncated instead of rounded up: one step short."
+# ### REPLACE
+#     k = max(int(np.ceil(np.log(tol) / np.log(rho))), 1)
+#     while rho**k > tol:  # guard the rounding of the logarithms at an exact power
+#         k += 1
+#     while k > 1 and rho ** (k - 1) <= tol:
+#         k -= 1
+#     return k
+# ### WITH
+#     return int(np.log(tol) / np.log(rho))
+# ### END
 
 
 # %% active="py" wrong_answer="06_gradient_descent-steps_to_tolerance-solution" mistake="The smallest |1 − ηλ|, the fastest direction, instead of the slowest."
@@ -1125,13 +1108,7 @@ assert np.array_equal(_x0, _saved), "momentum modified the caller's x0; update a
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
 import numpy as np
 
-from calcml import functions, probes
-
-
-def _random_bowl(rng, n, low, high):  # f(x) = ½ (x − x*)ᵀ H (x − x*) with eigenvalues log-uniform in [low, high]
-    lam = np.exp(rng.uniform(np.log(low), np.log(high), size=n))
-    quadratic = functions.quadratic_with_spectrum(lam, seed=int(rng.integers(0, 2**31)))
-    return lam, quadratic.A, np.linalg.solve(quadratic.A, quadratic.b)
+from calcml import descent_cases, functions, in_place, probes
 
 
 def _exact(H, x_star, x0, lr, beta, steps):  # per eigen-direction, (c_k, c_{k−1}) = M(λ)^k (c_0, c_0)
@@ -1145,26 +1122,21 @@ def _exact(H, x_star, x0, lr, beta, steps):  # per eigen-direction, (c_k, c_{k�
     return np.array(rows)
 
 
-def _same(after, before):  # the caller's array, as the driver found it after the call (raw data), is still `before`
-    return (isinstance(after, list) and np.shape(after) == np.shape(before)
-            and bool(np.array_equal(np.asarray(after, dtype=float), np.asarray(before, dtype=float))))
-
-
 def _inputs(rng):
     cases = []
     for _ in range(5):
         n = int(rng.integers(1, 6))
-        lam, H, x_star = _random_bowl(rng, n, 0.1, 10.0)
+        lam, H, x_star = descent_cases.random_bowl(rng, n, 0.1, 10.0)
         beta = float(rng.uniform(0.0, 0.95))
         cases.append({"H": H, "x_star": x_star, "beta": beta, "steps": int(rng.integers(1, 31)),
                       "lr": float(rng.uniform(0.05, 0.95)) * 2 * (1 + beta) / lam.max(), "x0": rng.normal(size=n) * 2})
     n = int(rng.integers(1, 5))
-    lam, H, x_star = _random_bowl(rng, n, 0.5, 2.0)
+    lam, H, x_star = descent_cases.random_bowl(rng, n, 0.5, 2.0)
     cases.append({"H": H, "x_star": x_star, "beta": 0.0, "steps": 15, "lr": 0.4, "x0": rng.normal(size=n)})
     cases.append({"H": H, "x_star": x_star, "beta": 0.5, "steps": 0, "lr": 0.4, "x0": rng.normal(size=n)})
     bound = []
     for beta in (float(rng.uniform(0.2, 0.4)), float(rng.uniform(0.7, 0.9))):
-        lam, H, x_star = _random_bowl(rng, 3, 0.5, 4.0)
+        lam, H, x_star = descent_cases.random_bowl(rng, 3, 0.5, 4.0)
         for factor in (0.9, 1.1):
             bound.append({"H": H, "x_star": x_star, "beta": beta, "factor": factor, "steps": 400,
                           "lr": factor * 2 * (1 + beta) / lam.max(), "x0": np.ones(3)})
@@ -1173,17 +1145,7 @@ def _inputs(rng):
     return {"cases": cases, "bound": bound, "rosenbrock": rosenbrock}
 
 
-_DRIVER = """
-import numpy as np
-
-def bowl_gradient(case):
-    H, x_star = np.array(case["H"], dtype=float), np.array(case["x_star"], dtype=float)
-    return lambda x: H @ (np.asarray(x, dtype=float) - x_star)
-
-def rosenbrock_grad(p):
-    x, y = p[0], p[1]
-    return np.array([-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)])
-
+_DRIVER = descent_cases.GRADIENTS + """
 result = {"cases": [], "x0_after": [], "bound": []}
 for case in inputs["cases"]:
     x0 = np.array(case["x0"], dtype=float)
@@ -1210,7 +1172,7 @@ def _verify(inputs, result):
                      hint=_HINT)
     after = result.get("x0_after")
     probes.require(isinstance(after, list) and len(after) == len(inputs["cases"])
-                   and all(_same(a, case["x0"]) for a, case in zip(after, inputs["cases"], strict=True)),
+                   and all(in_place.unchanged(a, case["x0"]) for a, case in zip(after, inputs["cases"], strict=True)),
                    "momentum modified the caller's x0; update a copy instead.")
     bound = result.get("bound")
     probes.require(isinstance(bound, list) and len(bound) == len(inputs["bound"]), "momentum gave too few results.")

@@ -551,60 +551,23 @@ checks.assert_close(_strict(logsumexp, Z_big, what="logsumexp"), _lse_reference(
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
 import math
 
-import mpmath
 import numpy as np
 
-from calcml import probes
-
-_STABLE_HINT = ("exp overflows above 709.8, and exp of a very negative number underflows to 0 (log(0) = -inf, "
-                "0/0 = nan): subtract each row's maximum before exponentiating.")
-
-
-def _batches(rng, shapes, scales):
-    return [rng.normal(scale=float(s), size=shape) for shape, s in zip(shapes, scales, strict=True)]
-
-
-def _levels(rng):  # rows at very different levels in one batch: each row needs its own maximum
-    base = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -999.0], [710.0, 710.0, 710.0],
-                     [-5000.0, 3.0, -5000.0]])
-    return base + rng.uniform(-5, 5, size=(4, 1))
-
-
-def _strict_value(got, what, where):  # the value the driver's strict() reported, unless it hit an error
-    probes.require(isinstance(got, (list, dict)), f"Your {what} {where} gave no result.")
-    value, error = (got.get("value"), got.get("error")) if isinstance(got, dict) else (got + [None, None])[:2]
-    probes.require(not error, f"Your {what} {where} hit a floating-point error ({error}). {_STABLE_HINT}")
-    return value
-
-
-def _untouched(got, Z, name):  # the argument as the function left it (raw data from the driver) is the one given
-    after = got.get("Z_after") if isinstance(got, dict) else None
-    probes.require(isinstance(after, list) and np.shape(after) == Z.shape
-                   and bool(np.array_equal(np.asarray(after, dtype=float), Z)),
-                   f"Your {name} changed its argument Z in place; write Z - m, not Z -= m.")
-
-
-def _lse(Z):  # log Σ exp of each row, in 40-digit arithmetic with unbounded exponents (mpmath)
-    with mpmath.workdps(40):
-        return np.array([float(mpmath.log(mpmath.fsum(mpmath.exp(v) for v in row))) for row in np.asarray(Z).tolist()])
+from calcml import probes, stability
 
 
 def _inputs(rng):
     shapes = [(1, 1), (int(rng.integers(2, 9)), 2), (3, int(rng.integers(5, 10))), (int(rng.integers(30, 70)), 4),
               (5, 6)]
-    batches = _batches(rng, shapes, [1.0, rng.uniform(10, 50), rng.uniform(500, 1000), rng.uniform(2, 8),
-                                     rng.uniform(1000, 4000)])
+    batches = stability.batches(rng, shapes, [1.0, rng.uniform(10, 50), rng.uniform(500, 1000), rng.uniform(2, 8),
+                                              rng.uniform(1000, 4000)])
     constant = float(rng.uniform(-720, -650))
-    return {"batches": batches + [_levels(rng)], "constant": {"value": constant, "shape": [3, int(rng.integers(2, 8))]},
+    return {"batches": batches + [stability.levels(rng)],
+            "constant": {"value": constant, "shape": [3, int(rng.integers(2, 8))]},
             "shifted": {"Z": rng.normal(size=(5, 4)), "shift": rng.uniform(-900.0, 900.0, size=5)}}
 
 
-_DRIVER = probes.STRICT_CALL + """
-result = {"batches": []}
-for Z in inputs["batches"]:
-    Z = np.array(Z, dtype=float)
-    value, error = strict(logsumexp, Z)
-    result["batches"].append({"value": value, "error": error, "Z_after": Z})
+_DRIVER = probes.STRICT_CALL + stability.batch_driver("logsumexp") + """
 c = inputs["constant"]
 result["constant"] = strict(logsumexp, np.full(c["shape"], c["value"]))
 s = inputs["shifted"]
@@ -617,22 +580,19 @@ _HINT = ("lse(z) = m + log Σ exp(z − m), summed over each row (axis=1), with 
 
 
 def _verify(inputs, result):
-    probes.require(isinstance(result, dict) and isinstance(result.get("batches"), list)
-                   and len(result["batches"]) == len(inputs["batches"]), "logsumexp gave too few results.")
-    for Z, got in zip(inputs["batches"], result["batches"], strict=True):
-        Z = np.array(Z)
-        where = f"of a {Z.shape} batch of logits up to {np.max(np.abs(Z)):.3g}"
-        probes.close(_strict_value(got, "logsumexp", where), _lse(Z), what="logsumexp", where=where, hint=_HINT)
-        _untouched(got, Z, "logsumexp")
+    for Z, got, where in stability.batch_reports(inputs, result, "logsumexp"):
+        probes.close(stability.strict_value(got, "logsumexp", where), stability.lse(Z), what="logsumexp", where=where,
+                     hint=_HINT)
+        stability.untouched(got, Z, "logsumexp")
     c = inputs["constant"]
     where = f"of constant rows of {c['value']:.4g}"
-    probes.close(_strict_value(result.get("constant"), "logsumexp", where),
+    probes.close(stability.strict_value(result.get("constant"), "logsumexp", where),
                  np.full(c["shape"][0], c["value"] + math.log(c["shape"][1])), what="logsumexp", where=where,
                  hint=_HINT)
     s = inputs["shifted"]
     Z = np.array(s["Z"]) + np.array(s["shift"])[:, None]
-    probes.close(_strict_value(result.get("shifted"), "logsumexp", "of shifted rows"), _lse(Z), what="logsumexp",
-                 where="of rows shifted by up to ±900", hint=_HINT)
+    probes.close(stability.strict_value(result.get("shifted"), "logsumexp", "of shifted rows"), stability.lse(Z),
+                 what="logsumexp", where="of rows shifted by up to ±900", hint=_HINT)
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=201)
@@ -705,68 +665,25 @@ checks.assert_close(_strict(stable_softmax, Z_big, what="stable_softmax"), _soft
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
-import mpmath
 import numpy as np
 
-from calcml import checks, probes
-
-_STABLE_HINT = ("exp overflows above 709.8, and exp of a very negative number underflows to 0 (log(0) = -inf, "
-                "0/0 = nan): subtract each row's maximum before exponentiating.")
-
-
-def _batches(rng, shapes, scales):
-    return [rng.normal(scale=float(s), size=shape) for shape, s in zip(shapes, scales, strict=True)]
-
-
-def _levels(rng):  # rows at very different levels in one batch: each row needs its own maximum
-    base = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -999.0], [710.0, 710.0, 710.0],
-                     [-5000.0, 3.0, -5000.0]])
-    return base + rng.uniform(-5, 5, size=(4, 1))
-
-
-def _strict_value(got, what, where):  # the value the driver's strict() reported, unless it hit an error
-    probes.require(isinstance(got, (list, dict)), f"Your {what} {where} gave no result.")
-    value, error = (got.get("value"), got.get("error")) if isinstance(got, dict) else (got + [None, None])[:2]
-    probes.require(not error, f"Your {what} {where} hit a floating-point error ({error}). {_STABLE_HINT}")
-    return value
-
-
-def _untouched(got, Z, name):  # the argument as the function left it (raw data from the driver) is the one given
-    after = got.get("Z_after") if isinstance(got, dict) else None
-    probes.require(isinstance(after, list) and np.shape(after) == Z.shape
-                   and bool(np.array_equal(np.asarray(after, dtype=float), Z)),
-                   f"Your {name} changed its argument Z in place; write Z - m, not Z -= m.")
-
-
-def _softmax(Z):  # the softmax of each row, in 40-digit arithmetic with unbounded exponents (mpmath)
-    rows = []
-    with mpmath.workdps(40):
-        for row in np.asarray(Z).tolist():
-            e = [mpmath.exp(v) for v in row]
-            total = mpmath.fsum(e)
-            rows.append([float(x / total) for x in e])
-    return np.array(rows)
+from calcml import checks, probes, stability
 
 
 def _inputs(rng):
     shapes = [(1, 1), (int(rng.integers(2, 9)), 2), (3, int(rng.integers(5, 10))), (int(rng.integers(30, 60)), 4),
               (5, 7)]
-    batches = _batches(rng, shapes, [1.0, rng.uniform(20, 60), rng.uniform(500, 1000), rng.uniform(2, 8),
-                                     rng.uniform(1000, 3000)])
+    batches = stability.batches(rng, shapes, [1.0, rng.uniform(20, 60), rng.uniform(500, 1000), rng.uniform(2, 8),
+                                              rng.uniform(1000, 3000)])
     # Gaps of 710 to 722 below the row maximum: exp(gap) overflows, yet each probability is a subnormal number
     # (1e-314 to 1e-308), which a formula that overflows and divides by inf returns as 0.
     gaps = rng.uniform(710.0, 722.0, size=(4, 2))
     tiny = np.column_stack([np.zeros(4), -gaps]) + rng.uniform(-400.0, 400.0, size=(4, 1))
-    return {"batches": batches + [_levels(rng), tiny],
+    return {"batches": batches + [stability.levels(rng), tiny],
             "shifted": {"Z": rng.normal(size=(6, 3)), "shift": rng.uniform(-900.0, 900.0, size=6)}}
 
 
-_DRIVER = probes.STRICT_CALL + """
-result = {"batches": []}
-for Z in inputs["batches"]:
-    Z = np.array(Z, dtype=float)
-    value, error = strict(stable_softmax, Z)
-    result["batches"].append({"value": value, "error": error, "Z_after": Z})
+_DRIVER = probes.STRICT_CALL + stability.batch_driver("stable_softmax") + """
 s = inputs["shifted"]
 result["shifted"] = strict(stable_softmax, np.array(s["Z"]) + np.array(s["shift"])[:, None])
 """
@@ -787,25 +704,21 @@ def _tiny_probabilities(value, expected, Z):
         raise checks.CheckFailure(
             f"Your stable_softmax gives {got[n, k]:.6g} for a probability of {expected[n, k]:.6g} (row {n}: the logit "
             f"{Z[n, k]:.6g} is {np.max(Z[n]) - Z[n, k]:.4g} below the row's maximum). A formula whose exp overflows "
-            "there loses it. " + _STABLE_HINT)
+            "there loses it. " + stability.STABLE_HINT)
 
 
 def _verify(inputs, result):
-    probes.require(isinstance(result, dict) and isinstance(result.get("batches"), list)
-                   and len(result["batches"]) == len(inputs["batches"]), "stable_softmax gave too few results.")
-    for Z, got in zip(inputs["batches"], result["batches"], strict=True):
-        Z = np.array(Z)
-        _untouched(got, Z, "stable_softmax")
-        where = f"of a {Z.shape} batch of logits up to {np.max(np.abs(Z)):.3g}"
-        value, expected = _strict_value(got, "stable_softmax", where), _softmax(Z)
+    for Z, got, where in stability.batch_reports(inputs, result, "stable_softmax"):
+        stability.untouched(got, Z, "stable_softmax")
+        value, expected = stability.strict_value(got, "stable_softmax", where), stability.softmax(Z)
         probes.close(value, expected, what="softmax", where=where, hint=_HINT)
         _tiny_probabilities(value, expected, Z)
         probes.close(np.sum(np.asarray(value, dtype=float), axis=1), np.ones(len(Z)), what="row sums of the softmax",
                      where=where, hint=_HINT)
     s = inputs["shifted"]
     Z = np.array(s["Z"]) + np.array(s["shift"])[:, None]
-    probes.close(_strict_value(result.get("shifted"), "stable_softmax", "of shifted rows"), _softmax(Z),
-                 what="softmax", where="of rows shifted by up to ±900", hint=_HINT)
+    probes.close(stability.strict_value(result.get("shifted"), "stable_softmax", "of shifted rows"),
+                 stability.softmax(Z), what="softmax", where="of rows shifted by up to ±900", hint=_HINT)
 
 
 probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=301)
@@ -922,14 +835,7 @@ _check_smoothed_grad(Z_big, np.array([1, 1]), np.array([1, 1]), 0.1, "at logits 
 import mpmath
 import numpy as np
 
-from calcml import checks, numdiff, probes
-
-
-def _untouched(got, Z, name):  # the argument as the function left it (raw data from the driver) is the one given
-    after = got.get("Z_after") if isinstance(got, dict) else None
-    probes.require(isinstance(after, list) and np.shape(after) == Z.shape
-                   and bool(np.array_equal(np.asarray(after, dtype=float), Z)),
-                   f"Your {name} changed its argument Z in place; write Z - m, not Z -= m.")
+from calcml import checks, numdiff, probes, stability
 
 
 def _mean_smoothed_ce(Z, labels, s):  # (1/N) Σ_n Σ_k t_nk (lse(Z_n) − Z_nk), in 40-digit arithmetic (mpmath)
@@ -990,7 +896,7 @@ def _verify(inputs, result):
                     f"Your smoothed_cross_entropy_grad {where} raised {entry['error']}. It must accept class indices "
                     "(1-D, shape (N,)) and one-hot rows (2-D, shape (N, K)), and compute the probabilities with your "
                     "stable_softmax.")
-            _untouched(entry, Z, "smoothed_cross_entropy_grad")
+            stability.untouched(entry, Z, "smoothed_cross_entropy_grad")
             probes.close(entry.get("value"), expected, what="gradient of the mean smoothed cross-entropy",
                          where=where, batch_size=N,
                          hint="The smoothing changes the target t, not the softmax; each row of t adds up to 1, and "
@@ -1119,7 +1025,7 @@ checks.assert_close(_strict(logistic_grad, z_big, y_big, what="logistic_grad"),
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
 import numpy as np
 
-from calcml import checks, numdiff, probes
+from calcml import checks, in_place, numdiff, probes
 
 
 def _inputs(rng):
@@ -1156,10 +1062,7 @@ def _verify(inputs, result):
         if got.get("error"):
             raise checks.CheckFailure(f"Your logistic_grad {where} hit a floating-point error ({got['error']}). exp(-z) "
                                       "overflows for z below -709.8: exponentiate only numbers <= 0, such as -|z|.")
-        after = got.get("z_after")
-        probes.require(isinstance(after, list) and np.shape(after) == z.shape
-                       and bool(np.array_equal(np.asarray(after, dtype=float), z)),
-                       "Your logistic_grad changed its argument z in place.")
+        probes.require(in_place.unchanged(got.get("z_after"), z), "Your logistic_grad changed its argument z in place.")
         # The reference: numdiff's gradient of the loss, each log(1 + e^(±z)) computed by np.logaddexp.
         loss = lambda v, y=y: np.mean(y * np.logaddexp(0.0, -v) + (1.0 - y) * np.logaddexp(0.0, v))  # noqa: E731
         probes.close(got.get("value"), numdiff.gradient(loss, z, h=1e-3), what="gradient of the logistic loss",

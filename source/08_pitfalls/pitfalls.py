@@ -715,7 +715,7 @@ assert np.ndim(err) == 0 and err == 0.0, (f"For f = 3, whose gradient is exactly
 # step s_i = h max(1, |x_i|), neither absolute nor purely relative).
 import numpy as np
 
-from calcml import checks, numdiff, probes
+from calcml import checks, in_place, numdiff, probes
 
 
 def _draw_problem(rng, shape):
@@ -876,9 +876,7 @@ def _verify(inputs, result):
                        f"Your gradient_check reports a relative error of {ok!r} for a CORRECT gradient {where}; "
                        "central differences with h = 1e-6 agree to about 1e-9. Use (f(x + s u_i) - f(x - s u_i)) / "
                        "(2s).")
-        after = got.get("x_after")
-        probes.require(isinstance(after, list) and np.shape(after) == x.shape
-                       and bool(np.array_equal(np.asarray(after, dtype=float), x)),
+        probes.require(in_place.unchanged(got.get("x_after"), x),
                        "gradient_check changed the caller's x; perturb a copy, not x itself.")
         _error(got.get("bug"), checks.relative_error(buggy(x), numdiff.gradient(f, x)),
                f"{where} with a bug at {tuple(p['bug'])}",
@@ -939,93 +937,66 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="Forward differences: an O(h) error of about 1e-6 even for a correct gradient."
-def gradient_check(f, grad_f, x, h=1e-6):
-    x = np.array(x, dtype=float)
-    analytic = np.asarray(grad_f(x.copy()), dtype=float)
-    numeric = np.zeros_like(x)
-    fx = f(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = h * max(1.0, abs(x[i]))
-        numeric[i] = (f(x + step) - fx) / step[i]
-    difference = np.abs(analytic - numeric)
-    scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
-    worst = np.unravel_index(np.argmax(difference), x.shape)
-    return float(difference[worst] / scale), tuple(int(i) for i in worst)
+# %% [raw] wrong_answer="08_pitfalls-gradient_check-solution" mistake="Forward differences: an O(h) error of about 1e-6 even for a correct gradient."
+# ### REPLACE
+#     for i in np.ndindex(x.shape):
+# ### WITH
+#     fx = f(x)
+#     for i in np.ndindex(x.shape):
+# ### END
+# ### REPLACE
+#         numeric[i] = (f(x + step) - f(x - step)) / (2 * step[i])
+# ### WITH
+#         numeric[i] = (f(x + step) - fx) / step[i]
+# ### END
 
 
-# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="Each component measured on its own scale: rounding noise where the derivative is ~0 becomes \"100%\"."
-def gradient_check(f, grad_f, x, h=1e-6):
-    x = np.array(x, dtype=float)
-    analytic = np.asarray(grad_f(x.copy()), dtype=float)
-    numeric = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = h * max(1.0, abs(x[i]))
-        numeric[i] = (f(x + step) - f(x - step)) / (2 * step[i])
-    relative = np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), 1e-300)
-    worst = np.unravel_index(np.argmax(relative), x.shape)
-    return float(relative[worst]), tuple(int(i) for i in worst)
+# %% [raw] wrong_answer="08_pitfalls-gradient_check-solution" mistake="Each component measured on its own scale: rounding noise where the derivative is ~0 becomes \"100%\"."
+# ### REPLACE
+#     difference = np.abs(analytic - numeric)
+#     scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
+#     worst = np.unravel_index(np.argmax(difference), x.shape)
+#     return float(difference[worst] / scale), tuple(int(i) for i in worst)
+# ### WITH
+#     relative = np.abs(analytic - numeric) / np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), 1e-300)
+#     worst = np.unravel_index(np.argmax(relative), x.shape)
+#     return float(relative[worst]), tuple(int(i) for i in worst)
+# ### END
 
 
-# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="The flat index from np.argmax: right for vectors, wrong for matrices."
-def gradient_check(f, grad_f, x, h=1e-6):
-    x = np.array(x, dtype=float)
-    analytic = np.asarray(grad_f(x.copy()), dtype=float)
-    numeric = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = h * max(1.0, abs(x[i]))
-        numeric[i] = (f(x + step) - f(x - step)) / (2 * step[i])
-    difference = np.abs(analytic - numeric)
-    scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
-    return float(np.max(difference) / scale), int(np.argmax(difference))
+# %% [raw] wrong_answer="08_pitfalls-gradient_check-solution" mistake="The flat index from np.argmax: right for vectors, wrong for matrices."
+# ### REPLACE
+#     worst = np.unravel_index(np.argmax(difference), x.shape)
+#     return float(difference[worst] / scale), tuple(int(i) for i in worst)
+# ### WITH
+#     return float(np.max(difference) / scale), int(np.argmax(difference))
+# ### END
 
 
-# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="No floor in the denominator: a zero gradient gives 0/0, a tiny one a huge error."
-def gradient_check(f, grad_f, x, h=1e-6):
-    x = np.array(x, dtype=float)
-    analytic = np.asarray(grad_f(x.copy()), dtype=float)
-    numeric = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = h * max(1.0, abs(x[i]))
-        numeric[i] = (f(x + step) - f(x - step)) / (2 * step[i])
-    difference = np.abs(analytic - numeric)
-    scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)))
-    worst = np.unravel_index(np.argmax(difference), x.shape)
-    return float(difference[worst] / scale), tuple(int(i) for i in worst)
+# %% [raw] wrong_answer="08_pitfalls-gradient_check-solution" mistake="No floor in the denominator: a zero gradient gives 0/0, a tiny one a huge error."
+# ### REPLACE
+#     scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
+# ### WITH
+#     scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)))
+# ### END
 
 
-# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="The absolute step h for every component, not h max(1, |x_i|)."
-def gradient_check(f, grad_f, x, h=1e-6):
-    x = np.array(x, dtype=float)
-    analytic = np.asarray(grad_f(x.copy()), dtype=float)
-    numeric = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = h
-        numeric[i] = (f(x + step) - f(x - step)) / (2 * h)
-    difference = np.abs(analytic - numeric)
-    scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
-    worst = np.unravel_index(np.argmax(difference), x.shape)
-    return float(difference[worst] / scale), tuple(int(i) for i in worst)
+# %% [raw] wrong_answer="08_pitfalls-gradient_check-solution" mistake="The absolute step h for every component, not h max(1, |x_i|)."
+# ### REPLACE
+#         step[i] = h * max(1.0, abs(x[i]))
+#         numeric[i] = (f(x + step) - f(x - step)) / (2 * step[i])
+# ### WITH
+#         step[i] = h
+#         numeric[i] = (f(x + step) - f(x - step)) / (2 * h)
+# ### END
 
 
-# %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="A purely relative step h |x_i|, guarded only at x_i = 0: too small where |x_i| < 1."
-def gradient_check(f, grad_f, x, h=1e-6):
-    x = np.array(x, dtype=float)
-    analytic = np.asarray(grad_f(x.copy()), dtype=float)
-    numeric = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[i] = h * abs(x[i]) if x[i] != 0 else h
-        numeric[i] = (f(x + step) - f(x - step)) / (2 * step[i])
-    difference = np.abs(analytic - numeric)
-    scale = max(np.max(np.abs(analytic)), np.max(np.abs(numeric)), 1e-6)
-    worst = np.unravel_index(np.argmax(difference), x.shape)
-    return float(difference[worst] / scale), tuple(int(i) for i in worst)
+# %% [raw] wrong_answer="08_pitfalls-gradient_check-solution" mistake="A purely relative step h |x_i|, guarded only at x_i = 0: too small where |x_i| < 1."
+# ### REPLACE
+#         step[i] = h * max(1.0, abs(x[i]))
+# ### WITH
+#         step[i] = h * abs(x[i]) if x[i] != 0 else h
+# ### END
 
 
 # %% active="py" wrong_answer="08_pitfalls-gradient_check-solution" mistake="The course's own numdiff called instead of writing the central differences."
@@ -1136,11 +1107,7 @@ with using_rules(mul=mul_backward, tanh=tanh_backward, sigmoid=sigmoid_backward)
 # three times, compositions, a broadcast scalar), so that only the student's rules are being judged.
 import numpy as np
 
-from calcml import numdiff, probes
-
-
-def _sigmoid(a):
-    return np.exp(-np.logaddexp(0.0, -a))
+from calcml import gradient_flow, numdiff, probes
 
 
 def _inputs(rng):
@@ -1264,14 +1231,14 @@ def _verify(inputs, result):
                      hint="d(ab)/da = b: multiply the upstream gradient by the OTHER operand.")
         probes.close(mul[1], _vjp(np.multiply, (a, b), up, 1), what="gradient for b in a * b", where=where,
                      hint="d(ab)/db = a: multiply the upstream gradient by the OTHER operand.")
-        for name, forward in [("tanh", np.tanh), ("sigmoid", _sigmoid)]:
+        for name, forward in [("tanh", np.tanh), ("sigmoid", gradient_flow.sigmoid)]:
             rule = got.get(name)
             probes.require(isinstance(rule, list) and len(rule) == 1, f"{name}_backward must return a 1-tuple.")
             probes.close(rule[0], _vjp(forward, (x,), up, 0), what=f"gradient of {name}", where=where,
                          hint=_HINTS[name])
     s = inputs["saturated"]
     xs, up = np.array(s["x"]), np.array(s["up"])
-    for name, forward in [("tanh", np.tanh), ("sigmoid", _sigmoid)]:
+    for name, forward in [("tanh", np.tanh), ("sigmoid", gradient_flow.sigmoid)]:
         rule = result.get("saturated", {}).get(name)
         probes.require(isinstance(rule, list) and len(rule) == 1, f"{name}_backward must return a 1-tuple.")
         probes.close(rule[0], _vjp(forward, (xs,), up, 0), what=f"gradient of {name}", where="at saturated inputs",
@@ -1280,9 +1247,11 @@ def _verify(inputs, result):
     engine = result.get("engine")
     probes.require(isinstance(engine, dict), "the engine gave no gradients with your rules.")
     for key, text, function in [
-            ("mixed", f"sum(x tanh(x) + {c:.3g} sigmoid(x))", lambda v: np.sum(v * np.tanh(v) + c * _sigmoid(v))),
+            ("mixed", f"sum(x tanh(x) + {c:.3g} sigmoid(x))",
+             lambda v: np.sum(v * np.tanh(v) + c * gradient_flow.sigmoid(v))),
             ("cube", "sum(x * x * x), x used three times", lambda v: np.sum(v**3)),
-            ("nested", "sum(sigmoid(tanh(x/2)) x)", lambda v: np.sum(_sigmoid(np.tanh(0.5 * v)) * v))]:
+            ("nested", "sum(sigmoid(tanh(x/2)) x)",
+             lambda v: np.sum(gradient_flow.sigmoid(np.tanh(0.5 * v)) * v))]:
         probes.close(engine.get(key), numdiff.gradient(function, x0), what=f"engine gradient of {text} with your rules")
     broadcast = engine.get("broadcast")
     probes.require(isinstance(broadcast, list) and len(broadcast) == 2, "the engine gave no gradients for s * x.")
@@ -1296,46 +1265,28 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="08_pitfalls-fixed_rules-solution" mistake="The operands swapped: d(ab)/da taken as a."
-def mul_backward(inputs, out, upstream):
-    a, b = inputs
-    return upstream * a, upstream * b
+# %% [raw] wrong_answer="08_pitfalls-fixed_rules-solution" mistake="The operands swapped: d(ab)/da taken as a."
+# ### REPLACE
+#     return upstream * b, upstream * a
+# ### WITH
+#     return upstream * a, upstream * b
+# ### END
 
 
-def tanh_backward(inputs, out, upstream):
-    return (upstream * (1 - out**2),)
+# %% [raw] wrong_answer="08_pitfalls-fixed_rules-solution" mistake="tanh applied once more to the output: 1 - tanh(tanh(x))²."
+# ### REPLACE
+#     return (upstream * (1 - out**2),)
+# ### WITH
+#     return (upstream * (1 - np.tanh(out) ** 2),)
+# ### END
 
 
-def sigmoid_backward(inputs, out, upstream):
-    return (upstream * out * (1 - out),)
-
-
-# %% active="py" wrong_answer="08_pitfalls-fixed_rules-solution" mistake="tanh applied once more to the output: 1 - tanh(tanh(x))²."
-def mul_backward(inputs, out, upstream):
-    a, b = inputs
-    return upstream * b, upstream * a
-
-
-def tanh_backward(inputs, out, upstream):
-    return (upstream * (1 - np.tanh(out) ** 2),)
-
-
-def sigmoid_backward(inputs, out, upstream):
-    return (upstream * out * (1 - out),)
-
-
-# %% active="py" wrong_answer="08_pitfalls-fixed_rules-solution" mistake="The local derivative alone: the upstream gradient is forgotten."
-def mul_backward(inputs, out, upstream):
-    a, b = inputs
-    return upstream * b, upstream * a
-
-
-def tanh_backward(inputs, out, upstream):
-    return (upstream * (1 - out**2),)
-
-
-def sigmoid_backward(inputs, out, upstream):
-    return (out * (1 - out),)
+# %% [raw] wrong_answer="08_pitfalls-fixed_rules-solution" mistake="The local derivative alone: the upstream gradient is forgotten."
+# ### REPLACE
+#     return (upstream * out * (1 - out),)
+# ### WITH
+#     return (out * (1 - out),)
+# ### END
 
 
 # %% [markdown]
@@ -1406,11 +1357,7 @@ assert not np.any(target.grad), f"Gradient leaked into the target: target.grad =
 # fields, t's data after an in-place change of the detached tensor) and the gradients, as raw data.
 import numpy as np
 
-from calcml import numdiff, probes
-
-
-def _sigmoid(a):
-    return np.exp(-np.logaddexp(0.0, -a))
+from calcml import backward_rules, gradient_flow, numdiff, probes
 
 
 def _inputs(rng):
@@ -1422,13 +1369,7 @@ def _inputs(rng):
     return {"cases": cases, "shared": rng.normal(size=3).tolist()}
 
 
-_DRIVER = """
-import numpy as np
-
-REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
-             "tanh": lambda inputs, out, up: (up * (1 - out**2),),
-             "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
-
+_DRIVER = backward_rules.REFERENCE + """
 import gc
 import weakref
 
@@ -1502,7 +1443,7 @@ def _verify(inputs, result):
             grad = facts.get("grad")
             probes.require(np.shape(grad) == data.shape and bool(np.all(np.asarray(grad, dtype=float) == 0.0)),
                            "A fresh leaf starts with a zero gradient, of the shape of its data.")
-        frozen = _sigmoid(w0 * b) + np.maximum(w0, 0.0)
+        frozen = gradient_flow.sigmoid(w0 * b) + np.maximum(w0, 0.0)
         probes.close(got.get("loss"), np.sum((np.tanh(w0 * a) - frozen) ** 2), what="stop-gradient loss value")
         probes.close(got.get("grad"),
                      numdiff.gradient(lambda q, a=a, frozen=frozen: np.sum((np.tanh(q * a) - frozen) ** 2), w0),
@@ -1661,11 +1602,7 @@ with using_hooks(save_for_backward, unpack_saved):
 # only whether backward() raised and what the RuntimeError said, and the gradients; _verify decides.
 import numpy as np
 
-from calcml import numdiff, probes
-
-
-def _sigmoid(a):
-    return np.exp(-np.logaddexp(0.0, -a))
+from calcml import backward_rules, gradient_flow, numdiff, probes
 
 
 def _inputs(rng):
@@ -1677,13 +1614,7 @@ def _inputs(rng):
     return {"cases": cases, "x": rng.normal(size=3).tolist(), "pair": rng.normal(size=2).tolist()}
 
 
-_DRIVER = """
-import numpy as np
-
-REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
-             "tanh": lambda inputs, out, up: (up * (1 - out**2),),
-             "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
-
+_DRIVER = backward_rules.REFERENCE + """
 def attempt(run):
     try:
         run()
@@ -1777,8 +1708,9 @@ def _verify(inputs, result):
         _must_raise(got.get("exp"), ("sum", "exp"), 1, 0, "exp(x) changed in place before backward")
         _must_raise(got.get("relu"), "relu", 2, 0, "x changed twice (x.data = ..., x.data -= ...) after relu(x)")
         _must_not_raise(got.get("no_alarm"), "a.add_(1) happened before the forward pass")
-        ref_a = numdiff.gradient(lambda v, b0=b0: np.sum(v * _sigmoid(b0) - (v - b0) ** 3), a0 + 1.0)
-        ref_b = numdiff.gradient(lambda v, a0=a0: np.sum((a0 + 1.0) * _sigmoid(v) - (a0 + 1.0 - v) ** 3), b0)
+        ref_a = numdiff.gradient(lambda v, b0=b0: np.sum(v * gradient_flow.sigmoid(b0) - (v - b0) ** 3), a0 + 1.0)
+        ref_b = numdiff.gradient(lambda v, a0=a0: np.sum((a0 + 1.0) * gradient_flow.sigmoid(v) - (a0 + 1.0 - v) ** 3),
+                                 b0)
         probes.close(got["no_alarm"].get("a"), ref_a, what="gradient for a", where="with version checks on",
                      hint="unpack_saved must return the arrays in the order they were saved.")
         probes.close(got["no_alarm"].get("b"), ref_b, what="gradient for b", where="with version checks on")
@@ -1946,7 +1878,7 @@ import math
 
 import numpy as np
 
-from calcml import checks, numdiff, probes
+from calcml import backward_rules, checks, numdiff, probes
 
 
 def _inputs(rng):
@@ -1959,13 +1891,7 @@ def _inputs(rng):
     return {"cases": cases}
 
 
-_DRIVER = """
-import numpy as np
-
-REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
-             "tanh": lambda inputs, out, up: (up * (1 - out**2),),
-             "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
-
+_DRIVER = backward_rules.REFERENCE + """
 def nan(self, *args, **kwargs):
     if args and isinstance(args[0], Tensor):  # loss + tensor: the engine's own op (a leak, seen by loss_fn below)
         return NotImplemented
@@ -2052,63 +1978,59 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="08_pitfalls-training_loop-solution" mistake="The graph leak: the total is a Tensor holding every step's graph."
-def train(loss_fn, w, steps, lr):
-    total = 0.0
-    for _ in range(steps):
-        w.zero_grad()
-        loss = loss_fn(w)
-        loss.backward()
-        w.data -= lr * w.grad
-        total = total + loss
-    return total
+# %% [raw] wrong_answer="08_pitfalls-training_loop-solution" mistake="The graph leak: the total is a Tensor holding every step's graph."
+# ### REPLACE
+#         total += float(loss.data)
+# ### WITH
+#         total = total + loss
+# ### END
 
 
-# %% active="py" wrong_answer="08_pitfalls-training_loop-solution" mistake="The graph leak with a float at the end: total = total + loss on a Tensor total, returned as float(total.data)."
-def train(loss_fn, w, steps, lr):
-    total = Tensor(0.0)
-    for _ in range(steps):
-        w.zero_grad()
-        loss = loss_fn(w)
-        loss.backward()
-        w.data -= lr * w.grad
-        total = total + loss
-    return float(total.data)
+# %% [raw] wrong_answer="08_pitfalls-training_loop-solution" mistake="The graph leak with a float at the end: total = total + loss on a Tensor total, returned as float(total.data)."
+# ### REPLACE
+#     total = 0.0
+# ### WITH
+#     total = Tensor(0.0)
+# ### END
+# ### REPLACE
+#         total += float(loss.data)
+#     return total
+# ### WITH
+#         total = total + loss
+#     return float(total.data)
+# ### END
 
 
-# %% active="py" wrong_answer="08_pitfalls-training_loop-solution" mistake="Every loss tensor kept in a list, summed at the end: every step's graph stays alive."
-def train(loss_fn, w, steps, lr):
-    losses = []
-    for _ in range(steps):
-        w.zero_grad()
-        loss = loss_fn(w)
-        loss.backward()
-        w.data -= lr * w.grad
-        losses.append(loss)
-    return float(sum(float(loss.data) for loss in losses))
+# %% [raw] wrong_answer="08_pitfalls-training_loop-solution" mistake="Every loss tensor kept in a list, summed at the end: every step's graph stays alive."
+# ### REPLACE
+#     total = 0.0
+# ### WITH
+#     losses = []
+# ### END
+# ### REPLACE
+#         total += float(loss.data)
+#     return total
+# ### WITH
+#         losses.append(loss)
+#     return float(sum(float(loss.data) for loss in losses))
+# ### END
 
 
-# %% active="py" wrong_answer="08_pitfalls-training_loop-solution" mistake="Gradients never zeroed: each step uses the sum of all the gradients so far."
-def train(loss_fn, w, steps, lr):
-    total = 0.0
-    for _ in range(steps):
-        loss = loss_fn(w)
-        loss.backward()
-        w.data -= lr * w.grad
-        total += float(loss.data)
-    return total
+# %% [raw] wrong_answer="08_pitfalls-training_loop-solution" mistake="Gradients never zeroed: each step uses the sum of all the gradients so far."
+# ### REPLACE
+#         w.zero_grad()
+#         loss = loss_fn(w)
+# ### WITH
+#         loss = loss_fn(w)
+# ### END
 
 
-# %% active="py" wrong_answer="08_pitfalls-training_loop-solution" mistake="A new tensor instead of an update in place: the caller's w never moves."
-def train(loss_fn, w, steps, lr):
-    total = 0.0
-    for _ in range(steps):
-        w.zero_grad()
-        loss = loss_fn(w)
-        loss.backward()
-        w = Tensor(w.data - lr * w.grad)
-        total += float(loss.data)
-    return total
+# %% [raw] wrong_answer="08_pitfalls-training_loop-solution" mistake="A new tensor instead of an update in place: the caller's w never moves."
+# ### REPLACE
+#         w.data -= lr * w.grad
+# ### WITH
+#         w = Tensor(w.data - lr * w.grad)
+# ### END
 
 
 # %% [markdown]
@@ -2174,26 +2096,16 @@ def killing_layer(norms):
 
 
 # %% nbgrader={"grade": true, "grade_id": "08_pitfalls-killing_layer", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-def _chain(rng, widths, gain, culprit=None, shrink=0.02):
-    """Random weights with std gain/sqrt(n) (layer `culprit` scaled down by `shrink`), an input and a unit upstream."""
-    weights = [rng.normal(scale=gain / np.sqrt(n_in), size=(n_out, n_in))
-               for n_in, n_out in zip(widths, widths[1:], strict=False)]
-    if culprit is not None:
-        weights[culprit - 1] *= shrink
-    u = rng.normal(size=widths[-1])
-    return weights, rng.normal(size=widths[0]), u / np.linalg.norm(u)
-
-
 rng = np.random.default_rng(86)
 for activation, gain, widths in [("tanh", 1.0, [5, 5, 5, 5]), ("sigmoid", 2.0, [4, 6, 3, 5, 4]),
                                  ("relu", np.sqrt(2), [6, 8, 5, 7])]:
-    weights, x0, u = _chain(rng, widths, gain)
+    weights, x0, u = gradient_flow.random_chain(rng, widths, gain)  # std gain/√n, an input, a unit upstream
     norms = layer_gradient_norms([W.copy() for W in weights], x0.copy(), u.copy(), activation)
     checks.assert_close(norms, gradient_flow.backward_norms(weights, x0, u, activation),  # calcml's own measurement
                         what=f"gradient norms ‖g_0‖, ..., ‖g_D‖ of a {activation} chain of widths {widths}",
                         hint="g_{l-1} = W_lᵀ (φ'(z_l) ⊙ g_l): φ' at the pre-activation z_l, and the transpose of W_l. "
                              "Return them from the input (g_0) to the output (g_D).")
-weights, x0, u = _chain(rng, [5, 5, 5, 5, 5, 5], 1.0, culprit=3)
+weights, x0, u = gradient_flow.random_chain(rng, [5, 5, 5, 5, 5, 5], 1.0, culprit=3)  # layer 3's weights × 0.02
 reference = gradient_flow.backward_norms(weights, x0, u, "tanh")
 found = killing_layer(list(reference))
 assert found == 3, (f"In this tanh chain of depth 5, layer 3's weights are 50 times too small, but killing_layer "
@@ -2215,8 +2127,7 @@ def _inputs(rng):
         depth = int(rng.integers(3, 8))
         widths = [int(n) for n in rng.integers(2, 9, size=depth + 1)]
         gain = {"sigmoid": 4.0, "tanh": 1.0, "relu": float(np.sqrt(2))}[activation] * float(rng.uniform(0.8, 1.25))
-        weights = [rng.normal(scale=gain / np.sqrt(n_in), size=(n_out, n_in))
-                   for n_in, n_out in zip(widths, widths[1:], strict=False)]
+        weights = gradient_flow.chain_weights(rng, widths, gain)
         if k >= 3:  # a layer with far too small weights somewhere inside
             weights[int(rng.integers(1, depth))] *= 0.02
         x = rng.normal(size=widths[0]) * (3.0 if k == 3 else 1.0)  # k = 3: a saturated sigmoid input layer
@@ -2275,98 +2186,54 @@ probes.exercise(globals(), inputs=_inputs, driver=_DRIVER, verify=_verify, seed=
 ### END HIDDEN TESTS
 
 
-# %% active="py" wrong_answer="08_pitfalls-killing_layer-solution" mistake="φ' taken at the layer's output a_l instead of its pre-activation z_l."
-def layer_gradient_norms(weights, x, upstream, activation):
-    phi = {"sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)), "tanh": np.tanh,
-           "relu": lambda z: np.maximum(z, 0.0)}[activation]
-    dphi = {"sigmoid": lambda z: phi(z) * (1 - phi(z)), "tanh": lambda z: 1 - np.tanh(z) ** 2,
-            "relu": lambda z: (z > 0).astype(float)}[activation]
-    a, outputs = np.asarray(x, dtype=float), []
-    for W in weights:
-        a = phi(np.asarray(W, dtype=float) @ a)
-        outputs.append(a)
-    g = np.asarray(upstream, dtype=float)
-    norms = [np.linalg.norm(g)]
-    for W, a in zip(reversed(weights), reversed(outputs), strict=True):
-        g = np.asarray(W, dtype=float).T @ (dphi(a) * g)
-        norms.append(np.linalg.norm(g))
-    return np.array(norms[::-1])
+# %% [raw] wrong_answer="08_pitfalls-killing_layer-solution" mistake="φ' taken at the layer's output a_l instead of its pre-activation z_l."
+# ### REPLACE
+#     a, outputs, pre = np.asarray(x, dtype=float), [], []
+# ### WITH
+#     dphi = {"sigmoid": lambda z: phi(z) * (1 - phi(z)), "tanh": lambda z: 1 - np.tanh(z) ** 2,
+#             "relu": lambda z: (z > 0).astype(float)}[activation]
+#     a, outputs = np.asarray(x, dtype=float), []
+# ### END
+# ### REPLACE
+#         z = np.asarray(W, dtype=float) @ a
+#         a = phi(z)
+#         pre.append(z)
+# ### WITH
+#         a = phi(np.asarray(W, dtype=float) @ a)
+# ### END
+# ### REPLACE
+#     for W, z, a in zip(reversed(weights), reversed(pre), reversed(outputs), strict=True):
+#         slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (z > 0).astype(float)}[activation]
+#         g = np.asarray(W, dtype=float).T @ (slope * g)
+# ### WITH
+#     for W, a in zip(reversed(weights), reversed(outputs), strict=True):
+#         g = np.asarray(W, dtype=float).T @ (dphi(a) * g)
+# ### END
 
 
-def killing_layer(norms):
-    norms = np.asarray(norms, dtype=float)
-    return int(np.argmin(norms[:-1] / norms[1:])) + 1
+# %% [raw] wrong_answer="08_pitfalls-killing_layer-solution" mistake="W_l where its transpose belongs (a forward-pass habit); only square layers even run."
+# ### REPLACE
+#         g = np.asarray(W, dtype=float).T @ (slope * g)
+# ### WITH
+#         g = np.asarray(W, dtype=float) @ (slope * g)
+# ### END
 
 
-# %% active="py" wrong_answer="08_pitfalls-killing_layer-solution" mistake="W_l where its transpose belongs (a forward-pass habit); only square layers even run."
-def layer_gradient_norms(weights, x, upstream, activation):
-    phi = {"sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)), "tanh": np.tanh,
-           "relu": lambda z: np.maximum(z, 0.0)}[activation]
-    a, outputs, pre = np.asarray(x, dtype=float), [], []
-    for W in weights:
-        z = np.asarray(W, dtype=float) @ a
-        a = phi(z)
-        pre.append(z)
-        outputs.append(a)
-    g = np.asarray(upstream, dtype=float)
-    norms = [np.linalg.norm(g)]
-    for W, z, a in zip(reversed(weights), reversed(pre), reversed(outputs), strict=True):
-        slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (z > 0).astype(float)}[activation]
-        g = np.asarray(W, dtype=float) @ (slope * g)
-        norms.append(np.linalg.norm(g))
-    return np.array(norms[::-1])
+# %% [raw] wrong_answer="08_pitfalls-killing_layer-solution" mistake="The layer with the smallest norm, not the one with the biggest drop."
+# ### REPLACE
+#     norms = np.asarray(norms, dtype=float)
+#     return int(np.argmin(norms[:-1] / norms[1:])) + 1
+# ### WITH
+#     return int(np.argmin(norms))
+# ### END
 
 
-def killing_layer(norms):
-    norms = np.asarray(norms, dtype=float)
-    return int(np.argmin(norms[:-1] / norms[1:])) + 1
-
-
-# %% active="py" wrong_answer="08_pitfalls-killing_layer-solution" mistake="The layer with the smallest norm, not the one with the biggest drop."
-def layer_gradient_norms(weights, x, upstream, activation):
-    phi = {"sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)), "tanh": np.tanh,
-           "relu": lambda z: np.maximum(z, 0.0)}[activation]
-    a, outputs, pre = np.asarray(x, dtype=float), [], []
-    for W in weights:
-        z = np.asarray(W, dtype=float) @ a
-        a = phi(z)
-        pre.append(z)
-        outputs.append(a)
-    g = np.asarray(upstream, dtype=float)
-    norms = [np.linalg.norm(g)]
-    for W, z, a in zip(reversed(weights), reversed(pre), reversed(outputs), strict=True):
-        slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (z > 0).astype(float)}[activation]
-        g = np.asarray(W, dtype=float).T @ (slope * g)
-        norms.append(np.linalg.norm(g))
-    return np.array(norms[::-1])
-
-
-def killing_layer(norms):
-    return int(np.argmin(norms))
-
-
-# %% active="py" wrong_answer="08_pitfalls-killing_layer-solution" mistake="The index of the smallest ratio, counted from 0: one layer too early."
-def layer_gradient_norms(weights, x, upstream, activation):
-    phi = {"sigmoid": lambda z: np.exp(-np.logaddexp(0.0, -z)), "tanh": np.tanh,
-           "relu": lambda z: np.maximum(z, 0.0)}[activation]
-    a, outputs, pre = np.asarray(x, dtype=float), [], []
-    for W in weights:
-        z = np.asarray(W, dtype=float) @ a
-        a = phi(z)
-        pre.append(z)
-        outputs.append(a)
-    g = np.asarray(upstream, dtype=float)
-    norms = [np.linalg.norm(g)]
-    for W, z, a in zip(reversed(weights), reversed(pre), reversed(outputs), strict=True):
-        slope = {"sigmoid": a * (1 - a), "tanh": 1 - a**2, "relu": (z > 0).astype(float)}[activation]
-        g = np.asarray(W, dtype=float).T @ (slope * g)
-        norms.append(np.linalg.norm(g))
-    return np.array(norms[::-1])
-
-
-def killing_layer(norms):
-    norms = np.asarray(norms, dtype=float)
-    return int(np.argmin(norms[:-1] / norms[1:]))
+# %% [raw] wrong_answer="08_pitfalls-killing_layer-solution" mistake="The index of the smallest ratio, counted from 0: one layer too early."
+# ### REPLACE
+#     return int(np.argmin(norms[:-1] / norms[1:])) + 1
+# ### WITH
+#     return int(np.argmin(norms[:-1] / norms[1:]))
+# ### END
 
 
 # %% active="py" wrong_answer="08_pitfalls-killing_layer-solution" mistake="The course's gradient_flow called instead of writing the backward pass."
@@ -2474,7 +2341,7 @@ with using_rules(**_REFERENCE):
 # no_gradient returned. _verify knows from the construction which parameters are cut.
 import numpy as np
 
-from calcml import probes
+from calcml import backward_rules, probes
 
 _CUTS = {"w1_data": ["w1"], "numpy": ["w1", "b1"], "float": ["scale"], "b2_rebuilt": ["b2"]}
 _NAMES = ["w1", "b1", "w2", "b2", "scale"]
@@ -2496,13 +2363,7 @@ def _inputs(rng):
     return {"cases": cases}
 
 
-_DRIVER = """
-import numpy as np
-
-REFERENCE = {"mul": lambda inputs, out, up: (up * inputs[1], up * inputs[0]),
-             "tanh": lambda inputs, out, up: (up * (1 - out**2),),
-             "sigmoid": lambda inputs, out, up: (up * out * (1 - out),)}
-
+_DRIVER = backward_rules.REFERENCE + """
 result = []
 for case in inputs["cases"]:
     cuts, x, y = case["cuts"], np.array(case["x"]), case["y"]
