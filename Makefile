@@ -9,7 +9,11 @@
 #   make grade      autograde a class, sandboxed and in parallel: make grade A=01_derivatives [GRADE_ARGS="--zip class.zip"]
 #   make feedback   generate feedback (no hidden tests, no solutions): make feedback A=01_derivatives
 #   make export     write autograder/grades.csv and the class reports in autograder/report/
+#   make class      as root on Debian: start a JupyterHub for a class on localhost (README "A class on a hub")
+#   make class-stop stop it (hub, proxy, every user's server); accounts, submissions and gradebook stay
+#   make release-feedback  after make feedback, hand it to the students through the exchange: make release-feedback A=01_derivatives
 #   make bench      time our grader against plain nbgrader (prints figures; not a test) [BENCH_ARGS="--students 30"]
+#   make student-dist  build dist/student/: what a graded class hands out (no source/, no grader) [DIST=folder]
 
 PYTHON ?= python3
 VENV := .venv
@@ -21,7 +25,8 @@ export PYTHONPATH := $(CURDIR)/autograder
 # Debian packages the tests need: bubblewrap sandboxes student kernels, chromium drives the browser tests.
 SYSTEM_PACKAGES := bubblewrap chromium
 
-.PHONY: setup system-packages lab formgrader test check release pages samples grade feedback export bench clean
+.PHONY: setup system-packages lab formgrader test check release pages samples grade feedback export bench clean \
+	class class-stop release-feedback
 
 setup: $(STAMP)
 
@@ -56,8 +61,9 @@ PYTEST_WORKERS ?= -n auto --dist loadgroup
 formgrader: setup
 	cd autograder && ../$(BIN)/jupyter lab --LabApp.default_url=/formgrader $(ROOT_FLAG) $(LAB_ARGS)
 
+# The tests make throwaway gradebooks of their own: an instructor's CALCML_DB_URL must never reach them.
 test: setup system-packages
-	$(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	env -u CALCML_DB_URL $(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 check: setup system-packages
 	$(BIN)/python -m grading.check_unit "$(UNIT)" $(PYTEST_ARGS)
@@ -82,6 +88,41 @@ export: setup
 
 bench: setup
 	$(BIN)/python -m grading.bench $(BENCH_ARGS)
+
+# The student-facing distribution (release/, course/, lib/, environment.yml, .jupyter/, a student README).
+.PHONY: student-dist
+student-dist: setup
+	$(BIN)/python -m grading.student_dist $(DIST)
+
+# The class hub (README "A class on a hub"): a venv of its own under CLASS_OPT, from Debian's python3, since the
+# course venv's Python may sit where other accounts cannot reach (pyenv under /root); it holds the course, not
+# editable (students never read the checkout), with the `hub` extra. configurable-http-proxy comes from npm
+# into CLASS_OPT/proxy; accounts come from ROSTER; the class folder is CLASS_ROOT (autograder/classhub/).
+ROSTER ?= autograder/classhub/roster.example
+CLASS_ROOT ?= /srv/calcml-class
+CLASS_PORT ?= 8000
+CLASS_OPT ?= /opt/calcml-class
+CLASS_PYTHON ?= /usr/bin/python3
+CLASS_VENV := $(CLASS_OPT)/venv
+
+$(CLASS_VENV)/.installed: lib/pyproject.toml $(wildcard lib/calcml/*.py lib/calcml/*/*.py)
+	test -x $(CLASS_VENV)/bin/python || $(CLASS_PYTHON) -m venv $(CLASS_VENV)
+	$(CLASS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CLASS_VENV)/bin/python -m pip install --quiet "./lib[course,hub]"
+	touch $@
+
+class: setup $(CLASS_VENV)/.installed
+	$(BIN)/python -m classhub start --roster "$(ROSTER)" --root "$(CLASS_ROOT)" --port $(CLASS_PORT) \
+		--venv "$(CLASS_VENV)" --proxy-prefix "$(CLASS_OPT)/proxy"
+
+class-stop:
+	$(BIN)/python -m classhub stop --root "$(CLASS_ROOT)"
+
+# After make grade and make feedback: nbgrader's release_feedback puts each student's feedback in the exchange
+# (named by their submission's secret, which make grade keeps beside it), for the Assignment List's Fetch Feedback;
+# a student whose submission did not come through the exchange is left out and named.
+release-feedback: setup
+	$(BIN)/python -m grading.feedback --release "$(A)"
 
 clean:
 	rm -rf autograder/submitted autograder/autograded autograder/feedback autograder/gradebook.db artifacts \

@@ -5,6 +5,7 @@ root is the repository, `source/` and `release/` are the top-level folders, and 
 (submitted, autograded, feedback, the gradebook and the exchange) sits under `autograder/`, ignored by git.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -38,7 +39,10 @@ c.CourseDirectory.autograded_directory = "autograder/autograded"
 c.CourseDirectory.feedback_directory = "autograder/feedback"
 c.CourseDirectory.solution_directory = "autograder/solution"
 c.CourseDirectory.source_with_tests_directory = "autograder/source_with_tests"
-c.CourseDirectory.db_url = f"sqlite:///{AUTOGRADER / 'gradebook.db'}"
+# The gradebook: SQLite beside this file for one grader; a server database when several graders share it, e.g.
+# CALCML_DB_URL=postgresql://grader@dbhost/calcml make grade A=... (README, "A gradebook for several graders").
+# Every tool reads it here: make grade/feedback/export, nbgrader's commands and formgrader.
+c.CourseDirectory.db_url = os.environ.get("CALCML_DB_URL") or f"sqlite:///{AUTOGRADER / 'gradebook.db'}"
 c.Exchange.root = str(AUTOGRADER / "exchange")
 # nbgrader collect takes from the exchange only folders owned by the student they name (and on the gradebook's
 # roster), never follows a link, bounds depth, files and size before copying, and records the folder's ctime,

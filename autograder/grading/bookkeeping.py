@@ -119,6 +119,7 @@ class Bookkeeping:
                         grade.auto_score = 0
                         grade.needs_manual_grade = True
                 gb.db.commit()
+            self.assign_late_penalty(student, notebook_id)
 
     def zero_notebook(self, student: str, notebook_id: str) -> None:
         """A notebook that could not run: every grade 0, flagged for manual grading."""
@@ -128,6 +129,23 @@ class Bookkeeping:
                 grade.auto_score = 0
                 grade.needs_manual_grade = True
             gb.db.commit()
+        self.assign_late_penalty(student, notebook_id)
+
+    def assign_late_penalty(self, student: str, notebook_id: str) -> None:
+        """Set the notebook's late penalty again from its score as it now stands, with the configured
+        `AssignLatePenalties` (its `plugin_class`, the assignment's due date and the submission's time in the
+        gradebook), as nbgrader autograde does after SaveAutoGrades. The gradebook stage already ran it, but
+        a score lowered since (tests that never ran, the out-of-kernel check, a notebook that could not run)
+        changes what a penalty such as 'zero' or a fraction of the score comes to. Nothing if the configured
+        pipeline has no late penalty."""
+        from nbgrader.preprocessors import AssignLatePenalties
+
+        stage = [cls for cls in self.gradebook_stage if isinstance(cls, type) and issubclass(cls, AssignLatePenalties)]
+        if not stage:
+            return
+        resources = {"nbgrader": {"student": student, "assignment": self.assignment, "notebook": notebook_id,
+                                  "db_url": self.db_url}}
+        stage[0](config=self.config).preprocess(nbformat.v4.new_notebook(), resources)
 
     def apply_integrity(self, student: str, notebook_id: str, report: dict[str, Any] | None) -> list[str]:
         """Lower each auto score to the integrity points where those are lower; return the flags.
@@ -164,6 +182,7 @@ class Bookkeeping:
                     grade.auto_score = verdict
                     grade.needs_manual_grade = True
             gb.db.commit()
+        self.assign_late_penalty(student, notebook_id)
         return flags
 
     def scores(self, student: str, notebooks: list[str]) -> tuple[float, float, dict[str, dict[str, Any]]]:

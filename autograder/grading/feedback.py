@@ -252,6 +252,47 @@ def generate(config_path: Path, assignment: str, students: Sequence[str] = ()) -
     return subprocess.run(command, cwd=config_path.parent, env=env, capture_output=True, text=True)
 
 
+def release(config_path: Path, assignment: str) -> int:
+    """Run `nbgrader release_feedback` for the feedback made: each page goes to the exchange, named by the
+    secret of the student's submission (`make release-feedback`).
+
+    `make grade` keeps the submission's `timestamp.txt` and `submission_secret.txt` beside the autograded
+    notebook and `make feedback` beside the feedback, as nbgrader does. A student whose feedback lacks them
+    (handed in through a zip, not `nbgrader submit`, or refused: see their grading.json notes) is left out and
+    named, instead of stopping the release of the whole class.
+    """
+    import os
+
+    from grading.config import course_directory, load_config
+    from grading.intake import SUBMISSION_RECORDS
+
+    coursedir = course_directory(load_config(config_path))
+    root = Path(coursedir.format_path(coursedir.feedback_directory, ".", ".")).resolve()
+    ready, left_out = [], []
+    for folder in sorted(p.parent for p in root.glob(f"*/{assignment}/*.html")):
+        student = folder.parent.name
+        if student in ready or student in left_out:
+            continue
+        records = [folder / name for name in SUBMISSION_RECORDS]
+        (ready if all(r.is_file() and not r.is_symlink() for r in records) else left_out).append(student)
+    for student in left_out:
+        print(f"not released: {student}'s feedback has no {' or '.join(SUBMISSION_RECORDS)} (not handed in with "
+              "nbgrader submit, or refused: see the notes of their grading.json)", file=sys.stderr)
+    if not ready:
+        print(f"no feedback of {assignment} to release (run make feedback first)", file=sys.stderr)
+        return 1
+    command = [sys.executable, "-m", "nbgrader", "release_feedback", assignment]
+    if left_out:
+        command.append(f"--CourseDirectory.student_id_exclude={','.join(left_out)}")
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = str(config_path.parent)
+    result = subprocess.run(command, cwd=config_path.parent, env=env)
+    if result.returncode == 0:
+        print(f"feedback of {assignment} released for: {', '.join(ready)}")
+    return result.returncode
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from grading.config import DEFAULT_CONFIG
 
@@ -259,8 +300,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("assignment")
     parser.add_argument("--student", action="append", default=[], help="only this student (repeatable)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument("--release", action="store_true",
+                        help="release the feedback made to the exchange (nbgrader release_feedback) instead")
     args = parser.parse_args(argv)
     config = args.config.resolve()
+    if args.release:
+        return release(config, args.assignment)
     students = args.student or [""]
     failed = False
     for student in students:

@@ -13,6 +13,7 @@ import datetime
 import fnmatch
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,6 +30,14 @@ MAX_NOTEBOOK_BYTES = 64 * MIB  # a submitted notebook; the release notebooks are
 EXTRA_FILE_SUFFIXES = frozenset({".csv", ".txt", ".json", ".npy", ".npz", ".png", ".jpg", ".jpeg", ".md"})
 MAX_EXTRA_FILES = 50
 MAX_EXTRA_BYTES = 16 * MIB
+# What nbgrader keeps of a submission beside its notebooks, written by the collect (`timestamp.txt`) and by
+# `nbgrader submit` (`submission_secret.txt`, which names the student's feedback in the exchange). `nbgrader
+# autograde` copies them into autograded/, `generate_feedback` on into feedback/, where `release_feedback` needs
+# them. They never reach the kernel's folder; `copy_records` copies them, small regular files only.
+SUBMISSION_RECORDS = ("timestamp.txt", "submission_secret.txt")
+MAX_RECORD_BYTES = 1024
+SECRET = re.compile(r"[0-9A-Za-z_\-+/=.]{16,512}")
+NOTEBOOK_COPY = re.compile(r"(\s*\(\d+\)|[\s_-]*copy\d*|[\s_-]+\d+)$")  # "x (1)", "x-Copy1", "x copy", "x_2"
 
 
 class Malformed(Exception):
@@ -115,7 +124,8 @@ def copy_files(src: Path, dest: Path, *, student: bool, ignore: Iterable[str] = 
         relative = path.relative_to(src)
         if any(fnmatch.fnmatch(part, p) for part in relative.parts for p in patterns):
             continue
-        if path.is_dir() and not path.is_symlink() or path.suffix == ".ipynb" or relative == Path("timestamp.txt"):
+        if path.is_dir() and not path.is_symlink() or path.suffix == ".ipynb" or \
+                relative.as_posix() in SUBMISSION_RECORDS:  # copied by `copy_records`, never for the kernel
             continue
         if student and (path.suffix.lower() not in EXTRA_FILE_SUFFIXES or copied >= MAX_EXTRA_FILES):
             skipped.append(str(relative)[:80])
@@ -148,3 +158,90 @@ def linked_submission(submitted_root: Path, student: str, assignment: str) -> st
     if folder.resolve() != folder:
         return "the submission folder leads outside the submitted folder"
     return ""
+
+
+def copy_records(src: Path, dest: Path) -> list[str]:
+    """Copy the submission's `SUBMISSION_RECORDS` from `src` into `dest`, as `nbgrader autograde` does, so that
+    `nbgrader release_feedback` finds them; return notes on what was not kept.
+
+    The rules of the other files hold: regular files only, never through a link, at most `MAX_RECORD_BYTES`.
+    `timestamp.txt` (the collector's) must hold a time, `submission_secret.txt` (the student's nbgrader wrote
+    it) one token; anything else is left out, with a note, and only that student's feedback cannot be released.
+    """
+    notes: list[str] = []
+    for name in SUBMISSION_RECORDS:
+        path = src / name
+        if not path.exists() and not path.is_symlink():
+            continue
+        try:
+            data = read_regular_file(path, MAX_RECORD_BYTES)
+            text = data.decode("ascii")
+            if name == "timestamp.txt" and submission_timestamp(src) is None:
+                raise Malformed(f"{name} holds no time")
+            if name == "submission_secret.txt" and not SECRET.fullmatch(text.strip()):
+                raise Malformed(f"{name} is not an nbgrader submission secret")
+            target = dest / name
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            target.write_bytes(data)
+        except (Malformed, UnicodeDecodeError, OSError) as error:
+            why = str(error) if isinstance(error, Malformed) else f"{name} is unreadable"
+            notes.append(f"{why}; it was not kept, so this submission's feedback cannot be released through the "
+                         "exchange (nbgrader release_feedback)")
+    return notes
+
+
+def notebook_key(stem: str) -> str:
+    """A notebook's name as a student may have changed it: case, spaces and a copy suffix do not count."""
+    key = stem.strip().lower()
+    while (shorter := NOTEBOOK_COPY.sub("", key)) != key:
+        key = shorter
+    return re.sub(r"[\s\-]+", "_", key.removeprefix("copy of ").strip())
+
+
+def match_notebooks(folder: Path, notebooks: list[str]) -> tuple[dict[str, Path], dict[str, str], list[str]]:
+    """Which file of the submission `folder` is each of the assignment's `notebooks`.
+
+    A notebook is its own `<id>.ipynb`; a missing one is matched to a notebook the student renamed when that
+    cannot be a mistake: the one other notebook whose name differs only by case, spaces or a copy suffix
+    (`Derivatives.ipynb`, `derivatives (1).ipynb`, `derivatives-Copy1.ipynb`), or, for a one-notebook
+    assignment, the only notebook in the folder. A renamed notebook is graded with a note; any other case is a
+    problem that names the files found, so a student who submitted the right work under the wrong name loses
+    nothing, and one whose submission is ambiguous is told what to rename.
+
+    Returns:
+        ({notebook id: path}, {notebook id: problem}, notes). A problem starting with "no " means that no
+        notebook at all is there (the submission counts as missing).
+    """
+    try:
+        found = sorted(p for p in folder.iterdir() if p.suffix == ".ipynb")
+    except OSError:
+        found = []
+    paths: dict[str, Path] = {}
+    problems: dict[str, str] = {}
+    notes: list[str] = []
+    own = {f"{notebook_id}.ipynb" for notebook_id in notebooks}
+    others = [p for p in found if p.name not in own]
+    missing = []
+    for notebook_id in notebooks:
+        path = folder / f"{notebook_id}.ipynb"
+        if path.exists() or path.is_symlink():
+            paths[notebook_id] = path
+        else:
+            missing.append(notebook_id)
+    for notebook_id in missing:
+        named = [p for p in others if notebook_key(p.stem) == notebook_key(notebook_id)]
+        if not named and len(notebooks) == 1 and len(others) == 1:
+            named = others  # the only notebook handed in for a one-notebook assignment
+        if len(named) == 1 and named[0] not in paths.values():
+            paths[notebook_id] = named[0]
+            notes.append(f"{named[0].name} graded as {notebook_id}.ipynb (the notebook was renamed; keep the name "
+                         f"{notebook_id}.ipynb next time)")
+        elif not found:
+            problems[notebook_id] = f"no {notebook_id}.ipynb in the submission (it holds no notebook)"
+        else:
+            shown = ", ".join(p.name for p in (named or others or found))
+            problems[notebook_id] = (f"{notebook_id}.ipynb is not in the submission and cannot be told apart among "
+                                     f"its notebooks ({shown}): rename the right one to {notebook_id}.ipynb and "
+                                     "submit again")
+    return paths, problems, notes

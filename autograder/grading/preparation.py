@@ -76,15 +76,15 @@ class Preparation:
         dest.mkdir(parents=True)
         intake.copy_files(submitted, dest, student=True, ignore=self.coursedir.ignore)
         intake.copy_files(self.source(), dest, student=False, ignore=self.coursedir.ignore)
+        # The submission's time and secret, which `nbgrader release_feedback` reads beside the feedback.
+        notes += intake.copy_records(submitted, dest)
         jobs: list[Job] = []
-        problems: dict[str, str] = {}
+        paths, problems, renamed = intake.match_notebooks(submitted, notebooks)
+        notes += renamed
         for notebook_id in notebooks:
-            path = submitted / f"{notebook_id}.ipynb"
-            if not path.exists() and not path.is_symlink():
-                found = sorted(p.name for p in submitted.glob("*.ipynb"))
-                problems[notebook_id] = (f"no {notebook_id}.ipynb in the submission"
-                                         + (f" (found: {', '.join(found)})" if found else ""))
+            if notebook_id not in paths:
                 continue
+            path = paths[notebook_id]
             try:
                 notebook = intake.read_submission(path)
                 resources = {"nbgrader": {"student": student, "assignment": self.assignment,
