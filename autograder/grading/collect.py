@@ -41,6 +41,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from grading import intake
 from grading.archive_layout import (
     DEFAULT_REGEXP,
     STUDENT_ID,
@@ -187,13 +188,19 @@ def collect(zip_path: Path, assignment: str, submitted: Path, notebooks: Sequenc
         regexp = config.get("FileNameCollectorPlugin", {}).get("named_regexp") or regexp
     pattern = re.compile(regexp)
     wanted = {f"{name}.ipynb" for name in notebooks}
+    wanted_keys = {intake.notebook_key(name) for name in notebooks}
     result = Collected()
     staged: dict[str, _Student] = {}
     total = [0]
 
+    def renamed(name: str) -> bool:
+        """A notebook the student may have renamed (`Derivatives.ipynb`, `derivatives (1).ipynb`, or any notebook of
+        a one-notebook assignment): kept under its own name, for `intake.match_notebooks` to decide."""
+        return len(wanted) == 1 or intake.notebook_key(name.removesuffix(".ipynb")) in wanted_keys
+
     def keep(entry: str, name: str) -> bool:
         """Whether a file of this name is collected; if not, the entry is listed as refused."""
-        if name.endswith(".ipynb") and wanted and name not in wanted:
+        if name.endswith(".ipynb") and wanted and name not in wanted and not renamed(name):
             result.refused.append((entry, f"not a notebook of {assignment} ({', '.join(sorted(wanted))})"))
         elif not name.lower().endswith(ALLOWED_EXTRA):
             result.refused.append((entry, "file type not collected"))

@@ -252,32 +252,73 @@ def generate(config_path: Path, assignment: str, students: Sequence[str] = ()) -
     return subprocess.run(command, cwd=config_path.parent, env=env, capture_output=True, text=True)
 
 
+def releasable(root: Path, assignment: str) -> tuple[list[str], dict[str, str]]:
+    """Who of the feedback under `root` (the feedback folder) `nbgrader release_feedback` can release, and why
+    each other student cannot: ([student], {student: reason}).
+
+    The records beside a student's feedback came from their submission, so they are read as a student's file:
+    regular, never through a link, at most `intake.MAX_RECORD_BYTES`, `timestamp.txt` holding a time and
+    `submission_secret.txt` one token (nbgrader asserts on an empty secret, which would stop the release of
+    everyone after). nbgrader names each page in the exchange `md5(secret + notebook id)`: students whose
+    pages would land on the same name (a secret copied from a classmate) are all left out, so no one's
+    feedback is written over, or shown as, another's.
+    """
+    from grading import intake
+
+    pages: dict[str, list[str]] = {}
+    for page in sorted(root.glob(f"*/{assignment}/*.html")):
+        pages.setdefault(page.parent.parent.name, []).append(page.stem)
+    ready: list[str] = []
+    left_out: dict[str, str] = {}
+    claimed: dict[str, set[str]] = {}
+    for student, notebooks in pages.items():
+        folder = root / student / assignment
+        try:
+            for name in intake.SUBMISSION_RECORDS:
+                if not (folder / name).exists() and not (folder / name).is_symlink():
+                    raise intake.Malformed(f"no {name}")
+            secret = intake.read_regular_file(folder / "submission_secret.txt", intake.MAX_RECORD_BYTES)
+            secret_text = secret.decode("ascii")
+            if not intake.SECRET.fullmatch(secret_text.strip()):
+                raise intake.Malformed("submission_secret.txt is not an nbgrader submission secret")
+            if intake.submission_timestamp(folder) is None:
+                raise intake.Malformed("timestamp.txt holds no time")
+        except (intake.Malformed, UnicodeDecodeError, OSError) as error:
+            why = str(error) if isinstance(error, intake.Malformed) else "its records are unreadable"
+            left_out[student] = f"{why} (not handed in with nbgrader submit, or refused: see the notes of their " \
+                                "grading.json)"
+            continue
+        ready.append(student)
+        for notebook_id in notebooks:  # what nbgrader hashes, exactly as it reads it
+            claimed.setdefault(secret_text + notebook_id, set()).add(student)
+    for students in claimed.values():
+        if len(students) > 1:
+            for student in students:
+                others = ", ".join(sorted(students - {student}))
+                left_out[student] = (f"its submission secret is also {others}'s: released, one page would overwrite "
+                                     "the other's in the exchange (a copied submission_secret.txt?)")
+    return [s for s in ready if s not in left_out], dict(sorted(left_out.items()))
+
+
 def release(config_path: Path, assignment: str) -> int:
     """Run `nbgrader release_feedback` for the feedback made: each page goes to the exchange, named by the
     secret of the student's submission (`make release-feedback`).
 
     `make grade` keeps the submission's `timestamp.txt` and `submission_secret.txt` beside the autograded
     notebook and `make feedback` beside the feedback, as nbgrader does. A student whose feedback lacks them
-    (handed in through a zip, not `nbgrader submit`, or refused: see their grading.json notes) is left out and
-    named, instead of stopping the release of the whole class.
+    (handed in through a zip, not `nbgrader submit`, or refused: see their grading.json notes), whose records
+    are not valid, or whose secret another student's submission also holds (`releasable`) is left out and
+    named, instead of stopping the release of the whole class or overwriting a classmate's page.
     """
     import os
 
     from grading.config import course_directory, load_config
-    from grading.intake import SUBMISSION_RECORDS
 
     coursedir = course_directory(load_config(config_path))
     root = Path(coursedir.format_path(coursedir.feedback_directory, ".", ".")).resolve()
-    ready, left_out = [], []
-    for folder in sorted(p.parent for p in root.glob(f"*/{assignment}/*.html")):
-        student = folder.parent.name
-        if student in ready or student in left_out:
-            continue
-        records = [folder / name for name in SUBMISSION_RECORDS]
-        (ready if all(r.is_file() and not r.is_symlink() for r in records) else left_out).append(student)
-    for student in left_out:
-        print(f"not released: {student}'s feedback has no {' or '.join(SUBMISSION_RECORDS)} (not handed in with "
-              "nbgrader submit, or refused: see the notes of their grading.json)", file=sys.stderr)
+    ready, left_out = releasable(root, assignment)
+    for student, why in left_out.items():
+        print(f"not released: {student}'s feedback: {why}", file=sys.stderr)
     if not ready:
         print(f"no feedback of {assignment} to release (run make feedback first)", file=sys.stderr)
         return 1

@@ -76,7 +76,9 @@ def test_unsafe_entries_are_refused_and_nothing_escapes(tmp_path) -> None:
         f"gina/{A}/run.exe": b"MZ",
     }, symlinks={f"harry/{A}/{NB}": "/etc/passwd"})
     target = tmp_path / "inside" / "submitted"
-    result = collect.collect(archive, A, target, notebooks=["derivatives"])
+    # Two notebooks: a notebook that is neither, nor one of them renamed, is refused (with one, it would be kept
+    # for intake.match_notebooks: the only notebook of a one-notebook unit is that notebook, renamed).
+    result = collect.collect(archive, A, target, notebooks=["derivatives", "summary"])
     reasons = dict(result.refused)
     assert reasons[f"../../escape_{NB}"] == "unsafe path"
     assert reasons[f"/abs/{NB}"] == "unsafe path"
