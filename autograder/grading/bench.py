@@ -9,6 +9,16 @@ Grades one synthetic class twice, in two throwaway copies of the course with ide
 and prints both wall times, the ratio, seconds per notebook, and whether the scores agree on the
 submissions that both can grade. It is a measurement, not a test: nothing is asserted.
 
+When the optional `distributed` package is installed (`pip install -e "./lib[dask]"`), it also grades the same
+class in two more copies through `--scheduler`, on a Dask cluster of this machine (`grading.dask_pool.local_cluster`)
+with 1 and then 2 worker processes, and prints their throughput beside the local pool's. Only the grading
+command is timed; the cluster is started before it, as a real one would be running already.
+
+`--coordinator N` measures instead what no worker can take off the coordinator: preparing and recording N
+submissions of the unit's solved notebook (registration, sanitizing, the gradebook stage, the out-of-kernel
+verdicts, the status files), each with the result of one real execution, against the gradebook the nbgrader
+config names (SQLite beside it, or `CALCML_DB_URL`). It prints submissions and gradebook commits per second.
+
 The class: for each unit benchmarked (default: the first two that have a release notebook and known-wrong
 answers; `--units all` for every one), `--students` students (default 30) cycling through solved (half),
 one known-wrong answer, untouched, a cell that raises early
@@ -20,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -31,7 +42,10 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from grading import manifest, release, submissions, workspace
+from grading import dask_pool, manifest, release, submissions, workspace
+from grading.workers import PoolUnavailable
+
+DASK_WORKERS = (1, 2)  # the Dask lines: local clusters of this many worker processes
 
 
 def usable_units() -> list[dict]:
@@ -116,9 +130,10 @@ class CpuMeter:
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str],
-          meter: CpuMeter) -> tuple[float, subprocess.CompletedProcess]:
+          meter: CpuMeter | None) -> tuple[float, subprocess.CompletedProcess]:
     start = time.monotonic()
-    result = subprocess.run(meter.wrap(command), cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run(meter.wrap(command) if meter else command, cwd=cwd, env=env, capture_output=True,
+                            text=True)
     return time.monotonic() - start, result
 
 
@@ -140,6 +155,67 @@ def scores(root: Path, units: list[dict]) -> dict[tuple[str, str], float]:
     return out
 
 
+def grade_on_dask(name: str, units: list[dict], root: Path, base: Path, env: dict[str, str],
+                  options: list[str]) -> float:
+    """Seconds to grade `units` in the copy at `root` through a fresh local Dask cluster (`name`: dask<N>)."""
+    workers = int(name.removeprefix("dask"))
+    total = 0.0
+    config = root / "autograder" / "nbgrader_config.py"
+    with dask_pool.local_cluster(workers, base / f"{name}-cluster", env=env) as cluster:
+        for entry in units:
+            command = [sys.executable, "-m", "grading.grade", entry["id"], "--quiet", "--no-report",
+                       "--config", str(config), "--scheduler", cluster.address, *options]
+            seconds, result = timed(command, base, env, None)
+            total += seconds
+            statuses = next((line for line in result.stdout.splitlines() if line.startswith("statuses:")), "")
+            print(f"  dask ({workers} worker(s)) grading.grade {entry['id']}: {seconds:.1f} s "
+                  f"(exit {result.returncode}) {statuses}", flush=True)
+            if result.returncode != 0:
+                print(result.stderr[-2000:], file=sys.stderr)
+    return total
+
+
+def coordinator_rate(count: int, base: Path) -> None:
+    """Print how many submissions per second the coordinator alone prepares and records (see the module doc)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from grading import execution
+    from grading.grader import Grader, Options
+
+    entry = usable_units()[0]
+    root = workspace.create(base / "coordinator")
+    students = [f"s{i:05d}" for i in range(count)]
+    for student in students:
+        submissions.write(submissions.solved(entry), root / "autograder" / "submitted" / student / entry["id"]
+                          / f"{entry['notebook']}.ipynb")
+    grader = Grader(entry["id"], Options(workers=1, report=False, progress=False,
+                                         config=root / "autograder" / "nbgrader_config.py"))
+    grader.scratch = base / "scratch"
+    notebooks = grader.ensure_assignment()
+    jobs, _, _ = grader.prepare(students[0], notebooks)
+    executed = execution.execute_job(jobs[0])  # one real execution: every submission records its result
+    executed_notebook = Path(executed.path).read_bytes()
+    commits = [0]
+    event.listen(Engine, "commit", lambda connection: commits.__setitem__(0, commits[0] + 1))
+    pending: dict[str, dict] = {}
+    results: list = []
+    start = time.monotonic()
+    for student in students:
+        jobs, problems, notes = grader.prepare(student, notebooks)
+        pending[student] = {"jobs": len(jobs), "done": [], "problems": problems, "notes": notes}
+        for job in jobs:
+            copy_path = Path(job.notebook_dir) / f"{job.notebook}.executed.ipynb"
+            copy_path.write_bytes(executed_notebook)
+            grader._collect(dataclasses.replace(executed, student=student, path=str(copy_path)), pending,
+                            notebooks, results)
+    seconds = time.monotonic() - start
+    statuses = {r.status for r in results}
+    print(f"coordinator, {grader.db_url.split(':', 1)[0]} gradebook: {count} submissions prepared and recorded in "
+          f"{seconds:.1f} s: {count / seconds:.2f} submissions/s, {commits[0] / seconds:.1f} gradebook commits/s "
+          f"({commits[0] / count:.1f} per submission); statuses {sorted(statuses)}; load {load()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grading.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=30, help="students per unit (default 30)")
@@ -148,7 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=0, help="our grader's workers (default: one per core)")
     parser.add_argument("--no-integrity", action="store_true", help="run our grader without the integrity checks")
     parser.add_argument("--keep", action="store_true", help="keep the two course copies and print where")
+    parser.add_argument("--coordinator", type=int, metavar="N", help="measure only the coordinator's side: "
+                        "prepare and record N submissions (gradebook commits per second)")
     args = parser.parse_args(argv)
+    if args.coordinator:
+        base = Path(tempfile.mkdtemp(prefix="calcml-bench-"))
+        try:
+            coordinator_rate(args.coordinator, base)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+        return 0
     units = usable_units()
     if not args.units:
         units = units[:2]
@@ -161,7 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = sum(len(c) for c in classes.values())
     base = Path(tempfile.mkdtemp(prefix="calcml-bench-"))
     try:
-        roots = {name: workspace.create(base / name) for name in ("vanilla", "ours")}
+        try:
+            dask_pool.distributed_module()
+            with_dask = [f"dask{n}" for n in DASK_WORKERS]
+        except PoolUnavailable as error:
+            print(f"no Dask lines: {error}", flush=True)
+            with_dask = []
+        roots = {name: workspace.create(base / name) for name in ("vanilla", "ours", *with_dask)}
         for root in roots.values():
             prepare(root, units, classes)
         env = release.nbgrader_env()
@@ -195,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             if result.returncode != 0:
                 print(result.stderr[-2000:], file=sys.stderr)
+        dask_seconds = {}
+        for name in with_dask:
+            dask_seconds[name] = grade_on_dask(name, units, roots[name], base, env_ours,
+                                               ["--no-integrity"] if args.no_integrity else [])
         loads.append(load())
         cpu = {name: meter.seconds() for name, meter in meters.items()}
         for meter in meters.values():
@@ -222,6 +317,16 @@ def main(argv: list[str] | None = None) -> int:
               "hides the parallel gain: compare on an idle machine)")
         print(f"scores: {len(common) - len(differ)} of {len(common)} submissions graded by both agree"
               + (f"; differ: {differ[:5]}" if differ else ""))
+        for name, seconds in dask_seconds.items():
+            n = int(name.removeprefix("dask"))
+            agree = scores(roots[name], units) == b
+            print(f"dask, {n} local worker process(es): {seconds:8.1f} s  {seconds / notebooks:6.2f} s/notebook; "
+                  f"throughput {ours / seconds:.2f}x the local pool's; scores {'equal' if agree else 'DIFFER from'} "
+                  "the local pool's")
+        if len(dask_seconds) == 2:
+            one, two = (dask_seconds[f"dask{n}"] for n in DASK_WORKERS)
+            print(f"dask scaling, {DASK_WORKERS[1]} workers vs {DASK_WORKERS[0]}: {one / two:.2f}x the throughput "
+                  f"(on {len(os.sched_getaffinity(0))} cores shared with the coordinator)")
         if args.keep:
             print(f"course copies kept in {base}")
     finally:

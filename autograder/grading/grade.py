@@ -1,4 +1,5 @@
-"""Grade a class: `python -m grading.grade A [--workers N] [--zip FILE] [--no-sandbox] [--student S ...]`.
+"""Grade a class: `python -m grading.grade A [--workers N | --scheduler tcp://HOST:8786] [--zip FILE] [--resume]
+[--no-sandbox] [--student S ...]`.
 
 The command line of the grader: with `--zip`, the submissions are first collected from the zip
 (`grading.collect`); `grading.grader.Grader` then grades every submission (how, and the statuses and files it
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from grading import collect, report, sandbox
+from grading import collect, report, sandbox, workers
 from grading.config import DEFAULT_CONFIG, STATUSES
 from grading.grader import Grader, Options, StudentResult
 
@@ -49,9 +50,14 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[str, Options, Path | 
     parser = argparse.ArgumentParser(prog="python -m grading.grade", description=__doc__.splitlines()[0])
     parser.add_argument("assignment", help="the assignment (unit id), e.g. 01_derivatives")
     parser.add_argument("--workers", type=int, default=0, help="parallel kernels (default: one per core)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="run the notebooks on the workers of this Dask "
+                        "scheduler (e.g. tcp://HOST:8786) instead of this machine's cores; needs `distributed`")
+    parser.add_argument("--resume", action="store_true", help="grade only the submissions without a verdict yet "
+                        "(after a run that stopped midway; a crashed or changed submission is graded again)")
     parser.add_argument("--zip", type=Path, help="collect the submissions from this zip first (zip-collect layout)")
     parser.add_argument("--no-sandbox", action="store_true",
-                        help="allow grading WITHOUT isolation when bubblewrap is unavailable (trusted local use only)")
+                        help="allow grading WITHOUT isolation when bubblewrap is unavailable (trusted local use "
+                        "only); with --scheduler, on workers that cannot sandbox")
     parser.add_argument("--student", action="append", default=[], help="grade only this student (repeatable); "
                         "a named student without a submission is reported missing")
     parser.add_argument("--cell-timeout", type=float, help="seconds per cell (default: c.Execute.timeout)")
@@ -63,7 +69,11 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[str, Options, Path | 
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="the nbgrader config file")
     args = parser.parse_args(argv)
-    options = Options(workers=args.workers, trusted=args.no_sandbox, students=tuple(args.student),
+    if args.scheduler and args.workers:
+        parser.error("--workers sets this machine's pool; with --scheduler the cluster's workers run the notebooks "
+                     "(start more `dask worker` processes instead)")
+    options = Options(workers=args.workers, trusted=args.no_sandbox, scheduler=args.scheduler, resume=args.resume,
+                      students=tuple(args.student),
                       cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                       memory_mb=args.memory_mb, integrity=not args.no_integrity, report=not args.no_report,
                       progress=not args.quiet, config=args.config.resolve())
@@ -77,7 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (sandbox.SandboxUnavailable, collect.UnsafeArchive) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except workers.PoolUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
     print(summary(results))
+    if options.scheduler:
+        print(f"sandbox (Dask workers): {results[0].sandbox}" if results else "sandbox: nothing was run")
+        return 0
     iso = sandbox.isolation()
     print(f"sandbox: {iso.describe()}" if iso.ok else "sandbox: NONE (--no-sandbox): student code ran unisolated")
     return 0

@@ -11,7 +11,8 @@ gradebook, kernelspec), into a private scratch folder. Worker processes (`gradin
 default, each living for the whole batch) execute the sanitized notebooks, each in a fresh sandboxed kernel,
 then check every exercise again out of kernel (`grading.execution`, `grading.integrity`). The main process
 records each executed notebook as it arrives (`grading.bookkeeping`), so only one process ever writes the
-gradebook and a parallel run gives the scores of a sequential one.
+gradebook and a parallel run gives the scores of a sequential one. With `--scheduler`, the workers of a Dask
+cluster execute instead (`grading.dask_pool`), and the main process records their results the same way.
 
 **Containment.** One submission's trouble stays with it: an error while preparing it makes it `malformed`;
 one time budget (`--notebook-timeout`) covers its kernel and its out-of-kernel check together; a worker that
@@ -59,7 +60,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from grading import report, sandbox, workers
+from grading import dask_pool, report, sandbox, workers
 from grading.bookkeeping import Bookkeeping, quiet_gradebook_warnings
 from grading.config import (
     DEFAULT_CONFIG,
@@ -86,6 +87,8 @@ class Options:
 
     workers: int = 0  # 0: one per core
     trusted: bool = False  # --no-sandbox
+    scheduler: str | None = None  # --scheduler: a Dask scheduler's address; None: the local pool
+    resume: bool = False  # --resume: skip the submissions that already have a verdict (see `Grader.students`)
     students: tuple[str, ...] = ()
     cell_timeout: float | None = None
     notebook_timeout: float | None = None
@@ -145,7 +148,8 @@ class Grader(Preparation, Bookkeeping):
         self.notebook_timeout = float(options.notebook_timeout or self.policy.wall_seconds)
         self.policy = self.policy.replace(wall_seconds=self.notebook_timeout,
                                           cpu_seconds=max(self.policy.cpu_seconds, int(self.notebook_timeout) + 5))
-        self.isolation = sandbox.require(options.trusted)
+        # On a Dask cluster the workers run the student code, and each is checked when the run starts.
+        self.isolation = sandbox.isolation() if options.scheduler else sandbox.require(options.trusted)
         self.secret = b""
         if options.integrity:
             from grading import integrity
@@ -170,7 +174,22 @@ class Grader(Preparation, Bookkeeping):
             wanted = list(dict.fromkeys(self.options.students))
         else:
             wanted = sorted(set(present) | set(self.roster()))
+        if self.options.resume:
+            wanted = [s for s in wanted if not self.has_verdict(s)]
         return [s for s in wanted if s in present], [s for s in wanted if s not in present]
+
+    def has_verdict(self, student: str) -> bool:
+        """Whether a run ended this submission graded, timeout or malformed since it was handed in (`--resume`
+        skips it). Preparing a submission removes its status file, so a run stopped midway leaves none; a crash
+        may be the machine's fault (a dead worker), a missing submission may have arrived since: both run again."""
+        status_file, submitted = self.autograded(student) / STATUS_FILE, self.submitted(student)
+        try:  # any doubt grades it again: a path that cannot be read, a status file handed in (copied as data)
+            status, graded_at = json.loads(status_file.read_text()).get("status"), status_file.stat().st_mtime
+            newer = [p for p in submitted.rglob("*") if p.lstat().st_mtime > graded_at]
+        except (OSError, ValueError, AttributeError):
+            return False
+        return status in ("graded", "timeout", "malformed") and not newer and not (submitted / STATUS_FILE).exists()
+
     def write_status(self, result: StudentResult, integrity: dict[str, Any] | None = None) -> None:
         result.sandbox = (self.isolation.describe() if self.isolation.ok
                           else "NONE: graded with --no-sandbox, student code ran unisolated")
@@ -184,19 +203,28 @@ class Grader(Preparation, Bookkeeping):
     # ---- the whole run
 
     def run(self) -> list[StudentResult]:
+        pool = self._pool()
         # Private (0700): it holds every notebook with its hidden tests. Sandboxes reach their own `run/` folder
         # through a bind mount, under parent folders that bwrap makes inside the sandbox.
         self.scratch = Path(tempfile.mkdtemp(prefix="calcml-grade-"))
-        if self.isolation.ok:
-            sandbox.sweep_stale_cgroups()
-        # Even one worker is a separate process: a job that hangs or dies there never takes the run with it.
-        pool = workers.Pool(self.options.workers or len(os.sched_getaffinity(0)))
-        pool.warm_up()
         try:
             return self._run(pool)
         finally:
             pool.shutdown()
             sandbox.remove_tree(self.scratch)
+
+    def _pool(self) -> workers.Pool:
+        """The local worker processes, or with `--scheduler` a Dask cluster's workers (`grading.dask_pool`)."""
+        if self.options.scheduler:
+            cluster = dask_pool.DaskPool(self.options.scheduler, self.options.trusted)
+            self.isolation = cluster.isolation  # what the workers offer, for the status files
+            return cluster  # type: ignore[return-value] -- the same submit/stop/shutdown, futures of Executed
+        if self.isolation.ok:
+            sandbox.sweep_stale_cgroups()
+        # Even one worker is a separate process: a job that hangs or dies there never takes the run with it.
+        pool = workers.Pool(self.options.workers or len(os.sched_getaffinity(0)))
+        pool.warm_up()
+        return pool
 
     def _run(self, pool: workers.Pool) -> list[StudentResult]:
         notebooks = self.ensure_assignment()
@@ -222,6 +250,8 @@ class Grader(Preparation, Bookkeeping):
             job, generation = running.pop(future)
             try:
                 record(future.result())
+            except (workers.PoolUnavailable, sandbox.SandboxUnavailable):
+                raise  # the cluster is gone or unsafe: the run ends, what was recorded stays
             except BrokenProcessPool:
                 # A worker process died (out of memory, killed from outside...). Every job the pool held fails
                 # with it, so each runs again alone; only a job that kills a worker of its own is to blame.
@@ -283,6 +313,8 @@ class Grader(Preparation, Bookkeeping):
     def _collect(self, executed: Executed, pending: dict, notebooks: list[str], results: list) -> bool:
         """Record one executed notebook; return True when its student is complete (appended to results)."""
         state = pending[executed.student]
+        if any(done.notebook == executed.notebook for done in state["done"]):
+            return False  # recorded once already: a notebook never counts twice
         try:
             if executed.path:
                 self.record_notebook(executed)

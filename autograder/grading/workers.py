@@ -24,6 +24,11 @@ MIB = 1 << 20
 WORKER_MEMORY_BYTES = 2 * 1024 * MIB
 
 
+class PoolUnavailable(RuntimeError):
+    """The pool can run no more jobs (a Dask scheduler that cannot be reached or went away, `grading.dask_pool`):
+    the run stops, and what was recorded so far stays."""
+
+
 def worker_init() -> None:
     """Each worker: ignore Ctrl-C (the main process handles it), cap its memory, and warm the imports up once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
