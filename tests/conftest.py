@@ -42,3 +42,4 @@ def once_per_unit() -> Callable[[str, str, Callable[[], Any]], Any]:
 def walked(unit, tmp_path_factory, once_per_unit) -> dict[str, kernel_walk.TestCell]:
     """The unit's kernel walk over its known-wrong answers (`tests/kernel_walk.py`), once per worker."""
     return once_per_unit("walked", unit["id"], lambda: kernel_walk.walk(unit, tmp_path_factory.mktemp("walk")))
+

@@ -51,7 +51,7 @@ def copy_of_the_course(target: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def walked(tmp_path_factory) -> tuple[Path, str]:
     root = copy_of_the_course(tmp_path_factory.mktemp("authoring"))
     script = root / "source" / UNIT / "derivatives.py"
@@ -63,8 +63,9 @@ def walked(tmp_path_factory) -> tuple[Path, str]:
     log = []
     for command in walkthrough_block("the commands").splitlines():
         done = subprocess.run(command, shell=True, cwd=root, env=env, capture_output=True, text=True, timeout=1800)
-        log.append(f"$ {command}\n{done.stdout[-20000:]}\n{done.stderr[-5000:]}")
-        assert done.returncode == 0, "\n".join(log)
+        # the whole output: `-rA` lists every test, the unit's first and its lib modules' after them
+        log.append(f"$ {command}\n{done.stdout}\n{done.stderr[-5000:]}")
+        assert done.returncode == 0, "\n".join(log)[-30_000:]
     return root, "\n".join(log)
 
 

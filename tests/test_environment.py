@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from grading import manifest
@@ -35,3 +36,14 @@ def test_the_design_card_packages_are_all_there() -> None:
     env = yaml.safe_load(Path(manifest.ROOT / "environment.yml").read_text())
     conda = names([d for d in env["dependencies"] if isinstance(d, str)])
     assert {"jupyterlab", "numpy", "matplotlib", "nbgrader", "ipywidgets", "sympy", "jupytext"} <= conda
+
+
+@pytest.mark.xdist_group("01_derivatives")
+def test_xdist_keeps_a_units_tests_on_one_worker(request) -> None:
+    """Under `make test` (`--dist loadgroup`) a unit's tests share one worker and its fixtures are built once.
+    pytest 9.2 stopped pytest-xdist 3.8 from grouping anything, silently: every worker built every unit again."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("not run with pytest-xdist's --dist loadgroup, which `make test` uses")
+    assert request.node.nodeid.endswith("@01_derivatives"), (
+        f"pytest-xdist no longer groups tests (node id {request.node.nodeid!r}); "
+        "check the pytest pin in lib/pyproject.toml")

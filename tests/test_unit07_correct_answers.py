@@ -174,7 +174,7 @@ def logistic_grad(z, y):
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory) -> tuple[dict, dict[str, str]]:
     """One nbgrader run over the correct variants, every known-wrong answer of the stability exercises, and
     the unstable answers with a warning; returns the scores and, for each wrong student, its exercise."""
@@ -214,7 +214,7 @@ def test_unstable_and_other_wrong_answers_still_lose_their_points(graded) -> Non
     assert not kept, f"these wrong answers kept their points: {kept}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def probed(tmp_path_factory) -> dict:
     """The out-of-kernel checks: one sandboxed probe process over the solved notebook, each correct variant and
     each unstable answer with a warning run as a prelude (in the probe's own child) before its exercise's driver."""

@@ -53,7 +53,7 @@ def wrong_last():
     return submissions.with_wrong_answer(ENTRY, solution_id, submissions.wrong_answers(ENTRY)[solution_id][0])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def batch(tmp_path_factory):
     root = workspace.create(tmp_path_factory.mktemp("robust") / "course")
     autograder = root / "autograder"

@@ -220,7 +220,7 @@ def unit01_students() -> dict:
 TAMPERED_01 = [*TAMPERS, "nan_returns", "hard_coded"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def batch01(tmp_path_factory):
     root = workspace.create(tmp_path_factory.mktemp("tamper01") / "course")
     return root, grade_batch(root, UNIT, unit01_students())
@@ -322,7 +322,7 @@ def count_paths(root, node, order=None):
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def batch04(tmp_path_factory):
     root = workspace.create(tmp_path_factory.mktemp("tamper04") / "course")
     solution_id = f"{TARGET04}-solution"

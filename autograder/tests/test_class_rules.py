@@ -103,7 +103,7 @@ def hand_in(root: Path, student: str, notebook, name: str = NOTEBOOK, stamp: str
     return folder
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     root = workspace.create(tmp_path_factory.mktemp("rules") / "course")
     config = root / "autograder" / "nbgrader_config.py"
@@ -217,7 +217,7 @@ def test_the_penalty_follows_a_score_the_out_of_kernel_check_lowers(graded) -> N
 ACCOUNTS_MODULE = "import os\n\n\ndef owner_matches(student, info):\n    return info.st_uid == os.getuid()\n"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def exchange_course(tmp_path_factory) -> Path:
     root = workspace.create(tmp_path_factory.mktemp("twice") / "course")
     (root / "autograder" / "rules_accounts.py").write_text(ACCOUNTS_MODULE)

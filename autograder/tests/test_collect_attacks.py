@@ -334,7 +334,7 @@ def owner_matches(student, info):
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def course(tmp_path_factory) -> Path:
     from grading import workspace
 

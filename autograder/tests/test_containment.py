@@ -42,7 +42,7 @@ def deep_folder(base: Path, depth: int = 24) -> None:
         os.close(descriptor)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     root = hostile.course(tmp_path_factory, "containment")
     solved = hostile.solved()

@@ -20,7 +20,7 @@ DEEP_SUM = "x = " + "+".join(["1"] * 20_000)
 DEEP_UNARY = "y = " + "-" * 100_000 + "1"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     root = hostile.course(tmp_path_factory, "fail-closed")
     untouched = hostile.untouched()

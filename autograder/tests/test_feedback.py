@@ -30,7 +30,7 @@ def source_secrets() -> tuple[list[str], list[str], str]:
     return hidden, solutions, release
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     root = workspace.create(tmp_path_factory.mktemp("feedback") / "course")
     notebooks = {name: nb for name, nb in samples.samples(ENTRY).items() if name in ("wrong", "partial")}

@@ -183,7 +183,7 @@ def attackers() -> dict:
     return {"honest": solved, "leak_hooks": hooks, "leak_frames": frames, "scripter": scripter}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def course(tmp_path_factory):
     root = workspace.create(tmp_path_factory.mktemp("attacks") / "course")
     students = attackers()

@@ -39,12 +39,12 @@ def gradebook_scores(root) -> dict[str, dict[str, float]]:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def class_notebooks():
     return {student: notebook for student, notebook in samples.samples(ENTRY).items() if student in STUDENTS}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def parallel(tmp_path_factory, class_notebooks):
     root = workspace.create(tmp_path_factory.mktemp("parallel") / "course")
     for student, notebook in class_notebooks.items():
@@ -102,7 +102,7 @@ def test_a_sequential_regrade_keeps_the_scores_and_the_manual_grades(parallel) -
     assert {s: r.status for s, r in regraded.items()} == {s: "graded" for s in STUDENTS}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fresh(tmp_path_factory):
     """A course copy with the assignment registered and nothing submitted."""
     root = workspace.create(tmp_path_factory.mktemp("fresh") / "course")

@@ -45,7 +45,7 @@ WRONG_BY_UNIT = [pytest.param(*case, marks=pytest.mark.xdist_group(case[0]), id=
                  for case in WRONG]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def solved_paths(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("solved")
     return {unit_id: str(submissions.write(submissions.solved(manifest.unit(unit_id)), folder / unit_id / "nb.ipynb"))
@@ -140,7 +140,7 @@ def probe(key: str, driver: str, inputs=None) -> dict:
     return {"key": key, "grade_id": key, "driver": textwrap.dedent(driver), "inputs": inputs}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def hostile_run():
     """One sandboxed probe process facing a hostile notebook and hostile drivers."""
     secrets = [str(manifest.ROOT / "source" / "README.md"), str(manifest.ROOT / "autograder" / "nbgrader_config.py")]

@@ -376,7 +376,7 @@ CORRECT = {
 
 # ------------------------------------------------------------------------------------------------------ out of kernel
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def verdicts(tmp_path_factory):
     """Every bypass and correct variant as a prelude of the solved notebook, in one unsandboxed probe process."""
     path = submissions.write(submissions.solved(manifest.unit(UNIT)),

@@ -180,7 +180,7 @@ def test_longdouble_answer_passes_in_the_kernel() -> None:
 # Confirmed through the whole pipeline: grading.grade, sandbox and integrity on, in a copy of the course
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded_07(tmp_path_factory):
     import hostile
 
@@ -269,7 +269,7 @@ def test_mlp_parameters_check_is_not_decided_in_the_probe_process(tmp_path, kind
     assert not verdicts["05_autograd-mlp"].passed  # passed before the fix: the driver computed `same`
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded_05(tmp_path_factory):
     import hostile
 

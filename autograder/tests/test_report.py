@@ -19,7 +19,7 @@ FULL = sum(exercise["points"] for exercise in ENTRY["exercises"])
 FIRST = ENTRY["exercises"][0]["grade_id"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     root = workspace.create(tmp_path_factory.mktemp("report") / "course")
     autograder = root / "autograder"

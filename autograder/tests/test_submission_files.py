@@ -35,7 +35,7 @@ INJECTION = "=HYPERLINK(\"http://x\") <script>alert(1)</script> [click](javascri
 LISTING = "import os\nprint('LISTING', sorted(os.listdir('.')))\nprint('DATA', open('data.csv').read().strip())"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     root = hostile.course(tmp_path_factory, "files")
     submitted = root / "autograder" / "submitted"
