@@ -60,7 +60,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from grading import dask_pool, report, sandbox, workers
+from grading import dask_pool, intake, report, sandbox, workers
 from grading.bookkeeping import Bookkeeping, quiet_gradebook_warnings
 from grading.config import (
     DEFAULT_CONFIG,
@@ -116,6 +116,7 @@ class StudentResult:
     integrity: str = "not run"  # 'not run' (--no-integrity) | 'ok' | 'flagged' | 'failed' (could not run: 0 pt)
     graded_at: str = ""
     sandbox: str = ""  # the isolation in force, as `sandbox.Isolation.describe()` says
+    submission_digest: str = ""  # of the files graded (`intake.submission_digest`): --resume skips them unchanged
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -179,22 +180,22 @@ class Grader(Preparation, Bookkeeping):
         return [s for s in wanted if s in present], [s for s in wanted if s not in present]
 
     def has_verdict(self, student: str) -> bool:
-        """Whether a run ended this submission graded, timeout or malformed since it was handed in (`--resume`
-        skips it). Preparing a submission removes its status file, so a run stopped midway leaves none; a crash
-        may be the machine's fault (a dead worker), a missing submission may have arrived since: both run again."""
+        """Whether a run ended this very submission (its files' digest) graded, timeout or malformed (`--resume` skips
+        it). A run stopped midway leaves no status file; a crash or a missing submission is always run again."""
         status_file, submitted = self.autograded(student) / STATUS_FILE, self.submitted(student)
         try:  # any doubt grades it again: a path that cannot be read, a status file handed in (copied as data)
-            status, graded_at = json.loads(status_file.read_text()).get("status"), status_file.stat().st_mtime
-            newer = [p for p in submitted.rglob("*") if p.lstat().st_mtime > graded_at]
+            verdict, digest = json.loads(status_file.read_text()), intake.submission_digest(submitted)  # not times
         except (OSError, ValueError, AttributeError):
             return False
-        return status in ("graded", "timeout", "malformed") and not newer and not (submitted / STATUS_FILE).exists()
+        return (verdict.get("status") in ("graded", "timeout", "malformed") and bool(digest)
+                and verdict.get("submission_digest") == digest and not (submitted / STATUS_FILE).exists())
 
     def write_status(self, result: StudentResult, integrity: dict[str, Any] | None = None) -> None:
         result.sandbox = (self.isolation.describe() if self.isolation.ok
                           else "NONE: graded with --no-sandbox, student code ran unisolated")
         dest = self.autograded(result.student)
         dest.mkdir(parents=True, exist_ok=True)
+        result.submission_digest = intake.submission_digest(self.submitted(result.student))  # for --resume
         (dest / STATUS_FILE).write_text(json.dumps(result.to_json(), indent=1, default=str) + "\n")
         integrity_path = dest / INTEGRITY_FILE
         if integrity is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -189,6 +190,23 @@ def copy_records(src: Path, dest: Path) -> list[str]:
             notes.append(f"{why}; it was not kept, so this submission's feedback cannot be released through the "
                          "exchange (nbgrader release_feedback)")
     return notes
+
+
+def submission_digest(folder: Path) -> str:
+    """A digest of a submission folder: every name with its bytes (a link by its target's name, never followed,
+    anything else by its kind). `--resume` compares it, not file times, which a student sets. "" when any of it
+    cannot be read: such a submission is graded again."""
+    digest = hashlib.sha256()
+    try:
+        for path in sorted(folder.rglob("*")):
+            mode = path.lstat().st_mode
+            data = (os.readlink(path).encode("utf-8", "surrogateescape") if stat.S_ISLNK(mode)
+                    else path.read_bytes() if stat.S_ISREG(mode) else b"")
+            digest.update(f"{path.relative_to(folder).as_posix()}\0{stat.S_IFMT(mode)}\0{len(data)}\0".encode(
+                "utf-8", "surrogateescape") + data)
+    except (OSError, ValueError):
+        return ""
+    return digest.hexdigest()
 
 
 def notebook_key(stem: str) -> str:
