@@ -95,8 +95,8 @@ student-dist: setup
 	$(BIN)/python -m grading.student_dist $(DIST)
 
 # The class hub (README "A class on a hub"): a venv of its own under CLASS_OPT, from Debian's python3, since the
-# course venv's Python may sit where other accounts cannot reach (pyenv under /root); it holds the course, not
-# editable (students never read the checkout), with the `hub` extra. configurable-http-proxy comes from npm
+# course venv's Python may sit where other accounts cannot reach (pyenv under /root); it holds the course from
+# the student distribution (CLASS_OPT/student, leak-checked; students never read the checkout), with `hub`. configurable-http-proxy comes from npm
 # into CLASS_OPT/proxy; accounts come from ROSTER; the class folder is CLASS_ROOT (autograder/classhub/).
 ROSTER ?= autograder/classhub/roster.example
 CLASS_ROOT ?= /srv/calcml-class
@@ -107,8 +107,9 @@ CLASS_VENV := $(CLASS_OPT)/venv
 
 $(CLASS_VENV)/.installed: lib/pyproject.toml $(wildcard lib/calcml/*.py lib/calcml/*/*.py)
 	test -x $(CLASS_VENV)/bin/python || $(CLASS_PYTHON) -m venv $(CLASS_VENV)
+	$(BIN)/python -m grading.student_dist $(CLASS_OPT)/student
 	$(CLASS_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CLASS_VENV)/bin/python -m pip install --quiet "./lib[course,hub]"
+	$(CLASS_VENV)/bin/python -m pip install --quiet "$(CLASS_OPT)/student/lib[course,hub]"
 	touch $@
 
 class: setup $(CLASS_VENV)/.installed
