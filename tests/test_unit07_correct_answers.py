@@ -15,7 +15,8 @@ import pytest
 
 from grading import manifest, submissions, workspace
 
-pytestmark = pytest.mark.slow
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("unit07_correct_answers")]
 
 UNIT = "07_loss_gradients"
 LSE = f"{UNIT}-logsumexp"

@@ -19,7 +19,8 @@ from nbformat.v4 import new_code_cell
 
 from grading import config, grade, manifest, submissions, workspace
 
-pytestmark = pytest.mark.slow
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cases_robustness")]
 
 UNIT = "01_derivatives"
 CELL_TIMEOUT = 25  # seconds: ample for any cell of the unit, short enough for the infinite loop

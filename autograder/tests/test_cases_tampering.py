@@ -23,7 +23,8 @@ from nbformat.v4 import new_code_cell
 
 from grading import grade, integrity, manifest, submissions, workspace
 
-pytestmark = pytest.mark.slow
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cases_tampering")]
 
 
 def index_of(notebook, grade_id: str) -> int:

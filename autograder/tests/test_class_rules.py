@@ -17,6 +17,9 @@ import pytest
 
 from grading import feedback, grade, intake, manifest, report, samples, submissions, workspace
 
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = pytest.mark.xdist_group("class_rules")
+
 UNIT = "01_derivatives"
 ENTRY = manifest.unit(UNIT)
 NOTEBOOK_ID = ENTRY["notebook"]

@@ -23,6 +23,9 @@ import pytest
 
 from grading import collect, manifest
 
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = pytest.mark.xdist_group("collect_attacks")
+
 A = "01_derivatives"
 NB = "derivatives.ipynb"
 

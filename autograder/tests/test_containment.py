@@ -15,7 +15,8 @@ import pytest
 
 from grading import grade, sandbox
 
-pytestmark = pytest.mark.slow
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("containment")]
 
 CELL_TIMEOUT = 10
 BUDGET = 60  # seconds per submission, kernel and out-of-kernel check together

@@ -18,7 +18,8 @@ import pytest
 from grading import dask_pool, grade, samples, sandbox, workers
 
 pytest.importorskip("distributed", reason="the Dask backend is an optional extra: pip install -e './lib[dask]'")
-pytestmark = pytest.mark.slow
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask_grading")]
 
 # Few notebooks, each run twice or more: the file stays within a few minutes on a 2-core machine.
 SAMPLES = {s: nb for s, nb in samples.samples(hostile.ENTRY).items() if s in ("correct", "wrong", "partial")}

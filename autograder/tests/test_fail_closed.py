@@ -12,7 +12,8 @@ import pytest
 
 from grading import grade, integrity
 
-pytestmark = pytest.mark.slow
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fail_closed")]
 
 # Code the kernel shrugs off (the cell raises) but that exhausts a recursive parser: RecursionError...
 DEEP_SUM = "x = " + "+".join(["1"] * 20_000)

@@ -11,7 +11,8 @@ from nbconvert import HTMLExporter
 
 from grading import feedback, feedback_notebook, grade, manifest, samples, submissions, workspace
 
-pytestmark = pytest.mark.slow
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feedback")]
 
 UNIT = "01_derivatives"
 ENTRY = manifest.unit(UNIT)

@@ -58,6 +58,9 @@ LEAK_HOOKS = """
 import base64, codecs, html
 from IPython.display import HTML, display
 
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = pytest.mark.xdist_group("feedback_attacks")
+
 def _leak_before(info):
     if "HIDDEN TESTS" in info.raw_cell:
         print("MARKER-PRE-RUN-" + "7f3a")

@@ -15,6 +15,9 @@ import pytest
 
 from grading import execution, grade, grader, intake, manifest, samples, sandbox, submissions, workers, workspace
 
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = pytest.mark.xdist_group("grade")
+
 UNIT = "01_derivatives"
 ENTRY = manifest.unit(UNIT)
 NOTEBOOK = f"{ENTRY['notebook']}.ipynb"

@@ -25,6 +25,9 @@ import pytest
 from calcml import checks
 from grading import integrity, manifest, submissions
 
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = pytest.mark.xdist_group("recursion_mechanism")
+
 UNIT = "05_autograd"
 CORE = "05_autograd-value_core"
 REDTEAM = Path("/tmp/redteam")

@@ -30,6 +30,9 @@ import pytest
 from calcml import probes
 from grading import exercises, manifest, submissions
 
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = pytest.mark.xdist_group("redteam_authoring")
+
 UNIT07 = "07_loss_gradients"
 
 # A correct answer whose helper is named like one the hidden region of logsumexp defines (`_lse`). The student's

@@ -10,7 +10,8 @@ import pytest
 from grading import grade, manifest, report, samples, submissions, workspace
 from grading.config import INTEGRITY_FILE
 
-pytestmark = pytest.mark.slow
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report")]
 
 UNIT = "01_derivatives"
 ENTRY = manifest.unit(UNIT)

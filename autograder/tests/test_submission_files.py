@@ -18,7 +18,8 @@ from nbconvert.filters import markdown2html
 
 from grading import bwrap, manifest, report
 
-pytestmark = pytest.mark.slow
+# one worker builds this module's graded classes (session fixtures) once: `--dist loadgroup`
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("submission_files")]
 
 NOTEBOOK = f"{hostile.ENTRY['notebook']}.ipynb"
 MARKER = "TOP-SECRET-LINE-THAT-ONLY-THE-GRADER-MAY-READ"
