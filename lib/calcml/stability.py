@@ -139,6 +139,27 @@ def lse(Z: ArrayLike) -> NDArray[np.float64]:
         return np.array([float(mpmath.log(mpmath.fsum(mpmath.exp(v) for v in row))) for row in np.asarray(Z).tolist()])
 
 
+def mean_smoothed_ce(Z: ArrayLike, labels: Sequence[int], s: float) -> float:
+    r"""The mean label-smoothed cross-entropy, from its definition, in 40-digit arithmetic (mpmath):
+    $\frac1N \sum_n \sum_k t_{nk}\,(\operatorname{lse}(Z_n) - Z_{nk})$ with $t_n = (1 - s)\,e_{y_n} + s/K$.
+
+    Args:
+        Z: Logits of shape (N, K), any finite values.
+        labels: The N class indices $y_n$.
+        s: The smoothing, from 0 (one-hot targets) to 1 (uniform targets).
+
+    Returns:
+        The loss, rounded to float64.
+    """
+    K = np.shape(Z)[1]
+    with mpmath.workdps(40):
+        terms = []
+        for row, t in zip(np.asarray(Z).tolist(), labels, strict=True):
+            lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in row))
+            terms += [((1 - mpmath.mpf(s)) * (k == t) + mpmath.mpf(s) / K) * (lse - row[k]) for k in range(K)]
+        return float(mpmath.fsum(terms) / len(labels))
+
+
 def softmax(Z: ArrayLike) -> NDArray[np.float64]:
     """The softmax of each row of Z, in 40-digit arithmetic with unbounded exponents (mpmath).
 

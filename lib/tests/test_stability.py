@@ -115,3 +115,14 @@ def test_batch_reports_fail_on_missing_reports(result) -> None:
     inputs = {"batches": [[[1.0]], [[2.0]]]}
     with pytest.raises(checks.CheckFailure, match="lse gave too few results"):
         list(stability.batch_reports(inputs, result, "lse"))
+
+
+def test_mean_smoothed_ce_is_the_mean_of_the_smoothed_targets_times_minus_log_softmax() -> None:
+    rng = np.random.default_rng(7)
+    Z, labels, s = rng.normal(scale=2.0, size=(6, 4)), rng.integers(0, 4, size=6), 0.15
+    targets = (1 - s) * np.eye(4)[labels] + s / 4
+    log_p = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(stability.mean_smoothed_ce(Z, labels, s), -(targets * log_p).sum() / 6, rtol=1e-13)
+    # at logits ±1000 the float64 formula overflows; the reference stays finite: lse(1000, -1000) = 1000
+    big = stability.mean_smoothed_ce(np.array([[1000.0, -1000.0]]), [0], 0.0)
+    assert big == 0.0 and np.isfinite(stability.mean_smoothed_ce(np.array([[1000.0, -1000.0]]), [1], 0.5))

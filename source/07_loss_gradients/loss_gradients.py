@@ -532,19 +532,15 @@ def logsumexp(Z):
 
 
 # %% nbgrader={"grade": true, "grade_id": "07_loss_gradients-logsumexp", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-def _lse_reference(Z):
-    """log(sum(exp(row))) for each row, in 40-digit arithmetic with unbounded exponents (mpmath)."""
-    with mpmath.workdps(40):
-        return np.array([float(mpmath.log(mpmath.fsum(mpmath.exp(v) for v in row))) for row in np.asarray(Z).tolist()])
-
+from calcml import stability  # references in 40-digit arithmetic with unbounded exponents (mpmath)
 
 _hint = "lse(z) = m + log Σ exp(z − m), summed over each row (axis=1), with m the maximum of that row; is m added back?"
 rng = np.random.default_rng(2)
 Z = rng.normal(scale=3.0, size=(4, 5))
-checks.assert_close(_strict(logsumexp, Z, what="logsumexp"), _lse_reference(Z), what="logsumexp",
+checks.assert_close(_strict(logsumexp, Z, what="logsumexp"), stability.lse(Z), what="logsumexp",
                     where="of a (4, 5) batch of logits", hint=_hint)
 Z_big = np.array([[1000.0, 999.0, 998.0], [-1000.0, -1000.0, -1000.0]])
-checks.assert_close(_strict(logsumexp, Z_big, what="logsumexp"), _lse_reference(Z_big), what="logsumexp",
+checks.assert_close(_strict(logsumexp, Z_big, what="logsumexp"), stability.lse(Z_big), what="logsumexp",
                     where="at logits ±1000", hint=_hint)
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
@@ -641,26 +637,15 @@ def stable_softmax(Z):
 
 
 # %% nbgrader={"grade": true, "grade_id": "07_loss_gradients-stable_softmax", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-def _softmax_reference(Z):
-    """Softmax of each row in 40-digit arithmetic with unbounded exponents (mpmath)."""
-    rows = []
-    with mpmath.workdps(40):
-        for row in np.asarray(Z).tolist():
-            e = [mpmath.exp(v) for v in row]
-            total = mpmath.fsum(e)
-            rows.append([float(x / total) for x in e])
-    return np.array(rows)
-
-
 _hint = "Divide the exponentials of each row by that row's sum (axis=1, keepdims=True)."
 rng = np.random.default_rng(3)
 Z = rng.normal(scale=2.0, size=(4, 5))
 Z_copy = Z.copy()
 P = _strict(stable_softmax, Z, what="stable_softmax")
 assert np.array_equal(Z, Z_copy), "Your stable_softmax changed its argument Z in place; write Z - m, not Z -= m."
-checks.assert_close(P, _softmax_reference(Z), what="softmax", where="of a (4, 5) batch of logits", hint=_hint)
+checks.assert_close(P, stability.softmax(Z), what="softmax", where="of a (4, 5) batch of logits", hint=_hint)
 Z_big = np.array([[1000.0, 999.0, 998.0], [-1000.0, -1000.0, -999.0]])
-checks.assert_close(_strict(stable_softmax, Z_big, what="stable_softmax"), _softmax_reference(Z_big), what="softmax",
+checks.assert_close(_strict(stable_softmax, Z_big, what="stable_softmax"), stability.softmax(Z_big), what="softmax",
                     where="at logits ±1000", hint=_hint)
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
@@ -793,23 +778,14 @@ def smoothed_cross_entropy_grad(Z, y, s):
 
 
 # %% nbgrader={"grade": true, "grade_id": "07_loss_gradients-smoothed_cross_entropy_grad", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-def _mean_smoothed_ce(Z, labels, s):
-    """(1/N) Σ_n Σ_k t_nk [log Σ_j exp Z[n, j] − Z[n, k]], t_n = (1 − s) onehot + s/K, in 40-digit arithmetic
-    (mpmath): the reference loss, written from its definition (log P_nk = Z_nk − lse(Z_n))."""
-    K = np.shape(Z)[1]
-    with mpmath.workdps(40):
-        terms = []
-        for row, t in zip(np.asarray(Z).tolist(), labels, strict=True):
-            lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in row))
-            terms += [((1 - mpmath.mpf(s)) * (k == t) + mpmath.mpf(s) / K) * (lse - row[k]) for k in range(K)]
-        return float(mpmath.fsum(terms) / len(labels))
+from calcml import stability
 
 
 def _check_smoothed_grad(Z, labels, targets, s, where):
     """Compare the student's gradient with numdiff's gradient of the mean smoothed cross-entropy (step 1e-3, as
     the loss is smooth on the scale of 1 even where the logits are ±1000)."""
     N = Z.shape[0]
-    expected = numdiff.gradient(lambda V: _mean_smoothed_ce(V, labels, s), Z, h=1e-3)
+    expected = numdiff.gradient(lambda V: stability.mean_smoothed_ce(V, labels, s), Z, h=1e-3)
     Z_copy = Z.copy()
     try:
         G = _strict(smoothed_cross_entropy_grad, Z, targets, s, what="smoothed_cross_entropy_grad")
@@ -832,20 +808,9 @@ _check_smoothed_grad(Z_big, np.array([1, 1]), np.array([1, 1]), 0.1, "at logits 
 ### BEGIN HIDDEN TESTS
 # One definition of the hidden checks (calcml.probes): the kernel runs them here on a fixed seed; the grader
 # draws each student's own inputs, runs the driver in a sandbox and _verify in its own process.
-import mpmath
 import numpy as np
 
 from calcml import checks, numdiff, probes, stability
-
-
-def _mean_smoothed_ce(Z, labels, s):  # (1/N) Σ_n Σ_k t_nk (lse(Z_n) − Z_nk), in 40-digit arithmetic (mpmath)
-    K = np.shape(Z)[1]
-    with mpmath.workdps(40):
-        terms = []
-        for row, t in zip(np.asarray(Z).tolist(), labels, strict=True):
-            lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in row))
-            terms += [((1 - mpmath.mpf(s)) * (k == t) + mpmath.mpf(s) / K) * (lse - row[k]) for k in range(K)]
-        return float(mpmath.fsum(terms) / len(labels))
 
 
 def _inputs(rng):
@@ -884,7 +849,7 @@ def _verify(inputs, result):
     for case, got in zip(inputs["cases"], result, strict=True):
         Z, labels, s = np.array(case["Z"], dtype=float), [int(t) for t in case["labels"]], float(case["s"])
         N, K = Z.shape
-        expected = numdiff.gradient(lambda V, labels=labels, s=s: _mean_smoothed_ce(V, labels, s), Z, h=1e-3)
+        expected = numdiff.gradient(lambda V, labels=labels, s=s: stability.mean_smoothed_ce(V, labels, s), Z, h=1e-3)
         probes.require(isinstance(got, dict), "smoothed_cross_entropy_grad gave no result.")
         for kind, label in [("index", "class-index targets"), ("one_hot_int", "integer one-hot targets"),
                             ("one_hot", "one-hot targets")]:
